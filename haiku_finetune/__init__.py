@@ -1,0 +1,74 @@
+"""haiku_finetune: fine-tune Anthropic Claude 3 Haiku in Amazon Bedrock, safely and testably.
+
+The public surface is what ``__all__`` lists; everything else is private machinery.
+"""
+
+from ._retry import RetryPolicy, is_retryable
+from ._transport import BedrockTransport, get_default_transport, set_default_transport
+from .early_stopping import EarlyStoppingResult, simulate_early_stopping
+from .errors import (
+    AccessDeniedError,
+    ConflictError,
+    ConnectionFailedError,
+    DatasetValidationError,
+    DeploymentError,
+    HaikuFinetuneError,
+    HyperparameterError,
+    JobError,
+    JobFailedError,
+    JobStoppedError,
+    MissingExtraError,
+    ModelError,
+    ModelNotReadyError,
+    ModelTimeoutError,
+    PlanCheckError,
+    QuotaExceededError,
+    ResourceNotFoundError,
+    ServiceError,
+    ServiceUnavailableError,
+    ServiceValidationError,
+    ThrottlingError,
+    WaitTimeoutError,
+)
+from .hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
+
+__version__ = "0.1.0.dev0"
+
+#: The Bedrock base model id for fine-tuning Claude 3 Haiku (200k context variant).
+BASE_MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+
+__all__ = [
+    "BASE_MODEL_ID",
+    "HYPERPARAMETER_RANGES",
+    "AccessDeniedError",
+    "BedrockTransport",
+    "ConflictError",
+    "ConnectionFailedError",
+    "DatasetValidationError",
+    "DeploymentError",
+    "EarlyStoppingResult",
+    "HaikuFinetuneError",
+    "HyperparameterError",
+    "Hyperparameters",
+    "JobError",
+    "JobFailedError",
+    "JobStoppedError",
+    "MissingExtraError",
+    "ModelError",
+    "ModelNotReadyError",
+    "ModelTimeoutError",
+    "PlanCheckError",
+    "QuotaExceededError",
+    "ResourceNotFoundError",
+    "RetryPolicy",
+    "ServiceError",
+    "ServiceUnavailableError",
+    "ServiceValidationError",
+    "ThrottlingError",
+    "WaitTimeoutError",
+    "__version__",
+    "get_default_transport",
+    "is_retryable",
+    "set_default_transport",
+    "simulate_early_stopping",
+]

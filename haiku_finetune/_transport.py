@@ -1,0 +1,259 @@
+"""BedrockTransport: the one seam between haiku_finetune and AWS.
+
+Every AWS call the library makes goes through :meth:`BedrockTransport.call` (or :meth:`paginate`, which
+calls it once a page), which applies the retry policy and maps botocore errors to the library's error tree.
+Real AWS, botocore ``Stubber``, moto and ``LocalBedrock`` all plug in here: give the transport a
+``boto3.Session`` and region, per-service endpoint URLs, or ready-made clients.
+
+This module must not know about jobs, datasets or deployments; it only moves calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from ._retry import RetryPolicy
+from .errors import raise_for_client_error, raise_for_connection_error
+
+__all__ = [
+    "DEFAULT_REGION",
+    "SERVICES",
+    "BedrockTransport",
+    "get_default_transport",
+    "set_default_transport",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The AWS services the library talks to.
+SERVICES = ("bedrock", "bedrock-runtime", "s3", "iam", "sts")
+
+#: Fine-tuning of Claude 3 Haiku launched in us-west-2; used when no region is configured anywhere.
+DEFAULT_REGION = "us-west-2"
+
+# Errors that mean "no answer": the request may or may not have reached the service.
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+
+
+class BedrockTransport:
+    """Builds the AWS clients the library needs and makes every call through one retrying method.
+
+    Args:
+        session: The boto3 session to build clients from (default: a new ``boto3.Session()``).
+        region: The AWS region; default: the session's region, else ``us-west-2``.
+        endpoint_urls: Per-service endpoint URLs, e.g. ``{"bedrock": "http://127.0.0.1:5000"}``.
+        clients: Ready-made clients by service name (``"bedrock"``, ``"bedrock-runtime"``, ``"s3"``,
+            ``"iam"``, ``"sts"``), e.g. wrapped in a botocore ``Stubber``. Their own retry settings are
+            left alone: configure them with ``total_max_attempts=1`` so attempts do not multiply.
+        retry: The retry policy (default :class:`RetryPolicy`).
+        max_pool_connections: Size of each client's HTTP connection pool; raise it to match the
+            concurrency of batch invocation.
+        read_timeout: Socket read timeout in seconds for built clients.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: boto3.Session | None = None,
+        region: str | None = None,
+        endpoint_urls: Mapping[str, str] | None = None,
+        clients: Mapping[str, BaseClient] | None = None,
+        retry: RetryPolicy | None = None,
+        max_pool_connections: int = 10,
+        read_timeout: float = 120.0,
+    ) -> None:
+        unknown = set(endpoint_urls or {}) | set(clients or {})
+        unknown -= set(SERVICES)
+        if unknown:
+            raise ValueError(f"unknown service(s) {sorted(unknown)}; expected some of {list(SERVICES)}")
+        self._session = session
+        self._region = region
+        self._endpoint_urls = dict(endpoint_urls or {})
+        self._clients: dict[str, BaseClient] = dict(clients or {})
+        self.retry = retry or RetryPolicy()
+        self.max_pool_connections = max_pool_connections
+        self.read_timeout = read_timeout
+        self._lock = threading.Lock()
+        self._account_id: str | None = None
+
+    # -- construction -------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> boto3.Session:
+        """The boto3 session clients are built from (created on first use)."""
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.Session()
+            return self._session
+
+    @property
+    def region(self) -> str:
+        """The AWS region calls go to."""
+        if self._region is None:
+            given = next((c.meta.region_name for c in self._clients.values()), None)
+            self._region = given or self.session.region_name or DEFAULT_REGION
+        return self._region
+
+    @property
+    def endpoint_urls(self) -> dict[str, str]:
+        """The per-service endpoint URLs this transport was given."""
+        return dict(self._endpoint_urls)
+
+    def client(self, service: str) -> BaseClient:
+        """Return the client for ``service``, building it on first use (thread-safe)."""
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; expected one of {list(SERVICES)}")
+        existing = self._clients.get(service)
+        if existing is not None:
+            return existing
+        session, region = self.session, self.region
+        with self._lock:
+            if service not in self._clients:
+                config = Config(
+                    region_name=region,
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    max_pool_connections=self.max_pool_connections,
+                    read_timeout=self.read_timeout,
+                    connect_timeout=10,
+                )
+                self._clients[service] = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=region,
+                    endpoint_url=self._endpoint_urls.get(service),
+                    config=config,
+                )
+            return self._clients[service]
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
+        """Call one AWS API operation with retries and error mapping.
+
+        Args:
+            service: ``"bedrock"``, ``"bedrock-runtime"``, ``"s3"``, ``"iam"`` or ``"sts"``.
+            operation: The API operation name as AWS spells it, e.g. ``"GetModelCustomizationJob"``.
+            **params: The request parameters, as boto3 takes them.
+
+        Returns:
+            The response dict.
+
+        Raises:
+            ServiceError: A subclass naming what went wrong, after retries when it was retryable.
+            ConnectionFailedError: The endpoint did not answer, after retries.
+        """
+        client = self.client(service)
+        model = client.meta.service_model
+        if operation not in model.operation_names:
+            raise ValueError(f"{service} has no operation {operation!r}")
+        method = getattr(client, _snake(client, operation))
+        # One idempotency token per logical call, reused on every attempt: botocore would otherwise draw a
+        # new one per attempt, and a retried create could then make two resources.
+        token = model.operation_model(operation).idempotent_members
+        for name in token:
+            params.setdefault(name, uuid.uuid4().hex)
+
+        def _attempt() -> dict[str, Any]:
+            try:
+                response: dict[str, Any] = method(**params)
+            except ClientError as error:
+                raise_for_client_error(error, operation)
+            except _CONNECTION_ERRORS as error:
+                raise_for_connection_error(error, operation)
+            return response
+
+        return self.retry.run(operation, _attempt)
+
+    def paginate(self, service: str, operation: str, /, **params: Any) -> Iterator[dict[str, Any]]:
+        """Yield every page of a paginated operation, each page fetched through :meth:`call`.
+
+        Args:
+            service: The service name.
+            operation: A paginated operation, e.g. ``"ListModelCustomizationJobs"``.
+            **params: Request parameters for every page.
+
+        Yields:
+            Each response page.
+        """
+        config = _paginator_config(service, operation)
+        input_token, output_token = config["input_token"], config["output_token"]
+        if isinstance(input_token, list) or isinstance(output_token, list):
+            raise ValueError(f"{operation} uses a multi-token paginator, which is not supported")
+        params = dict(params)
+        seen: set[str] = set()
+        while True:
+            page = self.call(service, operation, **params)
+            yield page
+            token = page.get(output_token)
+            if not token or token in seen:
+                return
+            seen.add(token)
+            params[input_token] = token
+
+    def account_id(self) -> str:
+        """Return the caller's AWS account id (from STS, cached)."""
+        if self._account_id is None:
+            self._account_id = str(self.call("sts", "GetCallerIdentity")["Account"])
+        return self._account_id
+
+    def __repr__(self) -> str:
+        endpoints = f", endpoints={self._endpoint_urls}" if self._endpoint_urls else ""
+        return f"BedrockTransport(region={self._region!r}{endpoints})"
+
+
+def _snake(client: BaseClient, operation: str) -> str:
+    mapping: dict[str, str] = {api: py for py, api in client.meta.method_to_api_mapping.items()}
+    return mapping[operation]
+
+
+_PAGINATORS: dict[str, Any] = {}
+
+
+def _paginator_config(service: str, operation: str) -> dict[str, Any]:
+    if service not in _PAGINATORS:
+        _PAGINATORS[service] = botocore.session.get_session().get_paginator_model(service)
+    try:
+        config: dict[str, Any] = _PAGINATORS[service].get_paginator(operation)
+    except ValueError as error:
+        raise ValueError(f"{service} {operation} is not paginated") from error
+    return config
+
+
+_default_transport: BedrockTransport | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_transport() -> BedrockTransport:
+    """Return the process-wide default transport, creating one from the default boto3 session."""
+    global _default_transport
+    with _default_lock:
+        if _default_transport is None:
+            _default_transport = BedrockTransport()
+        return _default_transport
+
+
+def set_default_transport(transport: BedrockTransport | None) -> None:
+    """Replace the process-wide default transport (``None`` resets it to be built on next use)."""
+    global _default_transport
+    with _default_lock:
+        _default_transport = transport
+
+
+def resolve_transport(transport: BedrockTransport | None) -> BedrockTransport:
+    """Return ``transport``, or the process default when it is None (for the library's own use)."""
+    return transport if transport is not None else get_default_transport()

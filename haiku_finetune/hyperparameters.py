@@ -1,0 +1,157 @@
+"""Hyperparameters for fine-tuning Claude 3 Haiku: documented defaults and ranges, checked before any call.
+
+The API takes hyperparameters as a map of strings with camelCase keys; :meth:`Hyperparameters.to_api` and
+:meth:`Hyperparameters.from_api` convert. Ranges come from the Bedrock documentation page "Anthropic Claude 3
+Haiku customization hyperparameters". This module does no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import HyperparameterError
+
+__all__ = ["HYPERPARAMETER_RANGES", "HyperparameterRange", "Hyperparameters"]
+
+
+@dataclass(frozen=True)
+class HyperparameterRange:
+    """The documented API key, default and inclusive range of one hyperparameter."""
+
+    api_key: str
+    default: float
+    minimum: float
+    maximum: float
+    kind: type
+
+    def describe(self) -> str:
+        """Return the range as text, e.g. ``"a float from 0.1 to 2"``."""
+        article = "an integer" if self.kind is int else "a number"
+        return f"{article} from {_format(self.minimum)} to {_format(self.maximum)}"
+
+
+#: Documented ranges for Claude 3 Haiku, by snake_case field name.
+HYPERPARAMETER_RANGES: Mapping[str, HyperparameterRange] = {
+    "epoch_count": HyperparameterRange("epochCount", 2, 1, 10, int),
+    "batch_size": HyperparameterRange("batchSize", 32, 4, 256, int),
+    "learning_rate_multiplier": HyperparameterRange("learningRateMultiplier", 1.0, 0.1, 2.0, float),
+    "early_stopping_threshold": HyperparameterRange("earlyStoppingThreshold", 0.001, 0.0, 0.1, float),
+    "early_stopping_patience": HyperparameterRange("earlyStoppingPatience", 2, 1, 10, int),
+}
+_FIELD_BY_API_KEY = {r.api_key: name for name, r in HYPERPARAMETER_RANGES.items()}
+
+
+class Hyperparameters(BaseModel):
+    """The hyperparameters of a Claude 3 Haiku fine-tuning job.
+
+    Every field defaults to the documented default. A value of the wrong type or outside its range raises
+    :class:`~haiku_finetune.errors.HyperparameterError` naming the field, the value and the allowed range.
+
+    Attributes:
+        epoch_count: Passes over the training data (1–10, default 2).
+        batch_size: Records per training step (4–256, default 32).
+        learning_rate_multiplier: Scales the base learning rate (0.1–2, default 1).
+        early_stopping_threshold: Smallest validation-loss improvement that counts (0–0.1, default 0.001).
+        early_stopping_patience: Epochs without improvement before stopping (1–10, default 2).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epoch_count: int = 2
+    batch_size: int = 32
+    learning_rate_multiplier: float = 1.0
+    early_stopping_threshold: float = 0.001
+    early_stopping_patience: int = 2
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            _check(name, value)
+        super().__init__(**values)
+
+    def to_api(self) -> dict[str, str]:
+        """Return the camelCase map of strings that ``CreateModelCustomizationJob`` takes.
+
+        Only the fields that were set explicitly are sent, so the service applies its own documented
+        defaults to the rest exactly as it would for a console user. :meth:`resolved` shows every value.
+        """
+        return {
+            HYPERPARAMETER_RANGES[name].api_key: _format(getattr(self, name))
+            for name in HYPERPARAMETER_RANGES
+            if name in self.model_fields_set
+        }
+
+    def resolved(self) -> dict[str, int | float]:
+        """Return every hyperparameter's effective value (explicit or default), snake_case keys."""
+        return {name: getattr(self, name) for name in HYPERPARAMETER_RANGES}
+
+    @classmethod
+    def from_api(cls, values: Mapping[str, str | int | float]) -> Hyperparameters:
+        """Read a camelCase map (as the API returns it, values usually strings) back into the model.
+
+        Raises:
+            HyperparameterError: An unknown key, a value that is not a number, or one out of range.
+        """
+        parsed: dict[str, Any] = {}
+        for key, raw in values.items():
+            name = _FIELD_BY_API_KEY.get(key)
+            if name is None:
+                known = ", ".join(sorted(_FIELD_BY_API_KEY))
+                raise HyperparameterError(
+                    f"unknown hyperparameter {key!r}; Claude 3 Haiku takes {known}", field=None, value=raw
+                )
+            parsed[name] = _parse(name, raw)
+        return cls(**parsed)
+
+
+def _check(name: str, value: Any) -> None:
+    spec = HYPERPARAMETER_RANGES.get(name)
+    if spec is None:
+        known = ", ".join(HYPERPARAMETER_RANGES)
+        raise HyperparameterError(f"unknown hyperparameter {name!r}; expected one of {known}", field=name)
+    number_types = (int,) if spec.kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number_types):
+        raise HyperparameterError(
+            f"{name} must be {spec.describe()}, got {value!r} ({type(value).__name__}); "
+            "use Hyperparameters.from_api() to read string values",
+            field=name,
+            value=value,
+        )
+    if not math.isfinite(value) or not spec.minimum <= value <= spec.maximum:
+        raise HyperparameterError(
+            f"{name} ({spec.api_key}) = {value!r} is out of range: it must be {spec.describe()}",
+            field=name,
+            value=value,
+        )
+
+
+def _parse(name: str, raw: str | int | float) -> int | float:
+    spec = HYPERPARAMETER_RANGES[name]
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise HyperparameterError(
+            f"{name} ({spec.api_key}) = {raw!r} is not a number; it must be {spec.describe()}",
+            field=name,
+            value=raw,
+        ) from None
+    if spec.kind is int:
+        if not number.is_integer():
+            raise HyperparameterError(
+                f"{name} ({spec.api_key}) = {raw!r} is not a whole number; it must be {spec.describe()}",
+                field=name,
+                value=raw,
+            )
+        return int(number)
+    return number
+
+
+def _format(value: float) -> str:
+    """Format a number the way the API takes it: no exponent, no trailing zeros (``0.001``, ``5``)."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.10f}".rstrip("0").rstrip(".")
