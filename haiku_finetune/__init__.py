@@ -5,6 +5,7 @@ The public surface is what ``__all__`` lists; everything else is private machine
 
 from ._retry import RetryPolicy, is_retryable
 from ._transport import BedrockTransport, get_default_transport, set_default_transport
+from .custom_model import CustomModel
 from .early_stopping import EarlyStoppingResult, simulate_early_stopping
 from .errors import (
     AccessDeniedError,
@@ -44,6 +45,7 @@ __all__ = [
     "BedrockTransport",
     "ConflictError",
     "ConnectionFailedError",
+    "CustomModel",
     "DatasetValidationError",
     "DeploymentError",
     "EarlyStoppingResult",

@@ -28,6 +28,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from ._clock import Clock, SystemClock
 from ._retry import RetryPolicy
 from .errors import raise_for_client_error, raise_for_connection_error
 
@@ -61,7 +62,9 @@ class BedrockTransport:
         clients: Ready-made clients by service name (``"bedrock"``, ``"bedrock-runtime"``, ``"s3"``,
             ``"iam"``, ``"sts"``), e.g. wrapped in a botocore ``Stubber``. Their own retry settings are
             left alone: configure them with ``total_max_attempts=1`` so attempts do not multiply.
-        retry: The retry policy (default :class:`RetryPolicy`).
+        retry: The retry policy (default :class:`RetryPolicy`, sleeping on ``clock``).
+        clock: The clock everything waiting through this transport uses: retry backoff, job and
+            deployment polling (default: the real clock). ``LocalBedrock`` passes its emulated clock.
         max_pool_connections: Size of each client's HTTP connection pool; raise it to match the
             concurrency of batch invocation.
         read_timeout: Socket read timeout in seconds for built clients.
@@ -75,6 +78,7 @@ class BedrockTransport:
         endpoint_urls: Mapping[str, str] | None = None,
         clients: Mapping[str, BaseClient] | None = None,
         retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
         max_pool_connections: int = 10,
         read_timeout: float = 120.0,
     ) -> None:
@@ -86,7 +90,8 @@ class BedrockTransport:
         self._region = region
         self._endpoint_urls = dict(endpoint_urls or {})
         self._clients: dict[str, BaseClient] = dict(clients or {})
-        self.retry = retry or RetryPolicy()
+        self.clock: Clock = clock or SystemClock()
+        self.retry = retry or RetryPolicy(sleep=self.clock.sleep, clock=self.clock.monotonic)
         self.max_pool_connections = max_pool_connections
         self.read_timeout = read_timeout
         self._lock = threading.Lock()
