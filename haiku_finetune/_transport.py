@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import (
@@ -90,6 +91,7 @@ class BedrockTransport:
         self._region = region
         self._endpoint_urls = dict(endpoint_urls or {})
         self._clients: dict[str, BaseClient] = dict(clients or {})
+        self._given = frozenset(self._clients)  # ready-made clients, as opposed to ones built here
         self.clock: Clock = clock or SystemClock()
         self.retry = retry or RetryPolicy(sleep=self.clock.sleep, clock=self.clock.monotonic)
         self.max_pool_connections = max_pool_connections
@@ -210,6 +212,26 @@ class BedrockTransport:
             seen.add(token)
             params[input_token] = token
 
+    def with_pool(self, connections: int) -> BedrockTransport:
+        """Return a transport whose clients keep at least ``connections`` HTTP connections open.
+
+        Returns ``self`` when its pool is already large enough; otherwise a sibling sharing the session,
+        region, endpoints, ready-made clients, retry policy and clock. Batch invocation uses this so its
+        threads do not queue for connections.
+        """
+        if connections <= self.max_pool_connections:
+            return self
+        return BedrockTransport(
+            session=self._session,
+            region=self._region,
+            endpoint_urls=self._endpoint_urls,
+            clients={k: v for k, v in self._clients.items() if k in self._given},
+            retry=self.retry,
+            clock=self.clock,
+            max_pool_connections=connections,
+            read_timeout=self.read_timeout,
+        )
+
     def account_id(self) -> str:
         """Return the caller's AWS account id (from STS, cached)."""
         if self._account_id is None:
@@ -222,8 +244,19 @@ class BedrockTransport:
 
 
 def _snake(client: BaseClient, operation: str) -> str:
-    mapping: dict[str, str] = {api: py for py, api in client.meta.method_to_api_mapping.items()}
-    return mapping[operation]
+    return _snake_names(client.meta.service_model.service_name)[operation]
+
+
+_SNAKE: dict[str, dict[str, str]] = {}
+
+
+def _snake_names(service: str) -> dict[str, str]:
+    names = _SNAKE.get(service)
+    if names is None:
+        model = botocore.session.get_session().get_service_model(service)
+        names = {op: xform_name(op) for op in model.operation_names}
+        _SNAKE[service] = names
+    return names
 
 
 _PAGINATORS: dict[str, Any] = {}
