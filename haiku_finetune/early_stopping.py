@@ -123,11 +123,9 @@ def _explain(
     if stopped is None:
         outcome = f"Training ran all {len(losses)} epoch(s) without stopping early"
     else:
-        quiet = range(stopped - patience + 1, stopped + 1)
-        outcome = (
-            f"Training stopped early at epoch {stopped}: epochs {', '.join(str(e) for e in quiet)} "
-            f"did not improve enough"
-        )
+        quiet = ", ".join(str(e) for e in range(stopped - patience + 1, stopped + 1))
+        noun = "epoch" if patience == 1 else "epochs"
+        outcome = f"Training stopped early at epoch {stopped}: {noun} {quiet} did not improve enough"
     marks = ", ".join(
         f"{i}: {loss:g}{' (improved)' if ok else ''}"
         for i, (loss, ok) in enumerate(zip(losses, improved, strict=True), 1)
