@@ -1,0 +1,52 @@
+"""Evaluation: score models on a held-out test set and prove (or disprove) that a fine-tune helps.
+
+``evaluate(models, data, scorers=[...])`` sends every test prompt to every model (call by call through
+``FineTunedModel.batch``, or as a Bedrock batch-inference job), scores each output against the reference and
+returns an :class:`EvaluationReport` with per-model summaries, per-example rows and paired comparisons.
+"""
+
+from .examples import Example, load_examples
+from .report import Comparison, EvaluationReport, ExampleRow, ModelOutput, ModelSummary, ScoreSummary
+from .scorers import (
+    Contains,
+    ExactMatch,
+    FunctionScorer,
+    JsonSchema,
+    JsonValid,
+    LabelAccuracy,
+    LlmJudge,
+    Regex,
+    RougeL,
+    Score,
+    Scorer,
+    ScoringItem,
+)
+from .stats import PairedComparison, bootstrap_ci, paired_comparison, permutation_test, sign_test
+
+__all__ = [
+    "Comparison",
+    "Contains",
+    "EvaluationReport",
+    "ExactMatch",
+    "Example",
+    "ExampleRow",
+    "FunctionScorer",
+    "JsonSchema",
+    "JsonValid",
+    "LabelAccuracy",
+    "LlmJudge",
+    "ModelOutput",
+    "ModelSummary",
+    "PairedComparison",
+    "Regex",
+    "RougeL",
+    "Score",
+    "ScoreSummary",
+    "Scorer",
+    "ScoringItem",
+    "bootstrap_ci",
+    "load_examples",
+    "paired_comparison",
+    "permutation_test",
+    "sign_test",
+]
