@@ -3,6 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is private machinery.
 """
 
+from . import iam, storage
 from ._retry import RetryPolicy, is_retryable
 from ._transport import BedrockTransport, get_default_transport, set_default_transport
 from .custom_model import CustomModel
@@ -32,6 +33,10 @@ from .errors import (
     WaitTimeoutError,
 )
 from .hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
+from .jobs import CustomizationJob, JobEstimate, JobPlan, PlanCheck
+from .metrics import TrainingMetrics
+from .pricing import Pricing
+from .storage import S3Uri
 
 __version__ = "0.1.0.dev0"
 
@@ -46,6 +51,7 @@ __all__ = [
     "ConflictError",
     "ConnectionFailedError",
     "CustomModel",
+    "CustomizationJob",
     "DatasetValidationError",
     "DeploymentError",
     "EarlyStoppingResult",
@@ -53,24 +59,32 @@ __all__ = [
     "HyperparameterError",
     "Hyperparameters",
     "JobError",
+    "JobEstimate",
     "JobFailedError",
+    "JobPlan",
     "JobStoppedError",
     "MissingExtraError",
     "ModelError",
     "ModelNotReadyError",
     "ModelTimeoutError",
+    "PlanCheck",
     "PlanCheckError",
+    "Pricing",
     "QuotaExceededError",
     "ResourceNotFoundError",
     "RetryPolicy",
+    "S3Uri",
     "ServiceError",
     "ServiceUnavailableError",
     "ServiceValidationError",
     "ThrottlingError",
+    "TrainingMetrics",
     "WaitTimeoutError",
     "__version__",
     "get_default_transport",
+    "iam",
     "is_retryable",
     "set_default_transport",
     "simulate_early_stopping",
+    "storage",
 ]
