@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
@@ -42,7 +42,6 @@ class Example:
     messages: tuple[Mapping[str, str], ...]
     reference: str
     system: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def last_user_message(self) -> str:
