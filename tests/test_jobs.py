@@ -230,6 +230,7 @@ def _description(status: str, **extra: Any) -> dict[str, Any]:
         "trainingDataConfig": {"s3Uri": "s3://b-1/t.jsonl"},
         "validationDataConfig": {"validators": [{"s3Uri": "s3://b-1/v.jsonl"}]},
         "outputDataConfig": {"s3Uri": "s3://b-1/out/"},
+        "creationTime": datetime(2024, 6, 1, tzinfo=timezone.utc),
         **extra,
     }
 
@@ -530,3 +531,92 @@ def test_hyperparameters_from_snake_case_mapping_and_bad_type() -> None:
     assert jobs._coerce_hyperparameters({"epochCount": "4"}).epoch_count == 4
     with pytest.raises(hf.HyperparameterError):
         jobs._coerce_hyperparameters(cast(Any, [1, 2]))
+
+
+# -- list and attach through the real botocore model ---------------------------------------------------------
+
+
+def _summary(name: str, status: str) -> dict[str, Any]:
+    return {
+        "jobArn": JOB_ARN.replace("abcdefghijkl", f"{name:0<12}"[:12]),
+        "jobName": name,
+        "status": status,
+        "baseModelArn": "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0:200k",
+        "creationTime": datetime(2024, 6, 1, tzinfo=timezone.utc),
+    }
+
+
+def test_list_reads_every_page_with_filters() -> None:
+    client = _bedrock()
+    filters = {
+        "sortBy": "CreationTime",
+        "sortOrder": "Descending",
+        "statusEquals": "Completed",
+        "nameContains": "haiku",
+        "creationTimeAfter": datetime(2024, 1, 1, tzinfo=timezone.utc),
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_model_customization_jobs",
+            {"modelCustomizationJobSummaries": [_summary("haiku-a", "Completed")], "nextToken": "page2"},
+            filters,
+        )
+        stub.add_response(
+            "list_model_customization_jobs",
+            {"modelCustomizationJobSummaries": [_summary("haiku-b", "Completed")]},
+            {**filters, "nextToken": "page2"},
+        )
+        found = CustomizationJob.list(
+            status="Completed",
+            name_contains="haiku",
+            created_after=datetime(2024, 1, 1, tzinfo=timezone.utc),
+            transport=_transport(client),
+        )
+        stub.assert_no_pending_responses()
+    assert [(j.name, j.status) for j in found] == [("haiku-a", "Completed"), ("haiku-b", "Completed")]
+
+
+def test_attach_by_name_and_lazy_details() -> None:
+    client = _bedrock()
+    full = {
+        **_description("InProgress"),
+        "statusDetails": {"validationDetails": {"status": "InProgress"}},
+    }
+    with Stubber(client) as stub:
+        stub.add_response("get_model_customization_job", full, {"jobIdentifier": "j1"})
+        job = CustomizationJob.attach("j1", transport=_transport(client))
+        stub.assert_no_pending_responses()
+    assert job.arn == JOB_ARN and job.job_id == "abcdefghijkl" and job.stage == "validation"
+    assert job.output_uri == "s3://b-1/out/" and job.validation_uris == ["s3://b-1/v.jsonl"]
+    assert job.training_uri == "s3://b-1/t.jsonl" and job.custom_model_name == "m1"
+    assert "j1" in repr(job)
+
+    # A list summary lacks the details: the first property that needs them fetches them once.
+    client = _bedrock()
+    with Stubber(client) as stub:
+        summary = {**_summary("j1", "InProgress"), "jobArn": JOB_ARN}
+        stub.add_response("get_model_customization_job", full, {"jobIdentifier": JOB_ARN})
+        summary_job = CustomizationJob(summary, transport=_transport(client))
+        assert summary_job.status == "InProgress"
+        assert summary_job.output_uri == "s3://b-1/out/"
+        assert summary_job.training_uri == "s3://b-1/t.jsonl"
+        stub.assert_no_pending_responses()
+
+
+def test_attach_unknown_job_is_not_found() -> None:
+    client = _bedrock()
+    with Stubber(client) as stub:
+        stub.add_client_error("get_model_customization_job", "ResourceNotFoundException", "no such job", 404)
+        with pytest.raises(hf.ResourceNotFoundError):
+            CustomizationJob.attach("nope", transport=_transport(client))
+
+
+def test_stop_running_job_through_botocore() -> None:
+    client = _bedrock()
+    with Stubber(client) as stub:
+        stub.add_response("get_model_customization_job", _description("InProgress"), {"jobIdentifier": JOB_ARN})
+        stub.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+        stub.add_response("get_model_customization_job", _description("Stopping"), {"jobIdentifier": JOB_ARN})
+        job = CustomizationJob(_description("InProgress"), transport=_transport(client)).stop()
+        stub.assert_no_pending_responses()
+    assert job.status == "Stopping"
