@@ -3,7 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is private machinery.
 """
 
-from . import iam, storage
+from . import evaluation, iam, search, storage
 from ._retry import RetryPolicy, is_retryable
 from ._transport import BedrockTransport, get_default_transport, set_default_transport
 from .custom_model import CustomModel
@@ -32,10 +32,13 @@ from .errors import (
     ThrottlingError,
     WaitTimeoutError,
 )
+from .evaluation import EvaluationReport, evaluate
 from .hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
 from .jobs import CustomizationJob, JobEstimate, JobPlan, PlanCheck
 from .metrics import TrainingMetrics
+from .model import BatchStats, Completion, FineTunedModel, Prompt, Usage
 from .pricing import Pricing
+from .search import SearchResult
 from .storage import S3Uri
 
 __version__ = "0.1.0.dev0"
@@ -47,7 +50,9 @@ __all__ = [
     "BASE_MODEL_ID",
     "HYPERPARAMETER_RANGES",
     "AccessDeniedError",
+    "BatchStats",
     "BedrockTransport",
+    "Completion",
     "ConflictError",
     "ConnectionFailedError",
     "CustomModel",
@@ -55,6 +60,8 @@ __all__ = [
     "DatasetValidationError",
     "DeploymentError",
     "EarlyStoppingResult",
+    "EvaluationReport",
+    "FineTunedModel",
     "HaikuFinetuneError",
     "HyperparameterError",
     "Hyperparameters",
@@ -70,20 +77,26 @@ __all__ = [
     "PlanCheck",
     "PlanCheckError",
     "Pricing",
+    "Prompt",
     "QuotaExceededError",
     "ResourceNotFoundError",
     "RetryPolicy",
     "S3Uri",
+    "SearchResult",
     "ServiceError",
     "ServiceUnavailableError",
     "ServiceValidationError",
     "ThrottlingError",
     "TrainingMetrics",
+    "Usage",
     "WaitTimeoutError",
     "__version__",
+    "evaluate",
+    "evaluation",
     "get_default_transport",
     "iam",
     "is_retryable",
+    "search",
     "set_default_transport",
     "simulate_early_stopping",
     "storage",

@@ -74,12 +74,16 @@ class RetryPolicy:
         ceiling = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
         return self.rng.uniform(0.0, ceiling)
 
-    def run(self, operation: str, call: Callable[[], T]) -> T:
+    def run(
+        self, operation: str, call: Callable[[], T], *, on_retry: Callable[[BaseException], None] | None = None
+    ) -> T:
         """Run ``call`` under this policy.
 
         Args:
             operation: The operation's name, for logs and error messages.
             call: A function that raises already-mapped library errors.
+            on_retry: Told of each error that is about to be retried (batch invocation uses it to back off
+                its concurrency on throttling).
 
         Returns:
             What ``call`` returned.
@@ -110,6 +114,8 @@ class RetryPolicy:
                 self.max_attempts,
                 state.upcoming_sleep,
             )
+            if on_retry is not None and error is not None:
+                on_retry(error)
 
         retrying = Retrying(
             stop=_stop,

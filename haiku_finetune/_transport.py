@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -149,12 +149,22 @@ class BedrockTransport:
 
     # -- calls --------------------------------------------------------------------------------------
 
-    def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
+    def call(
+        self,
+        service: str,
+        operation: str,
+        /,
+        *,
+        on_retry: Callable[[BaseException], None] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
         """Call one AWS API operation with retries and error mapping.
 
         Args:
             service: ``"bedrock"``, ``"bedrock-runtime"``, ``"s3"``, ``"iam"`` or ``"sts"``.
             operation: The API operation name as AWS spells it, e.g. ``"GetModelCustomizationJob"``.
+            on_retry: Told of each error that is about to be retried (AWS parameters are camelCase, so
+                this snake_case name never collides with one).
             **params: The request parameters, as boto3 takes them.
 
         Returns:
@@ -184,7 +194,7 @@ class BedrockTransport:
                 raise_for_connection_error(error, operation)
             return response
 
-        return self.retry.run(operation, _attempt)
+        return self.retry.run(operation, _attempt, on_retry=on_retry)
 
     def paginate(self, service: str, operation: str, /, **params: Any) -> Iterator[dict[str, Any]]:
         """Yield every page of a paginated operation, each page fetched through :meth:`call`.

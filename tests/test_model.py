@@ -1,0 +1,264 @@
+"""FineTunedModel against a real botocore client whose runtime methods are replaced: bodies, checks, batches."""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+import haiku_finetune as hf
+from haiku_finetune.model import ANTHROPIC_VERSION, Completion, FineTunedModel, Prompt
+from tests.fakes import FakeClock
+
+ARN = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdefghijkl"
+
+
+def _runtime() -> Any:
+    return boto3.client("bedrock-runtime", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _model(client: Any, clock: FakeClock | None = None) -> FineTunedModel:
+    transport = hf.BedrockTransport(clients={"bedrock-runtime": client}, clock=clock or FakeClock())
+    return FineTunedModel(ARN, transport=transport)
+
+
+def _reply(text: str, stop: str = "end_turn") -> dict[str, Any]:
+    data = orjson.dumps(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop,
+            "usage": {"input_tokens": 7, "output_tokens": 3},
+        }
+    )
+    return {"body": StreamingBody(io.BytesIO(data), len(data)), "contentType": "application/json"}
+
+
+class EchoRuntime:
+    """Replaces invoke_model: answers with the prompt text; throttles or fails the chosen calls."""
+
+    def __init__(self, throttle_every: int = 0, fail_texts: frozenset[str] = frozenset()) -> None:
+        self.calls: list[str] = []
+        self.throttle_every = throttle_every
+        self.fail_texts = fail_texts
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+
+    def __call__(self, **params: Any) -> dict[str, Any]:
+        body = orjson.loads(params["body"])
+        text = body["messages"][-1]["content"]
+        with self.lock:
+            self.calls.append(text)
+            n = len(self.calls)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.throttle_every and n % self.throttle_every == 0:
+                raise _client_error("ThrottlingException", 429)
+            if text in self.fail_texts:
+                raise _client_error("ValidationException", 400)
+            return _reply(f"echo:{text}")
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "InvokeModel"
+    )
+
+
+def test_request_body_is_the_messages_format() -> None:
+    body = FineTunedModel(ARN).request_body(
+        "Summarize: x",
+        system="You summarize.",
+        max_tokens=200,
+        temperature=0.2,
+        top_p=0.9,
+        top_k=5,
+        stop_sequences=["END"],
+    )
+    assert body == {
+        "anthropic_version": ANTHROPIC_VERSION,
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": "Summarize: x"}],
+        "system": "You summarize.",
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 5,
+        "stop_sequences": ["END"],
+    }
+    assert "system" not in FineTunedModel(ARN).request_body("hi")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": 4097}, "max_tokens"),
+        ({"temperature": 1.5}, "temperature"),
+        ({"top_p": -0.1}, "top_p"),
+        ({"top_k": -1}, "top_k"),
+        ({"stop_sequences": "END"}, "stop_sequences"),
+    ],
+)
+def test_parameters_are_checked_before_any_call(kwargs: dict[str, Any], message: str) -> None:
+    client = _runtime()
+    # no responses queued: any call would fail the test
+    with Stubber(client), pytest.raises(ValueError, match=message):
+        _model(client).invoke("hi", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ([{"role": "assistant", "content": "x"}], "alternate"),
+        ([{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "last message"),
+        ([{"role": "system", "content": "x"}], "role 'system'"),
+        ([{"role": "user", "content": "x", "name": "n"}], "exactly the keys"),
+    ],
+)
+def test_malformed_conversations_are_refused(messages: list[dict[str, str]], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FineTunedModel(ARN).request_body(messages)
+
+
+def test_invoke_parses_the_answer() -> None:
+    client = _runtime()
+    with Stubber(client) as stub:
+        stub.add_response("invoke_model", _reply("Paris"))
+        completion = _model(client).invoke(Prompt(messages=[{"role": "user", "content": "Capital of France?"}]))
+    assert completion.text == "Paris"
+    assert completion.stop_reason == "end_turn"
+    assert (completion.usage.input_tokens, completion.usage.output_tokens) == (7, 3)
+    assert completion.latency >= 0
+    assert completion.raw["id"] == "msg_1"
+
+
+def test_converse_maps_the_request_and_response() -> None:
+    client = _runtime()
+    expected = {
+        "modelId": ARN,
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "system": [{"text": "be brief"}],
+        "inferenceConfig": {"maxTokens": 50, "temperature": 0.0},
+        "additionalModelRequestFields": {"top_k": 3},
+    }
+    response = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "hello"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 4, "outputTokens": 1, "totalTokens": 5},
+        "metrics": {"latencyMs": 12},
+    }
+    with Stubber(client) as stub:
+        stub.add_response("converse", response, expected)
+        completion = _model(client).converse("hi", system="be brief", max_tokens=50, temperature=0.0, top_k=3)
+    assert completion.text == "hello"
+    assert completion.usage.output_tokens == 1
+
+
+def test_completion_from_body_joins_text_blocks() -> None:
+    body = {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "stop_reason": "max_tokens"}
+    completion = Completion.from_body(body, latency=0.5)
+    assert completion.text == "ab"
+    assert completion.stop_reason == "max_tokens"
+    assert completion.usage.input_tokens == 0
+
+
+def test_batch_keeps_order_and_calls_each_prompt_once() -> None:
+    client, echo = _runtime(), EchoRuntime()
+    client.invoke_model = echo
+    prompts = [f"p{i}" for i in range(60)]
+    results = _model(client).batch(prompts, concurrency=6, progress=False)
+    assert [r.text for r in results if isinstance(r, Completion)] == [f"echo:p{i}" for i in range(60)]
+    assert sorted(echo.calls) == sorted(prompts)
+    assert echo.peak <= 6
+
+
+def test_batch_under_throttling_backs_off_recovers_and_loses_nothing() -> None:
+    client, echo = _runtime(), EchoRuntime(throttle_every=7)
+    client.invoke_model = echo
+    model = _model(client)
+    prompts = [f"p{i}" for i in range(200)]
+    results = model.batch(prompts, concurrency=8, progress=False)
+    assert [r.text for r in results if isinstance(r, Completion)] == [f"echo:p{i}" for i in range(200)]
+    # every prompt answered exactly once; throttled attempts were retried by the transport
+    assert len(echo.calls) == 200 + sum(1 for n in range(1, len(echo.calls) + 1) if n % 7 == 0)
+    stats = model.last_batch_stats
+    assert stats is not None
+    assert stats.throttled > 0
+    assert stats.min_concurrency < 8
+    assert stats.succeeded == 200
+    assert stats.failed == 0
+
+
+def test_batch_recovers_concurrency_after_throttling_stops() -> None:
+    client = _runtime()
+    state = {"n": 0}
+    lock = threading.Lock()
+
+    def invoke(**params: Any) -> dict[str, Any]:
+        with lock:
+            state["n"] += 1
+            n = state["n"]
+        if n <= 3:
+            raise _client_error("ThrottlingException", 429)
+        return _reply("ok")
+
+    client.invoke_model = invoke
+    model = _model(client)
+    model.batch(["x"] * 300, concurrency=4, progress=False)
+    stats = model.last_batch_stats
+    assert stats is not None
+    assert stats.min_concurrency == 1
+    assert stats.final_concurrency == 4
+
+
+def test_batch_on_error_return_puts_errors_in_place() -> None:
+    client, echo = _runtime(), EchoRuntime(fail_texts=frozenset({"p3", "p7"}))
+    client.invoke_model = echo
+    results = _model(client).batch([f"p{i}" for i in range(10)], concurrency=3, progress=False, on_error="return")
+    assert isinstance(results[3], hf.ServiceValidationError)
+    assert isinstance(results[7], hf.ServiceValidationError)
+    assert [r.text for i, r in enumerate(results) if isinstance(r, Completion)] == [
+        f"echo:p{i}" for i in range(10) if i not in (3, 7)
+    ]
+
+
+def test_batch_on_error_raise_stops_early() -> None:
+    client, echo = _runtime(), EchoRuntime(fail_texts=frozenset({"p0"}))
+    client.invoke_model = echo
+    with pytest.raises(hf.ServiceValidationError):
+        _model(client).batch([f"p{i}" for i in range(500)], concurrency=1, progress=False)
+    assert len(echo.calls) < 500
+
+
+def test_batch_names_the_bad_prompt_before_any_call() -> None:
+    client, echo = _runtime(), EchoRuntime()
+    client.invoke_model = echo
+    with pytest.raises(ValueError, match="prompt 2"):
+        _model(client).batch(["a", "b", ""], progress=False)
+    assert echo.calls == []
+
+
+def test_batch_grows_the_connection_pool() -> None:
+    transport = hf.BedrockTransport(
+        session=boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-west-2"),
+        max_pool_connections=4,
+    )
+    assert transport.with_pool(16).client("bedrock-runtime").meta.config.max_pool_connections == 16
+
+
+def test_base_model_is_on_demand_haiku() -> None:
+    assert FineTunedModel.base().model_id == "anthropic.claude-3-haiku-20240307-v1:0"
