@@ -3,10 +3,11 @@
 The public surface is what ``__all__`` lists; everything else is private machinery.
 """
 
-from . import evaluation, iam, search, storage
+from . import deployment, evaluation, iam, search, storage
 from ._retry import RetryPolicy, is_retryable
 from ._transport import BedrockTransport, get_default_transport, set_default_transport
 from .custom_model import CustomModel
+from .deployment import BillingWarning, ProvisionedDeployment, find_orphans
 from .early_stopping import EarlyStoppingResult, simulate_early_stopping
 from .errors import (
     AccessDeniedError,
@@ -52,6 +53,7 @@ __all__ = [
     "AccessDeniedError",
     "BatchStats",
     "BedrockTransport",
+    "BillingWarning",
     "Completion",
     "ConflictError",
     "ConnectionFailedError",
@@ -78,6 +80,7 @@ __all__ = [
     "PlanCheckError",
     "Pricing",
     "Prompt",
+    "ProvisionedDeployment",
     "QuotaExceededError",
     "ResourceNotFoundError",
     "RetryPolicy",
@@ -93,6 +96,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "evaluation",
+    "find_orphans",
     "get_default_transport",
     "iam",
     "is_retryable",

@@ -1,0 +1,352 @@
+"""ProvisionedDeployment: serve a custom model on Provisioned Throughput without leaking an hourly bill.
+
+A Provisioned Throughput bills every hour, per model unit, until it is deleted. Opened in a ``with`` block, a
+deployment is deleted on every way out of the block — normal exit, exception, Ctrl-C — and the delete is
+confirmed. Everything this module creates carries the library's tag, so :func:`find_orphans` can list what
+was forgotten. It does not create custom models (that is the job's business) and does not invoke them (that
+is :class:`~haiku_finetune.model.FineTunedModel`'s).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import re
+import time
+import warnings
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Any, Literal
+
+from ._tags import has_library_tag, with_library_tag
+from ._transport import BedrockTransport, resolve_transport
+from ._wait import PollInterval, PollState, wait_for
+from .custom_model import CustomModel
+from .errors import DeploymentError, ResourceNotFoundError
+from .model import FineTunedModel
+from .pricing import Pricing
+
+__all__ = ["BillingWarning", "Commitment", "ProvisionedDeployment", "find_orphans"]
+
+_log = logging.getLogger(__name__)
+
+Commitment = Literal["OneMonth", "SixMonths"]
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+_TERMINAL = {"InService", "Failed"}
+# Provisioned Throughput takes 20-30 minutes to come up: poll gently.
+_INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
+
+
+class BillingWarning(UserWarning):
+    """Something billed by the hour now exists. Filter it with ``warnings.simplefilter("ignore", BillingWarning)``."""
+
+
+class ProvisionedDeployment:
+    """A Provisioned Throughput serving a custom model.
+
+    Create one with :meth:`create` or find one with :meth:`attach`; use it as a context manager to have it
+    deleted on exit. :attr:`model` invokes it.
+    """
+
+    def __init__(self, arn: str, *, transport: BedrockTransport | None = None) -> None:
+        self.arn = arn
+        self._transport = transport
+        self._details: dict[str, Any] = {}
+
+    # -- creation and lookup ------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        model: CustomModel | str,
+        *,
+        model_units: int = 1,
+        name: str | None = None,
+        commitment: Commitment | None = None,
+        tags: Mapping[str, str] | None = None,
+        transport: BedrockTransport | None = None,
+    ) -> ProvisionedDeployment:
+        """Buy Provisioned Throughput for a custom model. Billing starts now and runs hourly until deleted.
+
+        Args:
+            model: The custom model (a :class:`CustomModel`, or its ARN or name).
+            model_units: Model units to buy (at least 1).
+            name: The deployment's name (default: generated from the model's name and the time).
+            commitment: ``None`` for no commitment (deletable any time), or ``"OneMonth"`` /
+                ``"SixMonths"`` (cheaper per hour, but cannot be deleted before the term ends).
+            tags: Extra tags; the library's own tag is always added.
+            transport: The transport (default: the process default).
+
+        Returns:
+            The deployment, usually still ``Creating``: :meth:`wait` for ``InService`` (the ``with`` block
+            does that for you).
+
+        Raises:
+            ValueError: Bad arguments (nothing was bought).
+            ServiceError: The service refused.
+        """
+        if isinstance(model_units, bool) or not isinstance(model_units, int) or model_units < 1:
+            raise ValueError(f"model_units must be a whole number >= 1, got {model_units!r}")
+        if commitment not in (None, "OneMonth", "SixMonths"):
+            raise ValueError(f"commitment must be None, 'OneMonth' or 'SixMonths', got {commitment!r}")
+        model_id = model.arn if isinstance(model, CustomModel) else model
+        if not model_id:
+            raise ValueError("model is empty: pass a CustomModel, or a custom model's ARN or name")
+        model_name = model.name if isinstance(model, CustomModel) else model_id.rsplit("/", 1)[-1]
+        name = name or _generated_name(model_name)
+        if len(name) > 63 or not _NAME.fullmatch(name):
+            raise ValueError(
+                f"deployment name {name!r} is invalid: 1-63 letters, digits and hyphens, starting and ending "
+                "with a letter or digit"
+            )
+        params: dict[str, Any] = {
+            "modelUnits": model_units,
+            "provisionedModelName": name,
+            "modelId": model_id,
+            "tags": with_library_tag(tags),
+        }
+        if commitment is not None:
+            params["commitmentDuration"] = commitment
+        resolved = resolve_transport(transport)
+        response = resolved.call("bedrock", "CreateProvisionedModelThroughput", **params)
+        arn = response["provisionedModelArn"]
+        term = f" with a {commitment} commitment (cannot be deleted before the term ends)" if commitment else ""
+        warnings.warn(
+            f"Provisioned Throughput {name} ({model_units} model unit(s)){term} is billed every hour until "
+            f"it is deleted: use it in a `with` block, or call .delete(). ARN: {arn}",
+            BillingWarning,
+            stacklevel=2,
+        )
+        _log.info("created provisioned throughput %s for %s", arn, model_id)
+        deployment = cls(arn, transport=transport)
+        deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
+        if commitment is not None:
+            deployment._details["commitmentDuration"] = commitment
+        return deployment
+
+    @classmethod
+    def attach(cls, name_or_arn: str, *, transport: BedrockTransport | None = None) -> ProvisionedDeployment:
+        """Find an existing deployment by name or ARN.
+
+        Raises:
+            ResourceNotFoundError: No such deployment.
+        """
+        resolved = resolve_transport(transport)
+        response = resolved.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=name_or_arn)
+        deployment = cls(response["provisionedModelArn"], transport=transport)
+        deployment._details = response
+        return deployment
+
+    @classmethod
+    def list(
+        cls, *, name_contains: str | None = None, transport: BedrockTransport | None = None
+    ) -> builtins.list[ProvisionedDeployment]:
+        """Return every Provisioned Throughput in the region (all pages), optionally filtered by name."""
+        params: dict[str, Any] = {"nameContains": name_contains} if name_contains else {}
+        found: builtins.list[ProvisionedDeployment] = []
+        for page in resolve_transport(transport).paginate("bedrock", "ListProvisionedModelThroughputs", **params):
+            for summary in page.get("provisionedModelSummaries", []):
+                deployment = cls(summary["provisionedModelArn"], transport=transport)
+                deployment._details = summary
+                found.append(deployment)
+        return found
+
+    # -- state ---------------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> BedrockTransport:
+        """The transport calls go through."""
+        return resolve_transport(self._transport)
+
+    def refresh(self) -> ProvisionedDeployment:
+        """Fetch the current state from the service."""
+        self._details = self.transport.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=self.arn)
+        return self
+
+    @property
+    def status(self) -> str:
+        """``Creating``, ``InService``, ``Updating`` or ``Failed`` (as of the last refresh)."""
+        return str(self._details.get("status") or self.refresh()._details["status"])
+
+    @property
+    def name(self) -> str:
+        """The deployment's name."""
+        return str(self._details.get("provisionedModelName") or self.refresh()._details["provisionedModelName"])
+
+    @property
+    def _label(self) -> str:
+        return str(self._details.get("provisionedModelName") or self.arn)
+
+    @property
+    def model_units(self) -> int:
+        """Model units bought."""
+        return int(self._details.get("modelUnits") or self.refresh()._details["modelUnits"])
+
+    @property
+    def commitment(self) -> str | None:
+        """The commitment term, or ``None`` when there is none."""
+        if "status" not in self._details or "provisionedModelArn" not in self._details:
+            self.refresh()
+        value = self._details.get("commitmentDuration")
+        return str(value) if value else None
+
+    @property
+    def failure_message(self) -> str | None:
+        """Why it failed, when it did."""
+        value = self._details.get("failureMessage")
+        return str(value) if value else None
+
+    @property
+    def model(self) -> FineTunedModel:
+        """The model to invoke through this deployment (its ARN is the ``modelId``)."""
+        return FineTunedModel(self.arn, transport=self._transport)
+
+    def hourly_cost(self, pricing: Pricing) -> float | None:
+        """What this deployment costs per hour at the given prices (``None`` when no price is given)."""
+        return pricing.provisioned_cost(model_units=self.model_units, hours=1.0)
+
+    def wait(self, *, timeout: float | None = 3600.0, progress: bool = True) -> ProvisionedDeployment:
+        """Wait until the deployment is ``InService``.
+
+        Args:
+            timeout: Seconds to wait at most (``None``: no limit). AWS reports 20-30 minutes to come up.
+            progress: Show a progress bar.
+
+        Raises:
+            DeploymentError: It failed (carries the service's failure message).
+            WaitTimeoutError: Time ran out; the deployment is untouched (and still billed).
+        """
+
+        def fetch() -> PollState:
+            self.refresh()
+            status = self.status
+            return PollState(status=status, finished=status in _TERMINAL)
+
+        wait_for(
+            fetch,
+            what=f"provisioned throughput {self._label}",
+            clock=self.transport.clock,
+            timeout=timeout,
+            interval=_INTERVAL,
+            progress=progress,
+            reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).wait()",
+        )
+        if self.status == "Failed":
+            raise DeploymentError(
+                f"provisioned throughput {self.name} failed: {self.failure_message or 'no reason given'}"
+            )
+        return self
+
+    def update(self, *, name: str | None = None, model: CustomModel | str | None = None) -> ProvisionedDeployment:
+        """Rename the deployment or point it at another custom model (the only changes AWS allows)."""
+        if name is None and model is None:
+            raise ValueError("update needs a new name or a new model")
+        params: dict[str, Any] = {"provisionedModelId": self.arn}
+        if name is not None:
+            params["desiredProvisionedModelName"] = name
+        if model is not None:
+            params["desiredModelId"] = model.arn if isinstance(model, CustomModel) else model
+        self.transport.call("bedrock", "UpdateProvisionedModelThroughput", **params)
+        return self.refresh()
+
+    def delete(self, *, confirm_timeout: float = 600.0) -> None:
+        """Delete the deployment (billing stops) and confirm it is gone.
+
+        Args:
+            confirm_timeout: Seconds to wait for the service to stop reporting it.
+
+        Raises:
+            DeploymentError: The deployment is committed and its term has not ended, or it was still
+                listed after ``confirm_timeout``.
+        """
+        try:
+            self.transport.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=self.arn)
+        except ResourceNotFoundError:
+            _log.info("provisioned throughput %s was already gone", self.arn)
+            return
+        clock = self.transport.clock
+        deadline = clock.monotonic() + confirm_timeout
+        while True:
+            try:
+                self.transport.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=self.arn)
+            except ResourceNotFoundError:
+                _log.info("deleted provisioned throughput %s", self.arn)
+                return
+            if clock.monotonic() >= deadline:
+                raise DeploymentError(
+                    f"provisioned throughput {self.arn} was still listed {confirm_timeout:.0f}s after its delete; "
+                    "check it in the console: it may still be billed"
+                )
+            clock.sleep(5.0)
+
+    # -- context manager ------------------------------------------------------------------------------
+
+    def __enter__(self) -> ProvisionedDeployment:
+        if self.commitment is not None:
+            raise DeploymentError(
+                f"provisioned throughput {self.arn} has a {self.commitment} commitment: it cannot be deleted "
+                "before its term ends, so a `with` block cannot clean it up. It was left as it is; use it "
+                "without `with`, and delete it with .delete() once the term is over."
+            )
+        try:
+            if self.status != "InService":
+                self.wait()
+        except BaseException:
+            # Never leave a billed resource behind because waiting failed or was interrupted.
+            self.delete()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.delete()
+        except Exception as error:
+            raise DeploymentError(
+                f"could not delete provisioned throughput {self.arn}: {error}. It may still be billed; "
+                "delete it in the console or with ProvisionedDeployment.attach(...).delete()"
+            ) from error
+
+    def __repr__(self) -> str:
+        status = self._details.get("status", "?")
+        return f"ProvisionedDeployment({self.arn!r}, status={status!r})"
+
+
+def find_orphans(
+    *,
+    older_than: timedelta = timedelta(0),
+    now: datetime | None = None,
+    transport: BedrockTransport | None = None,
+) -> list[ProvisionedDeployment]:
+    """List deployments this library created (they carry its tag) that are older than ``older_than``.
+
+    Args:
+        older_than: Only deployments created at least this long ago.
+        now: The current time (default: now, UTC).
+        transport: The transport.
+
+    Returns:
+        The tagged deployments, oldest first. Nothing is deleted.
+    """
+    resolved = resolve_transport(transport)
+    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    found = []
+    for deployment in ProvisionedDeployment.list(transport=transport):
+        created = deployment._details.get("creationTime")
+        if isinstance(created, datetime) and created.tzinfo is None:
+            created = created.replace(tzinfo=timezone.utc)
+        if isinstance(created, datetime) and created > cutoff:
+            continue
+        tags = resolved.call("bedrock", "ListTagsForResource", resourceARN=deployment.arn).get("tags", [])
+        if has_library_tag(tags):
+            found.append(deployment)
+    found.sort(key=lambda d: d._details.get("creationTime") or datetime.min.replace(tzinfo=timezone.utc))
+    return found
+
+
+def _generated_name(model_name: str) -> str:
+    stem = re.sub(r"[^a-zA-Z0-9-]+", "-", model_name).strip("-")[:40].strip("-") or "model"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{stem}-pt-{stamp}"

@@ -1,0 +1,195 @@
+"""ProvisionedDeployment through botocore's Stubber: exact requests, waits, and leak-proof `with` blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+import haiku_finetune as hf
+from haiku_finetune.deployment import BillingWarning, ProvisionedDeployment, find_orphans
+from tests.fakes import FakeClock
+
+PT_ARN = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdefghijkl"
+MODEL_ARN = (
+    "arn:aws:bedrock:us-west-2:123456789012:custom-model/anthropic.claude-3-haiku-20240307-v1:0:200k/abcdefghijkl"
+)
+CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def stub() -> Any:
+    client = boto3.client("bedrock", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.transport = hf.BedrockTransport(clients={"bedrock": client}, clock=FakeClock())  # type: ignore[attr-defined]
+    with stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()
+
+
+def _pt(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "provisionedModelName": "support-pt",
+        "provisionedModelArn": PT_ARN,
+        "modelArn": MODEL_ARN,
+        "desiredModelArn": MODEL_ARN,
+        "foundationModelArn": "arn:aws:bedrock:us-west-2::foundation-model/" + hf.BASE_MODEL_ID,
+        "status": status,
+        "creationTime": CREATED,
+        "lastModifiedTime": CREATED,
+        **extra,
+    }
+
+
+def _not_found(stub: Stubber) -> None:
+    stub.add_client_error("get_provisioned_model_throughput", "ResourceNotFoundException", "gone", 404)
+
+
+def _create(stub: Any, **kwargs: Any) -> ProvisionedDeployment:
+    with pytest.warns(BillingWarning, match="billed every hour"):
+        return ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport, **kwargs)
+
+
+def test_create_sends_one_tagged_request(stub: Any) -> None:
+    stub.add_response(
+        "create_provisioned_model_throughput",
+        {"provisionedModelArn": PT_ARN},
+        {
+            "modelUnits": 2,
+            "provisionedModelName": "support-pt",
+            "modelId": MODEL_ARN,
+            "tags": [{"key": "team", "value": "ml"}, {"key": "created-by", "value": "haiku-finetune"}],
+            "clientRequestToken": ANY,
+        },
+    )
+    dep = _create(stub, model_units=2, tags={"team": "ml"})
+    assert dep.arn == PT_ARN
+    assert dep.model.model_id == PT_ARN
+
+
+def test_with_block_waits_then_deletes_on_normal_exit(stub: Any) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("Creating"))  # commitment check
+    stub.add_response("get_provisioned_model_throughput", _pt("Creating"))  # first poll
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    _not_found(stub)
+    with _create(stub) as dep:
+        assert dep.status == "InService"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_with_block_deletes_on_exception_and_ctrl_c(stub: Any, error: BaseException) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    _not_found(stub)
+    with pytest.raises(type(error)), _create(stub):
+        raise error
+
+
+def test_interrupted_wait_inside_enter_still_deletes(stub: Any) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("Creating"))
+    stub.add_response("get_provisioned_model_throughput", _pt("Failed", failureMessage="capacity"))
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    _not_found(stub)
+    with pytest.raises(hf.DeploymentError, match="capacity"), _create(stub):
+        pytest.fail("the block must not run when the deployment failed")
+
+
+def test_committed_deployment_is_refused_in_a_with_block(stub: Any) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("Creating", commitmentDuration="OneMonth"))
+    with pytest.raises(hf.DeploymentError, match="OneMonth commitment"), _create(stub, commitment="OneMonth"):
+        pytest.fail("unreachable")
+
+
+def test_delete_is_confirmed_by_polling(stub: Any) -> None:
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))
+    _not_found(stub)
+    ProvisionedDeployment(PT_ARN, transport=stub.transport).delete()
+
+
+def test_delete_that_never_completes_raises(stub: Any) -> None:
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    for _ in range(3):
+        stub.add_response("get_provisioned_model_throughput", _pt("InService"))
+    with pytest.raises(hf.DeploymentError, match="still listed"):
+        ProvisionedDeployment(PT_ARN, transport=stub.transport).delete(confirm_timeout=10)
+
+
+def test_failed_wait_raises_with_the_failure_message(stub: Any) -> None:
+    stub.add_response("get_provisioned_model_throughput", _pt("Failed", failureMessage="no capacity"))
+    with pytest.raises(hf.DeploymentError, match="no capacity"):
+        ProvisionedDeployment(PT_ARN, transport=stub.transport).wait(progress=False)
+
+
+def test_update_and_attach(stub: Any) -> None:
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"), {"provisionedModelId": "support-pt"})
+    stub.add_response(
+        "update_provisioned_model_throughput",
+        {},
+        {"provisionedModelId": PT_ARN, "desiredProvisionedModelName": "renamed"},
+    )
+    stub.add_response("get_provisioned_model_throughput", _pt("Updating", provisionedModelName="renamed"))
+    dep = ProvisionedDeployment.attach("support-pt", transport=stub.transport)
+    assert dep.update(name="renamed").status == "Updating"
+    with pytest.raises(ValueError, match="new name or a new model"):
+        dep.update()
+
+
+def test_hourly_cost_needs_a_price(stub: Any) -> None:
+    stub.add_response("get_provisioned_model_throughput", _pt("InService", modelUnits=2))
+    dep = ProvisionedDeployment(PT_ARN, transport=stub.transport)
+    assert dep.hourly_cost(hf.Pricing(provisioned_per_model_unit_hour=20.0)) == pytest.approx(40.0)
+    assert dep.hourly_cost(hf.Pricing()) is None
+
+
+def test_find_orphans_lists_only_old_tagged_deployments(stub: Any) -> None:
+    old = {k: v for k, v in _pt("InService").items() if k != "failureMessage"}
+    summaries = [
+        {**_summary(old), "provisionedModelArn": PT_ARN},
+        {**_summary(old), "provisionedModelArn": PT_ARN.replace("abcdefghijkl", "zzzzzzzzzzzz")},
+        {
+            **_summary(old),
+            "provisionedModelArn": PT_ARN.replace("abcdefghijkl", "newnewnewnew"),
+            "creationTime": CREATED + timedelta(days=2),
+        },
+    ]
+    stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": summaries})
+    stub.add_response("list_tags_for_resource", {"tags": [{"key": "created-by", "value": "haiku-finetune"}]})
+    stub.add_response("list_tags_for_resource", {"tags": [{"key": "team", "value": "ml"}]})
+    orphans = find_orphans(older_than=timedelta(days=1), now=CREATED + timedelta(days=2), transport=stub.transport)
+    assert [o.arn for o in orphans] == [PT_ARN]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"model_units": 0}, "model_units"), ({"commitment": "OneYear"}, "commitment"), ({"name": "-bad"}, "name")],
+)
+def test_bad_arguments_buy_nothing(stub: Any, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ProvisionedDeployment.create(MODEL_ARN, transport=stub.transport, **kwargs)
+
+
+def _summary(details: dict[str, Any]) -> dict[str, Any]:
+    keep = {
+        "provisionedModelName",
+        "provisionedModelArn",
+        "modelArn",
+        "desiredModelArn",
+        "foundationModelArn",
+        "modelUnits",
+        "desiredModelUnits",
+        "status",
+        "creationTime",
+        "lastModifiedTime",
+    }
+    return {k: v for k, v in details.items() if k in keep}
