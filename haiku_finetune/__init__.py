@@ -3,7 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is private machinery.
 """
 
-from . import deployment, evaluation, iam, search, storage
+from . import evaluation, iam, search, storage
 from ._retry import RetryPolicy, is_retryable
 from ._transport import BedrockTransport, get_default_transport, set_default_transport
 from .custom_model import CustomModel
