@@ -5,6 +5,8 @@
 returns an :class:`EvaluationReport` with per-model summaries, per-example rows and paired comparisons.
 """
 
+from .batch_inference import BatchInferenceJob
+from .evaluator import evaluate
 from .examples import Example, load_examples
 from .report import Comparison, EvaluationReport, ExampleRow, ModelOutput, ModelSummary, ScoreSummary
 from .scorers import (
@@ -24,6 +26,7 @@ from .scorers import (
 from .stats import PairedComparison, bootstrap_ci, paired_comparison, permutation_test, sign_test
 
 __all__ = [
+    "BatchInferenceJob",
     "Comparison",
     "Contains",
     "EvaluationReport",
@@ -45,6 +48,7 @@ __all__ = [
     "Scorer",
     "ScoringItem",
     "bootstrap_ci",
+    "evaluate",
     "load_examples",
     "paired_comparison",
     "permutation_test",

@@ -1,0 +1,293 @@
+"""Bedrock batch inference: run a whole test set through a model as one model-invocation job.
+
+For test sets too large to send call by call. The requests — the exact InvokeModel bodies
+``FineTunedModel.request_body`` builds, so both engines ask the same thing — are written as batch-inference
+input JSON Lines (``{"recordId", "modelInput"}``) to S3; ``CreateModelInvocationJob`` runs them;
+``GetModelInvocationJob`` is polled through the shared wait loop on the transport's clock; and the service's
+output file ``<output prefix>/<jobId>/<input name>.out`` is read back and parsed with
+``Completion.from_body``, as call-by-call replies are.
+
+Every AWS call goes through :class:`~haiku_finetune.BedrockTransport`. This module knows nothing about
+scoring. Not confirmed here: the service's minimum number of records per job and which custom models it
+accepts; check the Bedrock quotas for your account (the call fails with a validation error otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from .._tags import with_library_tag
+from .._transport import BedrockTransport, resolve_transport
+from .._wait import PollInterval, PollState, wait_for
+from ..errors import JobFailedError, JobStoppedError, ResourceNotFoundError, ServiceError, error_class_for
+from ..model import Completion
+from ..storage import S3Uri, download_bytes
+
+__all__ = [
+    "BatchInferenceJob",
+    "read_batch_results",
+    "record_id",
+    "submit_batch_inference",
+    "wait_for_batch_inference",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The input file's name under the job's staging folder; the service writes ``<name>.out`` for it.
+INPUT_FILE = "records.jsonl"
+
+#: Statuses after which a model-invocation job changes no more.
+TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def record_id(index: int) -> str:
+    """Return the batch record id of the ``index``-th request: 11 letters/digits, as the service expects."""
+    return f"R{index:010d}"
+
+
+class BatchInferenceJob(BaseModel):
+    """A submitted model-invocation job and where its data lives.
+
+    Attributes:
+        arn: The job's ARN.
+        name: The job's name.
+        model_id: The model (id or ARN) that answers the requests.
+        input_uri: The S3 URI of the input JSONL.
+        output_uri: The S3 prefix the service writes results under.
+        record_ids: The record ids in request order.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    arn: str
+    name: str
+    model_id: str
+    input_uri: str
+    output_uri: str
+    record_ids: list[str]
+
+    @property
+    def job_id(self) -> str:
+        """The job id: the last segment of the ARN (the service's output folder name)."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def result_uri(self) -> str:
+        """Where the service writes the results: ``<output prefix>/<jobId>/<input name>.out``."""
+        return str(S3Uri(self.output_uri).joinpath(self.job_id, f"{S3Uri(self.input_uri).name}.out"))
+
+
+def submit_batch_inference(
+    model_id: str,
+    bodies: Sequence[Mapping[str, Any]],
+    *,
+    staging_uri: str,
+    role_arn: str,
+    job_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    timeout_hours: int | None = None,
+    transport: BedrockTransport | None = None,
+) -> BatchInferenceJob:
+    """Write the requests to S3 and start a model-invocation job.
+
+    Args:
+        model_id: The model id or ARN to run.
+        bodies: InvokeModel request bodies, one per record, in order.
+        staging_uri: An S3 folder for this job's input and output (``<staging>/input/records.jsonl`` and
+            ``<staging>/output/``).
+        role_arn: A service role Bedrock assumes to read the input and write the output.
+        job_name: The job name (default: ``haiku-eval-<time>-<random>``).
+        tags: Extra job tags; the library's ``created-by`` tag is always added.
+        timeout_hours: The service-side timeout of the job (default: the service's).
+        transport: The transport to use.
+
+    Returns:
+        The submitted job.
+
+    Raises:
+        ValueError: No requests, or the staging URI is not one Bedrock accepts.
+        ServiceError: S3 or Bedrock refused a call.
+    """
+    if not bodies:
+        raise ValueError("a batch-inference job needs at least one request")
+    transport = resolve_transport(transport)
+    staging = S3Uri(staging_uri).as_prefix()
+    problem = staging.bedrock_problem()
+    if problem:
+        raise ValueError(problem)
+    input_uri = staging.joinpath("input", INPUT_FILE)
+    output_uri = staging.joinpath("output") + "/"
+    ids = [record_id(i) for i in range(len(bodies))]
+    payload = b"".join(
+        orjson.dumps({"recordId": rid, "modelInput": dict(body)}) + b"\n" for rid, body in zip(ids, bodies, strict=True)
+    )
+    transport.call(
+        "s3",
+        "PutObject",
+        Bucket=input_uri.bucket,
+        Key=input_uri.key,
+        Body=payload,
+        ContentType="application/jsonl",
+        ServerSideEncryption="AES256",
+    )
+    name = job_name or default_job_name("haiku-eval")
+    params: dict[str, Any] = {
+        "jobName": name,
+        "roleArn": role_arn,
+        "modelId": model_id,
+        "inputDataConfig": {"s3InputDataConfig": {"s3Uri": str(input_uri), "s3InputFormat": "JSONL"}},
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": str(output_uri)}},
+        "tags": with_library_tag(tags),
+    }
+    if timeout_hours is not None:
+        params["timeoutDurationInHours"] = timeout_hours
+    response = transport.call("bedrock", "CreateModelInvocationJob", **params)
+    arn = str(response["jobArn"])
+    _log.info("started batch-inference job %s (%d records) for %s", arn, len(ids), model_id)
+    return BatchInferenceJob(
+        arn=arn, name=name, model_id=model_id, input_uri=str(input_uri), output_uri=str(output_uri), record_ids=ids
+    )
+
+
+def default_job_name(prefix: str, label: str = "") -> str:
+    """Return a fresh job name: ``<prefix>[-<label>]-<UTC time>-<random>``, at most 63 characters."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    safe = _NAME_UNSAFE.sub("-", label).strip("-")[:24]
+    parts = [prefix, safe, stamp, uuid.uuid4().hex[:6]] if safe else [prefix, stamp, uuid.uuid4().hex[:6]]
+    return "-".join(parts)[:63]
+
+
+def wait_for_batch_inference(
+    job: BatchInferenceJob,
+    *,
+    timeout: float | None = None,
+    progress: bool = True,
+    interval: PollInterval | None = None,
+    transport: BedrockTransport | None = None,
+) -> dict[str, Any]:
+    """Wait until the job ends; return its last ``GetModelInvocationJob`` response.
+
+    ``Completed`` and ``PartiallyCompleted`` return (records that failed carry their error in the output).
+
+    Args:
+        job: The job.
+        timeout: Seconds to wait at most (``None``: no limit). The job keeps running after a timeout.
+        progress: Show a progress bar.
+        interval: The polling schedule (default: 30 s growing to 2 min).
+        transport: The transport to use; its clock times the wait.
+
+    Raises:
+        JobFailedError: The job failed or expired (the service's message is kept).
+        JobStoppedError: The job was stopped.
+        WaitTimeoutError: ``timeout`` passed first.
+    """
+    transport = resolve_transport(transport)
+
+    def fetch() -> PollState:
+        response = transport.call("bedrock", "GetModelInvocationJob", jobIdentifier=job.arn)
+        status = str(response.get("status", "Unknown"))
+        total, done = response.get("totalRecordCount"), response.get("processedRecordCount")
+        detail = f"{done}/{total} records" if total is not None and done is not None else ""
+        return PollState(status=status, detail=detail, finished=status in TERMINAL_STATUSES, value=response)
+
+    state = wait_for(
+        fetch,
+        what=f"batch-inference job {job.name}",
+        clock=transport.clock,
+        timeout=timeout,
+        interval=interval,
+        progress=progress,
+        reattach_hint=(
+            f"the job {job.arn} keeps running; its results will be at {job.result_uri} "
+            "(read them with haiku_finetune.evaluation.batch_inference.read_batch_results)"
+        ),
+    )
+    response: dict[str, Any] = state.value
+    if state.status in ("Failed", "Expired"):
+        message = response.get("message")
+        raise JobFailedError(
+            f"batch-inference job {job.name} ended {state.status}" + (f": {message}" if message else ""),
+            job_arn=job.arn,
+            failure_message=message,
+        )
+    if state.status == "Stopped":
+        raise JobStoppedError(f"batch-inference job {job.name} was stopped", job_arn=job.arn)
+    return response
+
+
+def read_batch_results(
+    job: BatchInferenceJob, *, transport: BedrockTransport | None = None
+) -> list[Completion | ServiceError]:
+    """Read a finished job's output and parse each record, in request order.
+
+    Args:
+        job: The finished job.
+        transport: The transport to use.
+
+    Returns:
+        For each request, the parsed :class:`~haiku_finetune.model.Completion` (``latency`` 0: the batch
+        output has no per-record timing), or the :class:`~haiku_finetune.errors.ServiceError` the service
+        recorded for that record (or one saying the record is missing from the output).
+
+    Raises:
+        ResourceNotFoundError: The output file is not there.
+        ValueError: A line of the output is not JSON.
+    """
+    transport = resolve_transport(transport)
+    try:
+        data = download_bytes(job.result_uri, transport=transport)
+    except ResourceNotFoundError as error:
+        raise ResourceNotFoundError(
+            f"no results at {job.result_uri} for batch-inference job {job.arn}",
+            operation=error.operation,
+            code=error.code,
+            http_status=error.http_status,
+            request_id=error.request_id,
+        ) from error
+    found: dict[str, Completion | ServiceError] = {}
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"{job.result_uri} line {number}: not valid JSON ({error})") from error
+        rid = str(record.get("recordId", ""))
+        found[rid] = _parse_record(record, where=f"{job.result_uri} line {number}")
+    results: list[Completion | ServiceError] = []
+    for rid in job.record_ids:
+        result = found.get(rid)
+        if result is None:
+            result = ServiceError(
+                f"record {rid} is missing from the output of batch-inference job {job.name}",
+                operation="CreateModelInvocationJob",
+                code="MissingRecord",
+            )
+        results.append(result)
+    return results
+
+
+def _parse_record(record: Mapping[str, Any], *, where: str) -> Completion | ServiceError:
+    output = record.get("modelOutput")
+    if isinstance(output, Mapping):
+        return Completion.from_body(dict(output), latency=0.0)
+    error = record.get("error")
+    if isinstance(error, Mapping):
+        raw_code = error.get("errorCode", error.get("code", "ModelError"))
+        status = raw_code if isinstance(raw_code, int) else None
+        code = str(raw_code)
+        message = str(error.get("errorMessage", error.get("message", "the record failed")))
+    else:
+        status, code, message = None, "ModelError", f"{where}: neither modelOutput nor error"
+    cls = error_class_for(code, status)
+    return cls(message, operation="CreateModelInvocationJob", code=code, http_status=status)
