@@ -75,6 +75,12 @@ def test_sign_test_by_hand(wins: int, losses: int, expected: float) -> None:
     assert sign_test(wins, losses) == pytest.approx(expected)
 
 
+def test_sign_test_handles_thousands_of_pairs() -> None:
+    assert sign_test(2500, 2500) == pytest.approx(1.0)
+    assert sign_test(3000, 2000) < 1e-40
+    assert paired_comparison([1.0] * 3000 + [0.0] * 2000, [0.0] * 3000 + [1.0] * 2000, resamples=50).significant
+
+
 def test_exact_permutation_test_by_hand() -> None:
     # Signs of (1, 1, 1): 8 patterns, |sum| >= 3 for two of them.
     assert permutation_test([1.0, 1.0, 1.0]) == 0.25
