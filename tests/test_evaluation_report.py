@@ -233,3 +233,15 @@ def test_load_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "outputs.jsonl").write_text("")
     with pytest.raises(ValueError, match="not a saved evaluation report"):
         EvaluationReport.load(tmp_path)
+
+
+def test_save_copes_with_details_json_has_no_type_for(tmp_path: Path) -> None:
+    row = ExampleRow(
+        id="0",
+        messages=[{"role": "user", "content": "q"}],
+        reference="r",
+        outputs={"m": ModelOutput(text="r", scores={"custom": 1.0}, details={"custom": {"tags": {"a"}}})},
+    )
+    EvaluationReport([row], models={"m": None}, scorers=["custom"]).save(tmp_path)
+    saved = orjson.loads((tmp_path / "outputs.jsonl").read_bytes())
+    assert saved["outputs"]["m"]["details"]["custom"]["tags"] == "{'a'}"

@@ -360,7 +360,7 @@ class EvaluationReport:
             f"Evaluation of {len(self.rows)} examples ({self.engine} engine); "
             f"means with {self.confidence:.0%} bootstrap intervals.",
             "",
-            "| " + " | ".join(header) + " |",
+            "| " + " | ".join(_md_cell(h) for h in header) + " |",
             "|" + "---|" * len(header),
         ]
         lines += ["| " + " | ".join(_md_cell(c) for c in cells) + " |" for cells in body]
@@ -462,9 +462,11 @@ class EvaluationReport:
         """
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
-        lines = b"".join(orjson.dumps(row.model_dump()) + b"\n" for row in self.rows)
+        # default=str: a custom scorer's detail may hold values JSON has no type for (sets, dates, ...).
+        lines = b"".join(orjson.dumps(row.model_dump(), default=str) + b"\n" for row in self.rows)
+        summary = orjson.dumps(self.to_dict(), default=str, option=orjson.OPT_INDENT_2) + b"\n"
         _atomic_write(target / OUTPUTS_FILE, lines)
-        _atomic_write(target / SUMMARY_FILE, orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        _atomic_write(target / SUMMARY_FILE, summary)
         return target
 
     @classmethod
