@@ -17,11 +17,18 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
 from ._transport import BedrockTransport
 from .errors import DatasetValidationError, HaikuFinetuneError, HyperparameterError, MissingExtraError
+
+if TYPE_CHECKING:
+    from .deployment import ProvisionedDeployment
+    from .hyperparameters import Hyperparameters
+    from .jobs import CustomizationJob
+    from .metrics import TrainingMetrics
+    from .pricing import Pricing
 
 __all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -361,7 +368,7 @@ def _cmd_simulate(args: argparse.Namespace, ctx: _Context) -> int:
 # -- jobs and plans -------------------------------------------------------------------------------------------
 
 
-def _hyperparameters(args: argparse.Namespace) -> Any:
+def _hyperparameters(args: argparse.Namespace) -> Hyperparameters:
     from .hyperparameters import Hyperparameters
 
     values = {
@@ -378,7 +385,7 @@ def _hyperparameters(args: argparse.Namespace) -> Any:
         raise UsageError(str(error)) from None
 
 
-def _pricing(args: argparse.Namespace) -> Any:
+def _pricing(args: argparse.Namespace) -> Pricing | None:
     if args.price_per_1k_training_tokens is None:
         return None
     from .pricing import Pricing
@@ -404,19 +411,19 @@ def _cmd_plan(args: argparse.Namespace, ctx: _Context) -> int:
         transport=transport,
     )
     if args.json:
-        ctx.json(_model_dump(plan))
+        ctx.json({"ok": plan.ok, **plan.model_dump(mode="json")})
     else:
         ctx.print(str(plan))
     return EXIT_OK if plan.ok else EXIT_PROBLEMS
 
 
-def _job_summary(job: Any) -> dict[str, Any]:
+def _job_summary(job: CustomizationJob) -> dict[str, Any]:
     return {
         "name": job.name,
         "arn": job.arn,
         "status": job.status,
-        "stage": getattr(job, "stage", None),
-        "failure_message": getattr(job, "failure_message", None),
+        "stage": job.stage,
+        "failure_message": job.failure_message,
     }
 
 
@@ -440,7 +447,7 @@ def _cmd_jobs_list(args: argparse.Namespace, ctx: _Context) -> int:
     return EXIT_OK
 
 
-def _attach(args: argparse.Namespace, ctx: _Context) -> Any:
+def _attach(args: argparse.Namespace, ctx: _Context) -> CustomizationJob:
     from .jobs import CustomizationJob
 
     return CustomizationJob.attach(args.job, transport=ctx.transport(args))
@@ -449,7 +456,7 @@ def _attach(args: argparse.Namespace, ctx: _Context) -> Any:
 def _cmd_jobs_show(args: argparse.Namespace, ctx: _Context) -> int:
     job = _attach(args, ctx)
     summary = _job_summary(job)
-    summary["hyperparameters"] = _model_dump(job.hyperparameters)
+    summary["hyperparameters"] = job.hyperparameters.resolved()
     if args.json:
         ctx.json(summary)
     else:
@@ -506,7 +513,7 @@ def _cmd_jobs_metrics(args: argparse.Namespace, ctx: _Context) -> int:
     return EXIT_OK
 
 
-def metrics_table(metrics: Any) -> str:
+def metrics_table(metrics: TrainingMetrics) -> str:
     """Return a per-epoch table: training steps, mean training loss, validation loss, and the best epoch.
 
     Args:
@@ -536,19 +543,18 @@ def metrics_table(metrics: Any) -> str:
 # -- deployments ----------------------------------------------------------------------------------------------
 
 
-def _deployment_summary(dep: Any) -> dict[str, Any]:
+def _deployment_summary(dep: ProvisionedDeployment) -> dict[str, Any]:
     return {
         "name": dep.name,
         "arn": dep.arn,
         "status": dep.status,
-        "model_units": getattr(dep, "model_units", None),
-        "model": getattr(dep, "model_arn", None),
-        "created_at": getattr(dep, "created_at", None),
+        "model_units": dep.model_units,
+        "commitment": dep.commitment,
     }
 
 
 def _cmd_deployments_list(args: argparse.Namespace, ctx: _Context) -> int:
-    ProvisionedDeployment = _lib("deployment").ProvisionedDeployment
+    from .deployment import ProvisionedDeployment
 
     deps = list(ProvisionedDeployment.list(transport=ctx.transport(args)))
     if args.json:
@@ -556,13 +562,13 @@ def _cmd_deployments_list(args: argparse.Namespace, ctx: _Context) -> int:
     elif not deps:
         ctx.print("no Provisioned Throughput deployments found")
     else:
-        rows = [(d.name, d.status, getattr(d, "model_units", None), d.arn) for d in deps]
+        rows = [(d.name, d.status, d.model_units, d.arn) for d in deps]
         ctx.print(_table(("name", "status", "model units", "arn"), rows))
     return EXIT_OK
 
 
 def _cmd_deployments_delete(args: argparse.Namespace, ctx: _Context) -> int:
-    ProvisionedDeployment = _lib("deployment").ProvisionedDeployment
+    from .deployment import ProvisionedDeployment
 
     dep = ProvisionedDeployment.attach(args.deployment, transport=ctx.transport(args))
     if not args.yes:
@@ -580,19 +586,21 @@ def _cmd_deployments_delete(args: argparse.Namespace, ctx: _Context) -> int:
 def _cmd_deployments_orphans(args: argparse.Namespace, ctx: _Context) -> int:
     from datetime import timedelta
 
-    find_orphans = _lib("deployment").find_orphans
+    from .deployment import find_orphans
 
-    older = timedelta(hours=args.older_than) if args.older_than is not None else None
-    orphans = list(find_orphans(older_than=older, transport=ctx.transport(args)))
+    older = timedelta(hours=args.older_than or 0.0)
+    orphans = find_orphans(older_than=older, transport=ctx.transport(args))
     if args.json:
         ctx.json([_deployment_summary(d) for d in orphans])
     elif not orphans:
         ctx.print("no deployments created by haiku-finetune are running")
     else:
-        rows = [(d.name, d.status, getattr(d, "created_at", None), d.arn) for d in orphans]
-        ctx.print(_table(("name", "status", "created", "arn"), rows))
-        ctx.print(f"{len(orphans)} deployment(s) created by haiku-finetune are still billing by the hour; ")
-        ctx.print(f"delete one with: {PROG} deployments delete NAME")
+        rows = [(d.name, d.status, d.model_units, d.arn) for d in orphans]
+        ctx.print(_table(("name", "status", "model units", "arn"), rows))
+        ctx.print(
+            f"{len(orphans)} deployment(s) created by haiku-finetune are still billed by the hour; "
+            f"delete one with: {PROG} deployments delete NAME"
+        )
     return EXIT_PROBLEMS if orphans else EXIT_OK
 
 
