@@ -212,17 +212,46 @@ def test_batch_recovers_concurrency_after_throttling_stops() -> None:
         with lock:
             state["n"] += 1
             n = state["n"]
-        if n <= 3:
+        if n <= 40:  # a throttling storm long enough to outlast several windows, then calm
             raise _client_error("ThrottlingException", 429)
         return _reply("ok")
 
     client.invoke_model = invoke
     model = _model(client)
-    model.batch(["x"] * 300, concurrency=4, progress=False)
+    results = model.batch(["x"] * 300, concurrency=4, progress=False, on_error="return")
     stats = model.last_batch_stats
     assert stats is not None
     assert stats.min_concurrency == 1
     assert stats.final_concurrency == 4
+    assert stats.increases >= 3
+    # items that were throttled on all their attempts are returned in place; everything else succeeded
+    assert all(isinstance(r, (Completion, hf.ThrottlingError)) for r in results)
+    assert stats.succeeded + stats.failed == 300
+    assert stats.failed == sum(isinstance(r, hf.ThrottlingError) for r in results) > 0
+
+
+def test_batch_halves_once_per_window_not_once_per_signal() -> None:
+    client = _runtime()
+    state = {"n": 0}
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def invoke(**params: Any) -> dict[str, Any]:
+        with lock:
+            state["n"] += 1
+            n = state["n"]
+        if n <= 8:  # the first eight calls are all in flight together and all throttled
+            barrier.wait(timeout=5)
+            raise _client_error("ThrottlingException", 429)
+        return _reply("ok")
+
+    client.invoke_model = invoke
+    model = _model(client)
+    model.batch(["x"] * 8, concurrency=8, progress=False)
+    stats = model.last_batch_stats
+    assert stats is not None
+    assert stats.throttled == 8
+    assert (stats.decreases, stats.min_concurrency) == (1, 4)
 
 
 def test_batch_on_error_return_puts_errors_in_place() -> None:
