@@ -108,16 +108,18 @@ class ProvisionedDeployment:
         }
         if commitment is not None:
             params["commitmentDuration"] = commitment
-        resolved = resolve_transport(transport)
-        response = resolved.call("bedrock", "CreateProvisionedModelThroughput", **params)
-        arn = response["provisionedModelArn"]
         term = f" with a {commitment} commitment (cannot be deleted before the term ends)" if commitment else ""
+        # Warn before buying: where warnings are errors (pytest, -W error) the warning then stops the purchase
+        # instead of raising after it, which would lose the only handle on a resource billed by the hour.
         warnings.warn(
             f"Provisioned Throughput {name} ({model_units} model unit(s)){term} is billed every hour until "
-            f"it is deleted: use it in a `with` block, or call .delete(). ARN: {arn}",
+            "it is deleted: use it in a `with` block, or call .delete(); find_orphans() lists forgotten ones",
             BillingWarning,
             stacklevel=2,
         )
+        resolved = resolve_transport(transport)
+        response = resolved.call("bedrock", "CreateProvisionedModelThroughput", **params)
+        arn = response["provisionedModelArn"]
         _log.info("created provisioned throughput %s for %s", arn, model_id)
         deployment = cls(arn, transport=transport)
         deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
@@ -339,7 +341,10 @@ def find_orphans(
             created = created.replace(tzinfo=timezone.utc)
         if isinstance(created, datetime) and created > cutoff:
             continue
-        tags = resolved.call("bedrock", "ListTagsForResource", resourceARN=deployment.arn).get("tags", [])
+        try:
+            tags = resolved.call("bedrock", "ListTagsForResource", resourceARN=deployment.arn).get("tags", [])
+        except ResourceNotFoundError:
+            continue  # deleted between the listing and now
         if has_library_tag(tags):
             found.append(deployment)
     found.sort(key=lambda d: d._details.get("creationTime") or datetime.min.replace(tzinfo=timezone.utc))

@@ -193,3 +193,17 @@ def _summary(details: dict[str, Any]) -> dict[str, Any]:
         "lastModifiedTime",
     }
     return {k: v for k, v in details.items() if k in keep}
+
+
+def test_billing_warning_comes_before_the_purchase(stub: Any) -> None:
+    # With warnings as errors the warning must stop the purchase, not raise after it and lose the handle.
+    with pytest.raises(BillingWarning):
+        ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport)
+    # no create_provisioned_model_throughput response was queued: had it been called, Stubber would fail
+
+
+def test_find_orphans_skips_a_deployment_deleted_while_scanning(stub: Any) -> None:
+    summary = {k: v for k, v in _pt("InService").items() if k != "failureMessage"}
+    stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary]})
+    stub.add_client_error("list_tags_for_resource", "ResourceNotFoundException", "gone", 404)
+    assert find_orphans(now=CREATED + timedelta(days=1), transport=stub.transport) == []
