@@ -291,3 +291,85 @@ def test_batch_grows_the_connection_pool() -> None:
 
 def test_base_model_is_on_demand_haiku() -> None:
     assert FineTunedModel.base().model_id == "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def _events(*payloads: dict[str, Any], error: Exception | None = None) -> Any:
+    for payload in payloads:
+        yield {"chunk": {"bytes": orjson.dumps(payload)}}
+    if error is not None:
+        raise error
+
+
+_STREAM = (
+    {"type": "message_start", "message": {"id": "msg_9", "role": "assistant", "usage": {"input_tokens": 11}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+    {"type": "message_stop"},
+)
+
+
+def test_stream_yields_text_deltas_then_the_whole_completion() -> None:
+    client = _runtime()
+    sent: list[dict[str, Any]] = []
+
+    def invoke_stream(**params: Any) -> dict[str, Any]:
+        sent.append(params)
+        return {"body": _events(*_STREAM)}
+
+    client.invoke_model_with_response_stream = invoke_stream
+    stream = _model(client).stream("hi", max_tokens=20)
+    assert sent == []  # checked now, sent on the first next()
+    assert list(stream) == ["Hel", "lo"]
+    assert orjson.loads(sent[0]["body"])["max_tokens"] == 20
+    assert stream.completion.text == "Hello"
+    assert stream.completion.stop_reason == "end_turn"
+    assert (stream.completion.usage.input_tokens, stream.completion.usage.output_tokens) == (11, 2)
+
+
+def test_stream_checks_parameters_before_sending() -> None:
+    client = _runtime()
+    client.invoke_model_with_response_stream = lambda **params: pytest.fail("must not be called")
+    with pytest.raises(ValueError, match="temperature"):
+        _model(client).stream("hi", temperature=2)
+
+
+def test_an_error_event_mid_stream_becomes_a_library_error() -> None:
+    from botocore.exceptions import EventStreamError
+
+    error = EventStreamError(
+        {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "InvokeModelWithResponseStream"
+    )
+    client = _runtime()
+    client.invoke_model_with_response_stream = lambda **params: {"body": _events(*_STREAM[:3], error=error)}
+    stream = _model(client).stream("hi")
+    assert next(stream) == "Hel"
+    with pytest.raises(hf.ThrottlingError, match="slow down"):
+        next(stream)
+    with pytest.raises(RuntimeError, match="not been read to the end"):
+        _ = stream.completion
+
+
+def test_two_different_system_prompts_are_refused() -> None:
+    prompt = Prompt(messages=[{"role": "user", "content": "x"}], system="A")
+    model = FineTunedModel(ARN)
+    assert model.request_body(prompt, system="A")["system"] == "A"
+    assert model.request_body(Prompt.from_text("x"), system="B")["system"] == "B"
+    with pytest.raises(ValueError, match="two different system prompts"):
+        model.request_body(prompt, system="B")
+
+
+def test_batch_on_error_raise_lets_in_flight_calls_finish_and_skips_the_rest() -> None:
+    client, echo = _runtime(), EchoRuntime(fail_texts=frozenset({"p5"}))
+    client.invoke_model = echo
+    model = _model(client)
+    with pytest.raises(hf.ServiceValidationError):
+        model.batch([f"p{i}" for i in range(400)], concurrency=4, progress=False)
+    stats = model.last_batch_stats
+    assert stats is not None
+    assert stats.failed == 1
+    assert stats.skipped > 0
+    assert stats.succeeded + stats.failed + stats.skipped == 400
+    assert len(echo.calls) == stats.succeeded + stats.failed  # nothing sent twice, skipped ones never sent
