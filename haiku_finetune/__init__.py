@@ -37,7 +37,7 @@ from .evaluation import EvaluationReport, evaluate
 from .hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
 from .jobs import CustomizationJob, JobEstimate, JobPlan, PlanCheck
 from .metrics import TrainingMetrics
-from .model import BatchStats, Completion, FineTunedModel, Prompt, Usage
+from .model import BatchStats, Completion, CompletionStream, FineTunedModel, Prompt, Usage
 from .pricing import Pricing
 from .search import SearchResult
 from .storage import S3Uri
@@ -55,6 +55,7 @@ __all__ = [
     "BedrockTransport",
     "BillingWarning",
     "Completion",
+    "CompletionStream",
     "ConflictError",
     "ConnectionFailedError",
     "CustomModel",
