@@ -373,3 +373,35 @@ def test_batch_on_error_raise_lets_in_flight_calls_finish_and_skips_the_rest() -
     assert stats.skipped > 0
     assert stats.succeeded + stats.failed + stats.skipped == 400
     assert len(echo.calls) == stats.succeeded + stats.failed  # nothing sent twice, skipped ones never sent
+
+
+def test_ctrl_c_stops_a_batch_at_once_and_sends_nothing_more() -> None:
+    import os
+    import signal
+
+    client = _runtime()
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def invoke(**params: Any) -> dict[str, Any]:
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return _reply("ok")
+
+    def interrupt() -> None:
+        started.wait(5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    client.invoke_model = invoke
+    model = _model(client)
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.batch(["x"] * 50, concurrency=4, progress=False)
+    finally:
+        release.set()
+    stats = model.last_batch_stats
+    assert stats is not None
+    assert stats.skipped >= 46
+    assert len(calls) <= 4
