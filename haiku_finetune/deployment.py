@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -310,6 +311,14 @@ class ProvisionedDeployment:
                 f"could not delete provisioned throughput {self.arn}: {error}. It may still be billed; "
                 "delete it in the console or with ProvisionedDeployment.attach(...).delete()"
             ) from error
+        except KeyboardInterrupt:
+            # A second Ctrl-C while deleting: say what may be left billing before giving way.
+            print(
+                f"Interrupted while deleting provisioned throughput {self.arn}; it may still be billed. Delete "
+                f"it with ProvisionedDeployment.attach({self.arn!r}).delete()",
+                file=sys.stderr,
+            )
+            raise
 
     def __repr__(self) -> str:
         status = self._details.get("status", "?")

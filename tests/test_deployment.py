@@ -207,3 +207,18 @@ def test_find_orphans_skips_a_deployment_deleted_while_scanning(stub: Any) -> No
     stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary]})
     stub.add_client_error("list_tags_for_resource", "ResourceNotFoundException", "gone", 404)
     assert find_orphans(now=CREATED + timedelta(days=1), transport=stub.transport) == []
+
+
+def test_ctrl_c_during_the_delete_says_what_may_still_bill(stub: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))  # still there: next poll sleeps
+    stub.transport.clock.sleep = _raise_interrupt
+    with pytest.raises(KeyboardInterrupt), _create(stub):
+        pass
+    assert f"attach({PT_ARN!r}).delete()" in capsys.readouterr().err
+
+
+def _raise_interrupt(seconds: float) -> None:
+    raise KeyboardInterrupt
