@@ -3,10 +3,18 @@
 The public surface is what ``__all__`` lists; everything else is private machinery.
 """
 
-from . import evaluation, iam, search, storage
+from . import datasets, evaluation, iam, search, storage
 from ._retry import RetryPolicy, is_retryable
 from ._transport import BedrockTransport, get_default_transport, set_default_transport
 from .custom_model import CustomModel
+from .datasets import (
+    DatasetBuilder,
+    ValidationIssue,
+    ValidationReport,
+    estimate_tokens,
+    validate_file,
+    validate_files,
+)
 from .deployment import BillingWarning, ProvisionedDeployment, find_orphans
 from .early_stopping import EarlyStoppingResult, simulate_early_stopping
 from .errors import (
@@ -60,6 +68,7 @@ __all__ = [
     "ConnectionFailedError",
     "CustomModel",
     "CustomizationJob",
+    "DatasetBuilder",
     "DatasetValidationError",
     "DeploymentError",
     "EarlyStoppingResult",
@@ -93,8 +102,12 @@ __all__ = [
     "ThrottlingError",
     "TrainingMetrics",
     "Usage",
+    "ValidationIssue",
+    "ValidationReport",
     "WaitTimeoutError",
     "__version__",
+    "datasets",
+    "estimate_tokens",
     "evaluate",
     "evaluation",
     "find_orphans",
@@ -105,4 +118,6 @@ __all__ = [
     "set_default_transport",
     "simulate_early_stopping",
     "storage",
+    "validate_file",
+    "validate_files",
 ]

@@ -1,0 +1,362 @@
+"""Conversions into the Messages format: prompt/completion JSONL, OpenAI chat JSONL, CSV, rows and DataFrames.
+
+Every converter streams its input, reports each bad input line with its number instead of stopping, and
+writes its output atomically (a temporary file, then a rename). The converted records are not validated here:
+run :func:`~haiku_finetune.datasets.validate_file` on the result (the CLI does).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._files import atomic_write
+from .report import ValidationIssue
+
+__all__ = [
+    "ConversionResult",
+    "convert_csv",
+    "convert_openai_chat",
+    "convert_prompt_completion",
+    "openai_chat_record",
+    "prompt_completion_record",
+    "records_from_rows",
+]
+
+Record = dict[str, Any]
+
+
+class ConversionProblem(ValueError):
+    """One input record that could not be converted (carries a stable code)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass
+class ConversionResult:
+    """What a conversion did.
+
+    Attributes:
+        destination: The file written (``None`` when converting in memory).
+        written: Records written.
+        dropped: Input records skipped on purpose (``drop_unsupported=True``).
+        errors: Input lines that could not be converted, with their line numbers.
+        records: The converted records, when converting in memory.
+    """
+
+    destination: Path | None
+    written: int = 0
+    dropped: int = 0
+    errors: list[ValidationIssue] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every input line converted."""
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "destination": str(self.destination) if self.destination else None,
+            "written": self.written,
+            "dropped": self.dropped,
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+def prompt_completion_record(
+    data: Any, *, system: str | None = None, prompt_key: str = "prompt", completion_key: str = "completion"
+) -> Record:
+    """Turn one ``{"prompt": ..., "completion": ...}`` object into a Messages record.
+
+    Raises:
+        ConversionProblem: Not an object, a key missing, or a value that is not a non-empty string.
+    """
+    if not isinstance(data, dict):
+        raise ConversionProblem("not_object", "each line must be a JSON object with prompt and completion")
+    for key in (prompt_key, completion_key):
+        if key not in data:
+            raise ConversionProblem("missing_key", f"missing {key!r} (keys present: {sorted(data)})")
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise ConversionProblem("content_type", f"{key!r} must be a non-empty string")
+    record: Record = {}
+    if system is not None:
+        record["system"] = system
+    record["messages"] = [
+        {"role": "user", "content": data[prompt_key]},
+        {"role": "assistant", "content": data[completion_key]},
+    ]
+    return record
+
+
+def openai_chat_record(data: Any, *, drop_unsupported: bool = False) -> Record | None:
+    """Turn one OpenAI chat fine-tuning record into a Messages record.
+
+    System messages at the start are lifted into the top-level ``system``. Tool calls, tool messages,
+    images and ``name`` fields have no Claude 3 Haiku equivalent: they are refused, or dropped when
+    ``drop_unsupported`` is set (a record whose turns rely on tools is dropped whole: returns ``None``).
+
+    Raises:
+        ConversionProblem: Something that cannot be converted.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+        raise ConversionProblem("missing_messages", "each line must be an object with a 'messages' list")
+    extra = sorted(set(data) - {"messages"})
+    if extra and not drop_unsupported:
+        raise ConversionProblem(
+            "unsupported", f"unsupported top-level key(s) {extra}; pass drop_unsupported=True to drop them"
+        )
+    systems: list[str] = []
+    messages: list[dict[str, str]] = []
+    for index, message in enumerate(data["messages"]):
+        if not isinstance(message, dict):
+            raise ConversionProblem("message_not_object", f"message {index} is not an object")
+        role = message.get("role")
+        if role in ("tool", "function") or message.get("tool_calls") or message.get("function_call"):
+            if drop_unsupported:
+                return None
+            raise ConversionProblem(
+                "unsupported",
+                f"message {index} uses tools or functions, which Claude 3 Haiku fine-tuning does not take; "
+                "pass drop_unsupported=True to drop such records",
+            )
+        if "name" in message and not drop_unsupported:
+            raise ConversionProblem(
+                "unsupported", f"message {index} has a 'name'; pass drop_unsupported=True to drop names"
+            )
+        text = _openai_text(message.get("content"), index, drop_unsupported)
+        if role == "system":
+            if messages:
+                raise ConversionProblem(
+                    "role_invalid", f"message {index} is a system message after the conversation started"
+                )
+            systems.append(text)
+        elif role in ("user", "assistant"):
+            messages.append({"role": role, "content": text})
+        else:
+            raise ConversionProblem("role_invalid", f"message {index} has role {role!r}")
+    record: Record = {}
+    if systems:
+        record["system"] = "\n\n".join(systems)
+    record["messages"] = messages
+    return record
+
+
+def _openai_text(content: Any, index: int, drop_unsupported: bool) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif not drop_unsupported:
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise ConversionProblem(
+                    "unsupported",
+                    f"message {index} has a {kind!r} content part; Claude 3 Haiku fine-tuning takes text only "
+                    "(pass drop_unsupported=True to drop non-text parts)",
+                )
+        if texts:
+            return "\n".join(texts)
+    raise ConversionProblem("content_type", f"message {index} has no text content")
+
+
+def convert_prompt_completion(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    system: str | None = None,
+    prompt_key: str = "prompt",
+    completion_key: str = "completion",
+) -> ConversionResult:
+    """Convert prompt/completion JSONL into Messages JSONL (one user turn, one assistant reply per record).
+
+    Args:
+        source: The input JSONL file.
+        destination: The output file (written atomically).
+        system: A system prompt to put on every record.
+        prompt_key: The input key holding the prompt.
+        completion_key: The input key holding the completion.
+
+    Returns:
+        A :class:`ConversionResult`; bad input lines are listed in ``errors`` and skipped.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+    """
+    return _convert_jsonl(
+        source,
+        destination,
+        lambda data: prompt_completion_record(
+            data, system=system, prompt_key=prompt_key, completion_key=completion_key
+        ),
+    )
+
+
+def convert_openai_chat(
+    source: str | os.PathLike[str], destination: str | os.PathLike[str], *, drop_unsupported: bool = False
+) -> ConversionResult:
+    """Convert OpenAI chat fine-tuning JSONL into Messages JSONL (see :func:`openai_chat_record`)."""
+    return _convert_jsonl(source, destination, lambda data: openai_chat_record(data, drop_unsupported=drop_unsupported))
+
+
+def convert_csv(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    user_column: str = "prompt",
+    assistant_column: str = "completion",
+    system_column: str | None = None,
+    system: str | None = None,
+) -> ConversionResult:
+    """Convert a CSV file (with a header row) into Messages JSONL.
+
+    Args:
+        source: The CSV file (UTF-8; a BOM is tolerated here).
+        destination: The output file (written atomically).
+        user_column: The column holding the user's prompt.
+        assistant_column: The column holding the assistant's reply.
+        system_column: A column holding a per-row system prompt.
+        system: A system prompt for every row (used where ``system_column`` is empty or absent).
+    """
+    path = _existing(source)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in (user_column, assistant_column, system_column) if c and c not in header]
+        if missing:
+            result = ConversionResult(destination=None)
+            result.errors.append(
+                ValidationIssue("missing_column", 1, f"column(s) {missing} not in the header {header}")
+            )
+            return result
+        rows = ((reader.line_num, row) for row in reader)
+        return _write(
+            destination,
+            _converted(
+                rows,
+                lambda row: _row_record(row, user_column, assistant_column, system_column, system),
+            ),
+        )
+
+
+def records_from_rows(
+    rows: Iterable[Mapping[str, Any]] | Any,
+    *,
+    user_column: str = "prompt",
+    assistant_column: str = "completion",
+    system_column: str | None = None,
+    system: str | None = None,
+) -> ConversionResult:
+    """Convert rows (an iterable of mappings, or a pandas DataFrame) into records in memory.
+
+    Row numbers in ``errors`` are 1-based positions in ``rows``.
+    """
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a DataFrame: no pandas import needed
+        rows = rows.to_dict("records")
+    result = ConversionResult(destination=None)
+    for number, row in enumerate(rows, start=1):
+        try:
+            record = _row_record(row, user_column, assistant_column, system_column, system)
+        except ConversionProblem as problem:
+            result.errors.append(ValidationIssue(problem.code, number, f"row {number}: {problem}"))
+            continue
+        result.records.append(record)
+    result.written = len(result.records)
+    return result
+
+
+def _row_record(
+    row: Mapping[str, Any], user: str, assistant: str, system_column: str | None, system: str | None
+) -> Record:
+    values = {}
+    for column in (user, assistant):
+        value = row.get(column)
+        if not isinstance(value, str) or not value.strip():
+            raise ConversionProblem("content_type", f"column {column!r} must be non-empty text, got {value!r}")
+        values[column] = value
+    row_system = row.get(system_column) if system_column else None
+    chosen = row_system if isinstance(row_system, str) and row_system.strip() else system
+    record: Record = {}
+    if chosen is not None:
+        record["system"] = chosen
+    record["messages"] = [
+        {"role": "user", "content": values[user]},
+        {"role": "assistant", "content": values[assistant]},
+    ]
+    return record
+
+
+def _existing(source: str | os.PathLike[str]) -> Path:
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file not found: {path}")
+    return path
+
+
+def _convert_jsonl(
+    source: str | os.PathLike[str], destination: str | os.PathLike[str], make: Callable[[Any], Record | None]
+) -> ConversionResult:
+    path = _existing(source)
+    with open(path, "rb") as handle:
+        return _write(destination, _converted(_parsed_lines(handle), make))
+
+
+def _parsed_lines(handle: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
+    for number, raw in enumerate(handle, start=1):
+        line = raw.strip()
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if not line:
+            yield number, ConversionProblem("blank_line", "blank line")
+            continue
+        try:
+            yield number, orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield number, ConversionProblem("invalid_json", f"not valid JSON ({error.msg})")
+
+
+@dataclass
+class _Tally:
+    written: int = 0
+    dropped: int = 0
+    errors: list[ValidationIssue] = field(default_factory=list)
+
+
+def _converted(
+    items: Iterable[tuple[int, Any]], make: Callable[[Any], Record | None], tally: _Tally | None = None
+) -> tuple[_Tally, Iterator[bytes]]:
+    counts = tally or _Tally()
+
+    def lines() -> Iterator[bytes]:
+        for number, data in items:
+            try:
+                if isinstance(data, ConversionProblem):
+                    raise data
+                record = make(data)
+            except ConversionProblem as problem:
+                counts.errors.append(ValidationIssue(problem.code, number, str(problem)))
+                continue
+            if record is None:
+                counts.dropped += 1
+                continue
+            counts.written += 1
+            yield orjson.dumps(record) + b"\n"
+
+    return counts, lines()
+
+
+def _write(destination: str | os.PathLike[str], converted: tuple[_Tally, Iterator[bytes]]) -> ConversionResult:
+    tally, lines = converted
+    target = atomic_write(destination, lines)
+    return ConversionResult(destination=target, written=tally.written, dropped=tally.dropped, errors=tally.errors)

@@ -1,0 +1,468 @@
+"""The streaming validator for Claude 3 Haiku fine-tuning data: every problem, with its line number, fast.
+
+One pass over the file in binary, one JSON parse per line (orjson), then plain checks on dicts; detailed
+messages are only built for records that fail. Memory is bounded by the longest line, plus 16 bytes per
+record for duplicate detection and the per-record token counts kept for statistics. Nothing here raises for
+bad data: only a missing or unreadable path raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import orjson
+
+from ._limits import (
+    ALLOWED_MESSAGE_KEYS,
+    ALLOWED_RECORD_KEYS,
+    MAX_TOKENS_PER_RECORD,
+    MAX_TOTAL_RECORDS,
+    MAX_TRAIN_BYTES,
+    MAX_TRAIN_RECORDS,
+    MAX_VALIDATION_BYTES,
+    MAX_VALIDATION_RECORDS,
+    MIN_RECORDS,
+    NEAR_TOKEN_LIMIT_FRACTION,
+)
+from .report import DatasetStats, FilesValidationReport, ValidationIssue, ValidationReport
+from .tokens import TokenCounter, estimate_record_tokens
+
+__all__ = ["DataSource", "check_record", "validate_file", "validate_files"]
+
+Split = Literal["train", "validation"]
+#: A file path, or a binary file object (e.g. ``io.BytesIO``) positioned at the start of the data.
+DataSource = str | os.PathLike[str] | BinaryIO
+
+_BOM = b"\xef\xbb\xbf"
+_NEAR = int(MAX_TOKENS_PER_RECORD * NEAR_TOKEN_LIMIT_FRACTION)
+_RESERVED_HUMAN = "\nHuman:"
+_RESERVED_ASSISTANT = "\nAssistant:"
+
+
+class _Collector:
+    """Keeps issues up to a cap and counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.errors: list[ValidationIssue] = []
+        self.warnings: list[ValidationIssue] = []
+        self.omitted_errors = 0
+        self.omitted_warnings = 0
+
+    def error(self, code: str, line: int | None, message: str) -> None:
+        if len(self.errors) + len(self.warnings) < self.cap:
+            self.errors.append(ValidationIssue(code, line, message))
+        else:
+            self.omitted_errors += 1
+
+    def warning(self, code: str, line: int | None, message: str) -> None:
+        if len(self.errors) + len(self.warnings) < self.cap:
+            self.warnings.append(ValidationIssue(code, line, message, "warning"))
+        else:
+            self.omitted_warnings += 1
+
+
+def validate_file(
+    source: DataSource,
+    *,
+    split: Split = "train",
+    max_issues: int = 1000,
+    token_counter: TokenCounter | None = None,
+) -> ValidationReport:
+    """Validate a JSON Lines training or validation file for Claude 3 Haiku fine-tuning.
+
+    Args:
+        source: A path, or a binary file object.
+        split: ``"train"`` or ``"validation"`` (their record and size limits differ).
+        max_issues: List at most this many issues; the rest are counted (``omitted_errors``/``_warnings``).
+        token_counter: Counts tokens exactly for records the estimate puts near the 32,000-token limit
+            (e.g. :class:`~haiku_finetune.datasets.BedrockTokenCounter`); default: the estimate alone.
+
+    Returns:
+        A :class:`ValidationReport` listing every problem with its line number.
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+        PermissionError: The path cannot be read.
+        IsADirectoryError: The path is a directory.
+        ValueError: ``split`` or ``max_issues`` is not valid.
+    """
+    report, _ = _validate(source, split=split, max_issues=max_issues, token_counter=token_counter, keep_hashes=False)
+    return report
+
+
+def validate_files(
+    train: DataSource,
+    validation: DataSource | None = None,
+    *,
+    max_issues: int = 1000,
+    token_counter: TokenCounter | None = None,
+) -> FilesValidationReport:
+    """Validate a training file and, optionally, a validation file, plus the rules that span both.
+
+    Cross-file rules: ``total_records_exceeded`` (more than 10,000 records in all, an error) and
+    ``validation_overlap`` (a validation record that is also in training, a warning: it inflates the
+    validation score).
+
+    Args and raises as :func:`validate_file`.
+    """
+    train_report, train_hashes = _validate(
+        train, split="train", max_issues=max_issues, token_counter=token_counter, keep_hashes=True
+    )
+    result = FilesValidationReport(train=train_report)
+    if validation is None:
+        return result
+    val_report, val_hashes = _validate(
+        validation, split="validation", max_issues=max_issues, token_counter=token_counter, keep_hashes=True
+    )
+    result.validation = val_report
+    total = train_report.stats.records + val_report.stats.records
+    if total > MAX_TOTAL_RECORDS:
+        result.cross_errors.append(
+            ValidationIssue(
+                "total_records_exceeded",
+                None,
+                f"{train_report.stats.records:,} training + {val_report.stats.records:,} validation records = "
+                f"{total:,}, more than the {MAX_TOTAL_RECORDS:,} allowed in all; drop records (or raise the "
+                "quota in Service Quotas)",
+            )
+        )
+    first_train_line = {digest: line for line, digest in reversed(train_hashes)}
+    for line, digest in val_hashes:
+        if len(result.cross_warnings) >= max_issues:
+            break
+        if digest in first_train_line:
+            result.cross_warnings.append(
+                ValidationIssue(
+                    "validation_overlap",
+                    line,
+                    f"this validation record is also training line {first_train_line[digest]}; validation "
+                    "loss on it says little about new data: remove it from one of the files",
+                    "warning",
+                )
+            )
+    return result
+
+
+def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
+    """Check one parsed record against the record-level rules (tokens by estimate).
+
+    Args:
+        record: The parsed JSON value.
+        line: The line number to put on the issues.
+
+    Returns:
+        The problems found (errors and warnings), empty when the record is valid.
+    """
+    issues = _Collector(cap=1_000_000)
+    _check(record, line or 0, issues)
+    found = issues.errors + issues.warnings
+    return found if line is not None else [ValidationIssue(i.code, None, i.message, i.severity) for i in found]
+
+
+def _validate(
+    source: DataSource,
+    *,
+    split: Split,
+    max_issues: int,
+    token_counter: TokenCounter | None,
+    keep_hashes: bool,
+) -> tuple[ValidationReport, list[tuple[int, bytes]]]:
+    if split not in ("train", "validation"):
+        raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
+    if max_issues < 0:
+        raise ValueError(f"max_issues must be >= 0, got {max_issues}")
+    issues = _Collector(max_issues)
+    name, stream, close = _open(source)
+    tokens: list[int] = []
+    turns: list[int] = []
+    with_system = 0
+    size = 0
+    lineno = 0
+    seen: dict[bytes, int] = {}
+    hashes: list[tuple[int, bytes]] = []
+    blake2b = hashlib.blake2b
+    loads = orjson.loads
+    try:
+        for raw in stream:
+            lineno += 1
+            size += len(raw)
+            line = raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw
+            if lineno == 1 and line.startswith(_BOM):
+                issues.error(
+                    "utf8_bom",
+                    1,
+                    "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
+                )
+                line = line[3:]
+            if not line.strip():
+                issues.error("blank_line", lineno, "blank line: every line must be one JSON record; delete it")
+                continue
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError as error:
+                _parse_error(line, lineno, error, issues)
+                continue
+            if not isinstance(record, dict):
+                issues.error(
+                    "not_object",
+                    lineno,
+                    f"a record must be a JSON object with 'messages', got {_kind(record)}",
+                )
+                continue
+            count = _check(record, lineno, issues)
+            if token_counter is not None and count > _NEAR:
+                count = token_counter.count(record)
+                _token_issues(count, lineno, issues, exact=True)
+            else:
+                _token_issues(count, lineno, issues, exact=False)
+            tokens.append(count)
+            messages = record.get("messages")
+            turns.append(
+                sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
+                if isinstance(messages, list)
+                else 0
+            )
+            if "system" in record:
+                with_system += 1
+            digest = blake2b(line.strip(), digest_size=16).digest()
+            first = seen.setdefault(digest, lineno)
+            if first != lineno:
+                issues.warning(
+                    "duplicate_record",
+                    lineno,
+                    f"exact repeat of line {first}; duplicates weigh a record twice: remove it "
+                    "(DatasetBuilder.deduplicate() does)",
+                )
+            if keep_hashes:
+                hashes.append((lineno, digest))
+    finally:
+        if close:
+            stream.close()
+    _file_issues(split, len(tokens), size, lineno, issues)
+    stats = DatasetStats.compute(tokens=tokens, turns=turns, with_system=with_system, lines=lineno, file_size=size)
+    report = ValidationReport(
+        source=name,
+        split=split,
+        errors=sorted(issues.errors, key=_order),
+        warnings=sorted(issues.warnings, key=_order),
+        stats=stats,
+        omitted_errors=issues.omitted_errors,
+        omitted_warnings=issues.omitted_warnings,
+    )
+    return report, hashes
+
+
+def _order(issue: ValidationIssue) -> tuple[int, int]:
+    # File-level issues (no line) after the line-level ones.
+    return (1, 0) if issue.line is None else (0, issue.line)
+
+
+def _open(source: DataSource) -> tuple[str, BinaryIO, bool]:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            raise IsADirectoryError(f"dataset path is a directory, not a JSONL file: {path}")
+        if not path.exists():
+            raise FileNotFoundError(f"dataset file not found: {path}")
+        return str(path), open(path, "rb"), True
+    if isinstance(source, io.TextIOBase):
+        raise TypeError("open the dataset in binary mode ('rb') or pass its path")
+    name = getattr(source, "name", None)
+    return (name if isinstance(name, str) else "<stream>"), source, False
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _parse_error(line: bytes, lineno: int, error: orjson.JSONDecodeError, issues: _Collector) -> None:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        issues.error(
+            "invalid_utf8",
+            lineno,
+            f"not valid UTF-8 at byte {bad.start}; re-encode the file as UTF-8",
+        )
+        return
+    issues.error(
+        "invalid_json",
+        lineno,
+        f"not valid JSON ({error.msg} at column {error.colno}); each line must be exactly one JSON object "
+        "(no trailing text, no NaN or Infinity, no comments)",
+    )
+
+
+def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> int:
+    """Record-level rules; returns the estimated tokens."""
+    if len(record) > 2 or not ALLOWED_RECORD_KEYS.issuperset(record):
+        extra = sorted(set(record) - ALLOWED_RECORD_KEYS)
+        if extra:
+            issues.error(
+                "unknown_key",
+                lineno,
+                f"unknown key(s) {', '.join(repr(k) for k in extra)} on the record; only 'system' and "
+                "'messages' are allowed: remove them",
+            )
+    system = record.get("system")
+    if "system" in record:
+        if not isinstance(system, str):
+            issues.error("system_type", lineno, f"'system' must be a string, got {_kind(system)}")
+        elif _RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system:
+            _reserved(system, "the system prompt", lineno, issues)
+    if "messages" not in record:
+        issues.error(
+            "missing_messages",
+            lineno,
+            "the record has no 'messages'; add a list of user/assistant messages",
+        )
+        return estimate_record_tokens(record)
+    messages = record["messages"]
+    if not isinstance(messages, list):
+        issues.error(
+            "messages_type",
+            lineno,
+            f"'messages' must be a list of messages, got {_kind(messages)}",
+        )
+        return estimate_record_tokens(record)
+    if len(messages) < 2:
+        issues.error(
+            "too_few_messages",
+            lineno,
+            f"'messages' has {len(messages)} message(s); a record needs at least a user message and the "
+            "assistant reply to learn",
+        )
+    roles_ok = True
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            issues.error(
+                "message_not_object",
+                lineno,
+                f"message {index} must be an object with 'role' and 'content', got {_kind(message)}",
+            )
+            roles_ok = False
+            continue
+        if len(message) != 2 or "role" not in message or "content" not in message:
+            extra = sorted(set(message) - ALLOWED_MESSAGE_KEYS)
+            if extra:
+                issues.error(
+                    "unknown_key",
+                    lineno,
+                    f"unknown key(s) {', '.join(repr(k) for k in extra)} on message {index}; a message has only "
+                    "'role' and 'content': remove them",
+                )
+        role = message.get("role")
+        if role != "user" and role != "assistant":
+            roles_ok = False
+            hint = (
+                "; move the system prompt to the record's top-level 'system' key"
+                if role == "system"
+                else "; use 'user' or 'assistant'"
+            )
+            issues.error(
+                "role_invalid",
+                lineno,
+                f"message {index} has role {role!r}{hint}",
+            )
+        content = message.get("content")
+        if not isinstance(content, str):
+            detail = "is missing" if "content" not in message else f"is {_kind(content)}"
+            issues.error(
+                "content_type",
+                lineno,
+                f"message {index} content {detail}; it must be a plain string (Claude 3 Haiku fine-tuning "
+                "takes text only, not content blocks)",
+            )
+        elif not content.strip():
+            issues.error("content_empty", lineno, f"message {index} content is empty; write the text or drop the turn")
+        elif _RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content:
+            _reserved(content, f"message {index}", lineno, issues)
+    if roles_ok and messages:
+        if messages[0]["role"] != "user":
+            issues.error(
+                "first_not_user",
+                lineno,
+                "the first message must come from the user; start with the user's prompt",
+            )
+        if messages[-1]["role"] != "assistant":
+            issues.error(
+                "last_not_assistant",
+                lineno,
+                "the last message must be the assistant's reply (the target the model learns)",
+            )
+        for index in range(1, len(messages)):
+            if messages[index]["role"] == messages[index - 1]["role"]:
+                issues.error(
+                    "roles_not_alternating",
+                    lineno,
+                    f"messages {index - 1} and {index} are both from the {messages[index]['role']}; roles must "
+                    "alternate user/assistant: merge the two",
+                )
+                break
+    return estimate_record_tokens(record)
+
+
+def _reserved(text: str, where: str, lineno: int, issues: _Collector) -> None:
+    marker = _RESERVED_HUMAN if _RESERVED_HUMAN in text else _RESERVED_ASSISTANT
+    issues.error(
+        "reserved_string",
+        lineno,
+        f"{where} contains the reserved turn marker {marker!r}; reword it (e.g. drop the newline before it)",
+    )
+
+
+def _token_issues(count: int, lineno: int, issues: _Collector, *, exact: bool) -> None:
+    kind = "" if exact else "an estimated "
+    if count > MAX_TOKENS_PER_RECORD:
+        issues.error(
+            "record_too_long",
+            lineno,
+            f"the record has {kind}{count:,} tokens, more than the {MAX_TOKENS_PER_RECORD:,} allowed (system "
+            "prompt plus all messages); shorten or split it",
+        )
+    elif count > _NEAR:
+        issues.warning(
+            "near_token_limit",
+            lineno,
+            f"the record has {kind}{count:,} tokens, over 90% of the {MAX_TOKENS_PER_RECORD:,} limit; the estimate "
+            "errs high, but check it (BedrockTokenCounter counts exactly)",
+        )
+
+
+def _file_issues(split: Split, records: int, size: int, lines: int, issues: _Collector) -> None:
+    if lines == 0:
+        issues.error("empty_file", None, "the file is empty; it needs at least 32 records, one JSON object per line")
+        return
+    if records < MIN_RECORDS:
+        issues.error(
+            "too_few_records",
+            None,
+            f"{records} valid record(s); Claude 3 Haiku fine-tuning needs at least {MIN_RECORDS}",
+        )
+    limit = MAX_TRAIN_RECORDS if split == "train" else MAX_VALIDATION_RECORDS
+    if records > limit:
+        issues.error(
+            "too_many_records",
+            None,
+            f"{records:,} records; a {split} file may have at most {limit:,}",
+        )
+    max_bytes = MAX_TRAIN_BYTES if split == "train" else MAX_VALIDATION_BYTES
+    if size > max_bytes:
+        issues.error(
+            "file_too_large",
+            None,
+            f"{size:,} bytes; a {split} file may be at most {max_bytes // 1024**3} GB",
+        )
+
+
+def records_digest(record: Mapping[str, Any]) -> bytes:
+    """The digest duplicate detection uses for a record written as one compact JSON line."""
+    return hashlib.blake2b(orjson.dumps(record), digest_size=16).digest()
