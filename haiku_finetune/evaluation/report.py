@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._files import atomic_write
 from ..errors import MissingExtraError
 from ..pricing import Pricing
 from .stats import PairedComparison, bootstrap_ci, mean, paired_comparison, percentile
@@ -465,8 +465,8 @@ class EvaluationReport:
         # default=str: a custom scorer's detail may hold values JSON has no type for (sets, dates, ...).
         lines = b"".join(orjson.dumps(row.model_dump(), default=str) + b"\n" for row in self.rows)
         summary = orjson.dumps(self.to_dict(), default=str, option=orjson.OPT_INDENT_2) + b"\n"
-        _atomic_write(target / OUTPUTS_FILE, lines)
-        _atomic_write(target / SUMMARY_FILE, summary)
+        atomic_write(target / OUTPUTS_FILE, lines)
+        atomic_write(target / SUMMARY_FILE, summary)
         return target
 
     @classmethod
@@ -498,19 +498,6 @@ class EvaluationReport:
             seed=meta.get("seed", 0),
             metadata=meta.get("metadata"),
         )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _num(value: float | None) -> str:
