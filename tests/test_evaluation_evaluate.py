@@ -200,3 +200,17 @@ def test_a_record_that_is_no_valid_prompt_is_named() -> None:
     with pytest.raises(ValueError, match="test record 'odd-one' is not a valid prompt"):
         evaluate({"m": model}, [record], scorers=[ExactMatch()], progress=False)  # type: ignore[dict-item]
     assert model.calls == []
+
+
+def test_held_out_split_of_a_dataset_builder() -> None:
+    from haiku_finetune.data import SYSTEM_PROMPT, support_tickets_path
+    from haiku_finetune.datasets import DatasetBuilder
+
+    data = DatasetBuilder.from_prompt_completion(support_tickets_path(), system=SYSTEM_PROMPT)
+    _, test = data.split(validation_fraction=0.1, seed=7)
+    truth = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in test}
+    model = ScriptedModel("m", lambda ticket: truth[ticket])
+    report = evaluate({"m": model}, test, scorers=[ExactMatch()], progress=False)  # type: ignore[dict-item]
+    assert len(report.rows) == len(test) == 36
+    assert report.summary["m"].scores["exact_match"].mean == 1.0
+    assert model.calls[0]["prompts"][0].system == SYSTEM_PROMPT
