@@ -8,10 +8,8 @@ bad data: only a missing or unreadable path raises.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -160,7 +158,8 @@ def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
         The problems found (errors and warnings), empty when the record is valid.
     """
     issues = _Collector(cap=1_000_000)
-    _check(record, line or 0, issues)
+    count, _ = _check(record, line or 0, issues)
+    _token_issues(count, line or 0, issues, exact=False)
     found = issues.errors + issues.warnings
     return found if line is not None else [ValidationIssue(i.code, None, i.message, i.severity) for i in found]
 
@@ -172,7 +171,7 @@ def _validate(
     max_issues: int,
     token_counter: TokenCounter | None,
     keep_hashes: bool,
-) -> tuple[ValidationReport, list[tuple[int, bytes]]]:
+) -> tuple[ValidationReport, list[tuple[int, int]]]:
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
     if max_issues < 0:
@@ -184,15 +183,14 @@ def _validate(
     with_system = 0
     size = 0
     lineno = 0
-    seen: dict[bytes, int] = {}
-    hashes: list[tuple[int, bytes]] = []
-    blake2b = hashlib.blake2b
+    seen: dict[int, int] = {}
+    hashes: list[tuple[int, int]] = []
     loads = orjson.loads
     try:
         for raw in stream:
             lineno += 1
             size += len(raw)
-            line = raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw
+            line = raw.rstrip(b"\r\n")
             if lineno == 1 and line.startswith(_BOM):
                 issues.error(
                     "utf8_bom",
@@ -200,7 +198,7 @@ def _validate(
                     "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
                 )
                 line = line[3:]
-            if not line.strip():
+            if not line or line.isspace():
                 issues.error("blank_line", lineno, "blank line: every line must be one JSON record; delete it")
                 continue
             try:
@@ -208,29 +206,29 @@ def _validate(
             except orjson.JSONDecodeError as error:
                 _parse_error(line, lineno, error, issues)
                 continue
-            if not isinstance(record, dict):
+            if type(record) is not dict:
                 issues.error(
                     "not_object",
                     lineno,
                     f"a record must be a JSON object with 'messages', got {_kind(record)}",
                 )
                 continue
-            count = _check(record, lineno, issues)
-            if token_counter is not None and count > _NEAR:
-                count = token_counter.count(record)
-                _token_issues(count, lineno, issues, exact=True)
-            else:
-                _token_issues(count, lineno, issues, exact=False)
+            counted = _fast_check(record)
+            if counted is None:  # something is wrong: the slow path says what
+                counted = _check(record, lineno, issues)
+            count, user_turns = counted
+            if count > _NEAR:
+                exact = token_counter is not None
+                if token_counter is not None:
+                    count = token_counter.count(record)
+                _token_issues(count, lineno, issues, exact=exact)
             tokens.append(count)
-            messages = record.get("messages")
-            turns.append(
-                sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
-                if isinstance(messages, list)
-                else 0
-            )
+            turns.append(user_turns)
             if "system" in record:
                 with_system += 1
-            digest = blake2b(line.strip(), digest_size=16).digest()
+            # Python's hash of the line: fast, stable within this process (all duplicate and overlap checks
+            # happen in one process); a collision would only cost a spurious warning.
+            digest = hash(line)
             first = seen.setdefault(digest, lineno)
             if first != lineno:
                 issues.warning(
@@ -301,8 +299,52 @@ def _parse_error(line: bytes, lineno: int, error: orjson.JSONDecodeError, issues
     )
 
 
-def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> int:
-    """Record-level rules; returns the estimated tokens."""
+def _fast_check(record: dict[str, Any]) -> tuple[int, int] | None:
+    """The common case in one tight pass: a valid record gives (estimated tokens, user turns), else None."""
+    size = len(record)
+    if size == 1:
+        system = None
+    elif size == 2:
+        system = record.get("system")
+        if type(system) is not str or _RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system:
+            return None
+    else:
+        return None
+    messages = record.get("messages")
+    if type(messages) is not list or len(messages) < 2 or len(messages) % 2:
+        return None
+    ascii_chars = other = 0
+    if system is not None:
+        if system.isascii():
+            ascii_chars = len(system)
+        else:
+            ascii_chars = len(system.encode("ascii", "ignore"))
+            other = len(system) - ascii_chars
+    expected = "user"
+    for message in messages:
+        if type(message) is not dict or len(message) != 2 or message.get("role") != expected:
+            return None
+        content = message.get("content")
+        if (
+            type(content) is not str
+            or not content
+            or content.isspace()
+            or _RESERVED_HUMAN in content
+            or _RESERVED_ASSISTANT in content
+        ):
+            return None
+        if content.isascii():
+            ascii_chars += len(content)
+        else:
+            n = len(content.encode("ascii", "ignore"))
+            ascii_chars += n
+            other += len(content) - n
+        expected = "assistant" if expected == "user" else "user"
+    return (ascii_chars + 2) // 3 + other, len(messages) // 2
+
+
+def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int, int]:
+    """Record-level rules with full messages; returns (estimated tokens, user turns)."""
     if len(record) > 2 or not ALLOWED_RECORD_KEYS.issuperset(record):
         extra = sorted(set(record) - ALLOWED_RECORD_KEYS)
         if extra:
@@ -324,7 +366,7 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> int:
             lineno,
             "the record has no 'messages'; add a list of user/assistant messages",
         )
-        return estimate_record_tokens(record)
+        return estimate_record_tokens(record), 0
     messages = record["messages"]
     if not isinstance(messages, list):
         issues.error(
@@ -332,7 +374,7 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> int:
             lineno,
             f"'messages' must be a list of messages, got {_kind(messages)}",
         )
-        return estimate_record_tokens(record)
+        return estimate_record_tokens(record), 0
     if len(messages) < 2:
         issues.error(
             "too_few_messages",
@@ -407,7 +449,8 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> int:
                     "alternate user/assistant: merge the two",
                 )
                 break
-    return estimate_record_tokens(record)
+    turns = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
+    return estimate_record_tokens(record), turns
 
 
 def _reserved(text: str, where: str, lineno: int, issues: _Collector) -> None:
@@ -461,8 +504,3 @@ def _file_issues(split: Split, records: int, size: int, lines: int, issues: _Col
             None,
             f"{size:,} bytes; a {split} file may be at most {max_bytes // 1024**3} GB",
         )
-
-
-def records_digest(record: Mapping[str, Any]) -> bytes:
-    """The digest duplicate detection uses for a record written as one compact JSON line."""
-    return hashlib.blake2b(orjson.dumps(record), digest_size=16).digest()
