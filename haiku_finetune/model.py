@@ -344,6 +344,9 @@ class FineTunedModel:
         self.model_id = model_id
         self._transport = transport
         self.last_batch_stats: BatchStats | None = None
+        # Pooled transports by concurrency, kept so repeated batches reuse their clients and open connections.
+        self._pooled: dict[int, tuple[BedrockTransport, BedrockTransport]] = {}
+        self._pooled_lock = threading.Lock()
 
     @classmethod
     def base(cls, *, transport: BedrockTransport | None = None) -> FineTunedModel:
@@ -357,6 +360,15 @@ class FineTunedModel:
 
     def __repr__(self) -> str:
         return f"FineTunedModel({self.model_id!r})"
+
+    def _pooled_transport(self, concurrency: int) -> BedrockTransport:
+        base = self.transport
+        with self._pooled_lock:
+            cached = self._pooled.get(concurrency)
+            if cached is None or cached[0] is not base:
+                cached = (base, base.with_pool(concurrency))
+                self._pooled[concurrency] = cached
+            return cached[1]
 
     # -- request building ---------------------------------------------------------------------------
 
@@ -619,7 +631,7 @@ class FineTunedModel:
             except ValueError as error:
                 raise ValueError(f"prompt {index}: {error}") from error
             bodies.append(orjson.dumps(body))
-        runner = _BatchRun(self.transport.with_pool(concurrency), self.model_id, bodies, concurrency)
+        runner = _BatchRun(self._pooled_transport(concurrency), self.model_id, bodies, concurrency)
         try:
             results = runner.run(progress=progress, stop_on_error=on_error == "raise")
         finally:

@@ -405,3 +405,15 @@ def test_ctrl_c_stops_a_batch_at_once_and_sends_nothing_more() -> None:
     assert stats is not None
     assert stats.skipped >= 46
     assert len(calls) <= 4
+
+
+def test_repeated_batches_reuse_one_pooled_transport() -> None:
+    transport = hf.BedrockTransport(
+        session=boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-west-2"),
+        max_pool_connections=4,
+    )
+    model = FineTunedModel(ARN, transport=transport)
+    first = model._pooled_transport(16)
+    assert first is model._pooled_transport(16)
+    assert first.max_pool_connections == 16
+    assert model._pooled_transport(2) is transport  # already big enough
