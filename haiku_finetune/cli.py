@@ -207,71 +207,63 @@ def _lib(name: str) -> Any:
 
 
 def _cmd_validate(args: argparse.Namespace, ctx: _Context) -> int:
-    datasets = _lib("datasets")
-    validate_file, validate_files = datasets.validate_file, datasets.validate_files
+    from .datasets import validate_file, validate_files
 
     if args.validation is not None:
         both = validate_files(args.file, args.validation, max_issues=args.max_issues)
-        reports = [(str(args.file), both.train), (str(args.validation), both.validation)]
-        cross_errors = [e for e in both.errors if not _belongs(e, both.train, both.validation)]
-        cross_warnings = [w for w in both.warnings if not _belongs(w, both.train, both.validation)]
-        ok = bool(both.ok)
         if args.json:
-            ctx.json(_model_dump(both) if hasattr(both, "to_dict") else _reports_json(reports, ok))
-            return EXIT_OK if ok else EXIT_PROBLEMS
+            ctx.json(both.to_dict())
+            return EXIT_OK if both.ok else EXIT_PROBLEMS
+        reports = [both.train, *([both.validation] if both.validation is not None else [])]
+        cross_errors, cross_warnings, ok = both.cross_errors, both.cross_warnings, both.ok
     else:
         report = validate_file(args.file, split=args.split, max_issues=args.max_issues)
-        reports = [(str(args.file), report)]
-        cross_errors, cross_warnings = [], []
-        ok = bool(report.ok)
         if args.json:
             ctx.json(report.to_dict())
-            return EXIT_OK if ok else EXIT_PROBLEMS
+            return EXIT_OK if report.ok else EXIT_PROBLEMS
+        reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
 
-    for source, rep in reports:
-        if rep is None:
-            continue
-        for text in _issue_lines(source, rep.errors, "error"):
+    paths = [str(args.file), str(args.validation)]
+    for path, rep in zip(paths, reports, strict=False):
+        for text in _issue_lines(path, rep.errors, "error"):
             ctx.print(text)
         if not args.quiet:
-            for text in _issue_lines(source, rep.warnings, "warning"):
+            for text in _issue_lines(path, rep.warnings, "warning"):
                 ctx.print(text)
-    for text in _issue_lines("train+validation", cross_errors, "error"):
+    for text in _issue_lines("training + validation", cross_errors, "error"):
         ctx.print(text)
     if not args.quiet:
-        for text in _issue_lines("train+validation", cross_warnings, "warning"):
+        for text in _issue_lines("training + validation", cross_warnings, "warning"):
             ctx.print(text)
-    for source, rep in reports:
-        if rep is None:
-            continue
-        errors, warnings = len(rep.errors), len(rep.warnings)
-        verdict = "OK" if not errors else "INVALID"
-        records = getattr(rep.stats, "records", "?")
-        ctx.print(f"{source}: {verdict}: {records} records, {errors} error(s), {warnings} warning(s)")
+    for path, rep in zip(paths, reports, strict=False):
+        errors = len(rep.errors) + rep.omitted_errors
+        warnings = len(rep.warnings) + rep.omitted_warnings
+        verdict = "valid" if rep.ok else "INVALID"
+        more = (
+            f" (only the first {len(rep.errors) + len(rep.warnings)} listed: raise --max-issues to see more)"
+            if rep.omitted_errors or rep.omitted_warnings
+            else ""
+        )
+        ctx.print(
+            f"{path}: {verdict} as {rep.split} data: {rep.stats.records} records, {errors} error(s), "
+            f"{warnings} warning(s){more}"
+        )
     if cross_errors or cross_warnings:
-        ctx.print(f"train+validation: {len(cross_errors)} error(s), {len(cross_warnings)} warning(s)")
+        ctx.print(f"training + validation: {len(cross_errors)} error(s), {len(cross_warnings)} warning(s)")
     return EXIT_OK if ok else EXIT_PROBLEMS
 
 
-def _belongs(issue: Any, *reports: Any) -> bool:
-    return any(rep is not None and (issue in rep.errors or issue in rep.warnings) for rep in reports)
-
-
-def _reports_json(reports: Sequence[tuple[str, Any]], ok: bool) -> dict[str, Any]:
-    return {"ok": ok, "files": {source: rep.to_dict() for source, rep in reports if rep is not None}}
-
-
 def _cmd_convert(args: argparse.Namespace, ctx: _Context) -> int:
-    datasets = _lib("datasets")
+    from .datasets import convert_csv, convert_openai_chat, convert_prompt_completion
 
     if args.src.resolve() == Path(args.dst).resolve():
         raise UsageError("SRC and DST are the same file; write the converted data somewhere else")
     if args.format == "prompt-completion":
-        result = datasets.convert_prompt_completion(args.src, args.dst, system=args.system)
+        result = convert_prompt_completion(args.src, args.dst, system=args.system)
     elif args.format == "openai":
-        result = datasets.convert_openai_chat(args.src, args.dst, drop_unsupported=args.drop_unsupported)
+        result = convert_openai_chat(args.src, args.dst, drop_unsupported=args.drop_unsupported)
     else:
-        result = datasets.convert_csv(
+        result = convert_csv(
             args.src,
             args.dst,
             user_column=args.user_column,
@@ -279,23 +271,26 @@ def _cmd_convert(args: argparse.Namespace, ctx: _Context) -> int:
             system_column=args.system_column,
             system=args.system,
         )
-    return _report_conversion(args, ctx, result)
-
-
-def _report_conversion(args: argparse.Namespace, ctx: _Context, result: Any) -> int:
-    problems = list(getattr(result, "errors", []) or [])
-    written = getattr(result, "written", getattr(result, "records", None))
     if args.json:
-        ctx.json(_model_dump(result))
-    else:
-        for text in _issue_lines(str(args.src), problems, "error"):
-            ctx.print(text)
-        ctx.print(f"wrote {written} record(s) to {args.dst}; {len(problems)} input line(s) could not be converted")
-    return EXIT_PROBLEMS if problems else EXIT_OK
+        ctx.json(result.to_dict())
+        return EXIT_OK if result.ok else EXIT_PROBLEMS
+    for text in _issue_lines(str(args.src), result.errors, "error"):
+        ctx.print(text)
+    if result.destination is None:
+        ctx.print(f"nothing written: {len(result.errors)} problem(s) with {args.src}")
+        return EXIT_PROBLEMS
+    dropped = f", {result.dropped} dropped on purpose" if result.dropped else ""
+    ctx.print(
+        f"wrote {result.written} record(s) to {result.destination}{dropped}; "
+        f"{len(result.errors)} input line(s) could not be converted"
+    )
+    if result.ok:
+        ctx.print(f"next: {PROG} validate {result.destination}")
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
 
 
 def _cmd_split(args: argparse.Namespace, ctx: _Context) -> int:
-    DatasetBuilder = _lib("datasets").DatasetBuilder
+    from .datasets import DatasetBuilder
 
     src: Path = args.src
     stem = src.name[: -len(".jsonl")] if src.name.endswith(".jsonl") else src.stem
@@ -304,12 +299,17 @@ def _cmd_split(args: argparse.Namespace, ctx: _Context) -> int:
     if len({src.resolve(), train_out.resolve(), val_out.resolve()}) < 3:
         raise UsageError("the source and the two outputs must be three different files")
     builder = DatasetBuilder.from_jsonl(src)
-    if args.validation_size is not None:
-        train, validation = builder.split(validation_size=args.validation_size, seed=args.seed)
-    else:
-        train, validation = builder.split(validation_fraction=args.validation_fraction, seed=args.seed)
+    try:
+        if args.validation_size is not None:
+            train, validation = builder.split(validation_size=args.validation_size, seed=args.seed)
+        else:
+            train, validation = builder.split(validation_fraction=args.validation_fraction, seed=args.seed)
+    except DatasetValidationError:
+        raise
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     train.write(train_out)
-    validation.write(val_out)
+    validation.write(val_out, split="validation")
     if args.json:
         ctx.json(
             {
@@ -325,17 +325,17 @@ def _cmd_split(args: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace, ctx: _Context) -> int:
-    validate_file = _lib("datasets").validate_file
+    from .datasets import validate_file
 
     report = validate_file(args.file, split=args.split)
-    stats = report.stats
     if args.json:
-        ctx.json({"file": str(args.file), "ok": report.ok, "stats": _model_dump(stats)})
+        ctx.json({"file": str(args.file), "ok": report.ok, "stats": report.stats.to_dict()})
     else:
-        ctx.print(f"{args.file}")
-        ctx.print(str(stats))
+        ctx.print(str(args.file))
+        ctx.print(str(report.stats))
         if not report.ok:
-            ctx.print(f"{len(report.errors)} error(s): run '{PROG} validate {args.file}' to list them")
+            errors = len(report.errors) + report.omitted_errors
+            ctx.print(f"{errors} validation error(s): '{PROG} validate {args.file}' lists them")
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
@@ -974,7 +974,8 @@ def main(argv: Sequence[str] | None = None, *, transport: BedrockTransport | Non
         return EXIT_USAGE
     except DatasetValidationError as error:
         # Bad data: the problems themselves are the answer, one per line with its line number.
-        ctx.err.write(f"{where}: error: {_one_line(str(error))}\n")
+        headline = str(error).strip().splitlines()[0] if str(error).strip() else "invalid data"
+        ctx.err.write(f"{where}: error: {headline}\n")
         for issue in error.issues:
             line = getattr(issue, "line", None)
             at = f"line {line}: " if line is not None else ""
