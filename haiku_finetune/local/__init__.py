@@ -1,0 +1,247 @@
+"""LocalBedrock: an offline Bedrock on loopback, so the whole fine-tuning workflow runs with no AWS account.
+
+The real boto3 clients talk HTTP to it unchanged. It serves bedrock's control plane (customization jobs,
+custom models, provisioned throughput, batch inference, foundation models, tags) and bedrock-runtime
+(InvokeModel, streaming, Converse, CountTokens); S3, IAM and STS come from moto's server, started alongside.
+It needs the ``local`` extra (moto). Nothing in the core library imports this package.
+
+    with LocalBedrock() as local:                  # manual clock: time moves only when you say
+        transport = local.transport()              # a BedrockTransport wired to it
+        ...
+        local.advance(3600)                        # an emulated hour passes
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import urllib.request
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from .._transport import BedrockTransport
+from ..errors import MissingExtraError
+from .clock import EmulatedClock
+from .faults import Faults
+from .server import BedrockServer
+from .service import ACCOUNT, REGION, Service
+
+__all__ = ["ACCOUNT", "REGION", "EmulatedClock", "Faults", "LocalBedrock"]
+
+_log = logging.getLogger(__name__)
+
+
+class LocalBedrock:
+    """An emulated Bedrock (and moto S3/IAM/STS) on 127.0.0.1.
+
+    Args:
+        time_scale: ``None`` (default) for a manual clock that moves only through :meth:`advance` or when
+            the library waits on :attr:`clock`; or emulated seconds per real second (``3600``: an hour a
+            second).
+        faults: Faults to inject (also settable later through :attr:`faults`).
+        seed: Seeds identifiers, loss curves and fault draws.
+        validation_losses: Per-epoch validation losses every job follows (default: a seeded curve that
+            responds to the learning-rate multiplier).
+        step_seconds: Emulated seconds per training step.
+        pt_ready_seconds: Emulated seconds a Provisioned Throughput takes to come up.
+        calls_per_second_per_unit: Runtime calls per real second each model unit serves before throttling
+            (``None``: no cap).
+    """
+
+    def __init__(
+        self,
+        *,
+        time_scale: float | None = None,
+        faults: Faults | None = None,
+        seed: int = 0,
+        validation_losses: list[float] | None = None,
+        step_seconds: float = 30.0,
+        pt_ready_seconds: float = 1200.0,
+        calls_per_second_per_unit: float | None = None,
+    ) -> None:
+        self.clock = EmulatedClock(time_scale)
+        self.seed = seed
+        self._faults = faults
+        self._settings = {
+            "validation_losses": list(validation_losses) if validation_losses else None,
+            "step_seconds": step_seconds,
+            "pt_ready_seconds": pt_ready_seconds,
+            "calls_per_second_per_unit": calls_per_second_per_unit,
+        }
+        self._moto: Any = None
+        self._server: BedrockServer | None = None
+        self._service: Service | None = None
+        self._s3: Any = None
+        self._transports: list[BedrockTransport] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> LocalBedrock:
+        """Start moto and the emulator; returns ``self``."""
+        if self._server is not None:
+            return self
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as error:
+            raise MissingExtraError("LocalBedrock", "local", "moto[server]") from error
+        import boto3
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.s3_endpoint_url = f"http://{host}:{port}"
+        # moto keeps its state in the process: start every emulator from a clean slate.
+        _post(f"{self.s3_endpoint_url}/moto-api/reset")
+        self._s3 = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        ).client("s3", endpoint_url=self.s3_endpoint_url)
+        self._service = Service(self.clock, self._s3, seed=self.seed)
+        for name, value in self._settings.items():
+            setattr(self._service, name, value)
+        self._server = BedrockServer(self._service)
+        self._server.faults = self._faults
+        self._server.start()
+        _log.info("LocalBedrock serving on %s (S3/IAM/STS on %s)", self._server.url, self.s3_endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop everything; closes the clients of the transports it handed out. Safe to call twice."""
+        for transport in self._transports:
+            for service in ("bedrock", "bedrock-runtime", "s3", "iam", "sts"):
+                built = transport._clients.get(service)
+                if built is not None:
+                    built.close()
+        self._transports.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._s3 is not None:
+            self._s3.close()
+            self._s3 = None
+        if self._moto is not None:
+            try:
+                _post(f"{self.s3_endpoint_url}/moto-api/reset")
+            finally:
+                self._moto.stop()
+                self._moto = None
+
+    def __enter__(self) -> LocalBedrock:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- wiring -----------------------------------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        """The bedrock and bedrock-runtime endpoint."""
+        return self._running_server().url
+
+    def transport(self, **kwargs: Any) -> BedrockTransport:
+        """A :class:`BedrockTransport` wired to the emulator (dummy credentials, us-west-2, emulated clock).
+
+        Keyword arguments go to :class:`BedrockTransport` (e.g. ``retry=``, ``max_pool_connections=``).
+        """
+        import boto3
+
+        url = self.endpoint_url
+        kwargs.setdefault("clock", self.clock)
+        transport = BedrockTransport(
+            session=boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+            ),
+            region=REGION,
+            endpoint_urls={
+                "bedrock": url,
+                "bedrock-runtime": url,
+                "s3": self.s3_endpoint_url,
+                "iam": self.s3_endpoint_url,
+                "sts": self.s3_endpoint_url,
+            },
+            **kwargs,
+        )
+        self._transports.append(transport)
+        return transport
+
+    def session_env(self) -> dict[str, str]:
+        """Environment variables that point any boto3 code at the emulator (with dummy credentials)."""
+        url = self.endpoint_url
+        return {
+            "AWS_ENDPOINT_URL_BEDROCK": url,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint_url,
+            "AWS_ENDPOINT_URL_IAM": self.s3_endpoint_url,
+            "AWS_ENDPOINT_URL_STS": self.s3_endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+    # -- control and inspection -------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of emulated time pass."""
+        self.clock.advance(seconds)
+
+    @property
+    def faults(self) -> Faults | None:
+        """The faults being injected (``None``: none). Assign a new :class:`Faults` to change them."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults | None) -> None:
+        self._faults = value
+        if self._server is not None:
+            self._server.faults = value
+
+    @property
+    def validation_losses(self) -> list[float] | None:
+        """Per-epoch validation losses that new jobs follow (``None``: the default curve)."""
+        return self._running_service().validation_losses
+
+    @validation_losses.setter
+    def validation_losses(self, losses: list[float] | None) -> None:
+        self._running_service().validation_losses = list(losses) if losses else None
+
+    def set_responder(self, model: str, responder: Callable[[dict[str, Any]], str]) -> None:
+        """Answer runtime calls to ``model`` (a provisioned ARN, custom model ARN or base model id) with
+        ``responder(request_body) -> text``."""
+        self._running_service().responders[model] = responder
+
+    def jobs(self) -> builtins.list[dict[str, Any]]:
+        """Every customization job, as GetModelCustomizationJob would show it."""
+        return self._running_service().jobs()
+
+    def deployments(self) -> builtins.list[dict[str, Any]]:
+        """Every Provisioned Throughput that still exists."""
+        return self._running_service().deployments()
+
+    def meter(self, arn: str | None = None) -> float:
+        """Model-unit-hours accrued by one deployment (or all of them, deleted ones included)."""
+        return self._running_service().meter(arn)
+
+    def responses(self) -> builtins.list[tuple[str, dict[str, Any]]]:
+        """(operation, output) of recent JSON responses, for checking them against the service model."""
+        return list(self._running_server().responses)
+
+    def _running_server(self) -> BedrockServer:
+        if self._server is None:
+            raise RuntimeError("LocalBedrock is not running: use `with LocalBedrock() as local:` or .start()")
+        return self._server
+
+    def _running_service(self) -> Service:
+        self._running_server()
+        assert self._service is not None
+        return self._service
+
+
+def _post(url: str) -> None:
+    request = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
