@@ -400,15 +400,18 @@ class FineTunedModel:
         Raises:
             ValueError: A parameter or the prompt is invalid (nothing was sent).
         """
-        resolved = _as_prompt(prompt, system)
+        if isinstance(prompt, str) and (system is None or isinstance(system, str)):
+            # The common case, built directly: a one-turn prompt needs no conversation checks.
+            if not prompt.strip():
+                raise ValueError("the prompt is empty")
+            messages: list[dict[str, str]] = [{"role": "user", "content": prompt}]
+        else:
+            resolved = _as_prompt(prompt, system)
+            messages, system = [dict(m) for m in resolved.messages], resolved.system
         _check_parameters(max_tokens, temperature, top_p, top_k, stop_sequences)
-        body: dict[str, Any] = {
-            "anthropic_version": ANTHROPIC_VERSION,
-            "max_tokens": max_tokens,
-            "messages": [dict(m) for m in resolved.messages],
-        }
-        if resolved.system is not None:
-            body["system"] = resolved.system
+        body: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION, "max_tokens": max_tokens, "messages": messages}
+        if system is not None:
+            body["system"] = system
         if temperature is not None:
             body["temperature"] = temperature
         if top_p is not None:
@@ -712,8 +715,6 @@ def _invoke_encoded(
         on_retry=on_retry,
         modelId=model_id,
         body=body,
-        contentType="application/json",
-        accept="application/json",
     )
     try:
         raw = response["body"].read()
