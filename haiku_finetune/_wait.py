@@ -129,4 +129,4 @@ def _describe(state: PollState, elapsed: float) -> str:
 def _progress_bar(what: str) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(desc=what, total=None, unit=" polls", leave=True, bar_format="{desc}: {postfix}")
+    return tqdm(desc=what, total=None, unit=" polls", leave=True, bar_format="{desc}{postfix}")
