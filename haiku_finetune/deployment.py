@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
+import secrets
 import sys
 import time
 import warnings
@@ -33,7 +34,9 @@ __all__ = ["BillingWarning", "Commitment", "ProvisionedDeployment", "find_orphan
 _log = logging.getLogger(__name__)
 
 Commitment = Literal["OneMonth", "SixMonths"]
-_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+# provisionedModelName in botocore's model: 1-63 characters, letters and digits, each optionally followed by one
+# "-" or "_".
+_NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
 _TERMINAL = {"InService", "Failed"}
 # Provisioned Throughput takes 20-30 minutes to come up: poll gently.
 _INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
@@ -98,8 +101,8 @@ class ProvisionedDeployment:
         name = name or _generated_name(model_name)
         if len(name) > 63 or not _NAME.fullmatch(name):
             raise ValueError(
-                f"deployment name {name!r} is invalid: 1-63 letters, digits and hyphens, starting and ending "
-                "with a letter or digit"
+                f"deployment name {name!r} is invalid: 1-63 letters and digits, each optionally followed by one "
+                "'-' or '_'"
             )
         params: dict[str, Any] = {
             "modelUnits": model_units,
@@ -361,6 +364,7 @@ def find_orphans(
 
 
 def _generated_name(model_name: str) -> str:
-    stem = re.sub(r"[^a-zA-Z0-9-]+", "-", model_name).strip("-")[:40].strip("-") or "model"
+    stem = re.sub(r"[^a-zA-Z0-9]+", "-", model_name).strip("-")[:36].strip("-") or "model"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{stem}-pt-{stamp}"
+    # A random suffix: two deployments created in the same second must not collide on the name.
+    return f"{stem}-pt-{stamp}-{secrets.token_hex(3)}"

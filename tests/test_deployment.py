@@ -172,7 +172,13 @@ def test_find_orphans_lists_only_old_tagged_deployments(stub: Any) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"model_units": 0}, "model_units"), ({"commitment": "OneYear"}, "commitment"), ({"name": "-bad"}, "name")],
+    [
+        ({"model_units": 0}, "model_units"),
+        ({"commitment": "OneYear"}, "commitment"),
+        ({"name": "-bad"}, "name"),
+        ({"name": "two--dashes"}, "name"),
+        ({"name": "x" * 64}, "name"),
+    ],
 )
 def test_bad_arguments_buy_nothing(stub: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -222,3 +228,12 @@ def test_ctrl_c_during_the_delete_says_what_may_still_bill(stub: Any, capsys: py
 
 def _raise_interrupt(seconds: float) -> None:
     raise KeyboardInterrupt
+
+
+def test_generated_names_are_valid_and_do_not_collide_within_a_second() -> None:
+    from haiku_finetune.deployment import _NAME, _generated_name
+
+    names = {_generated_name("haiku-ft-model_" + "x" * 80) for _ in range(20)}
+    assert len(names) == 20
+    assert all(len(n) <= 63 and _NAME.fullmatch(n) for n in names)
+    assert _NAME.fullmatch("support_pt-2")  # underscores are allowed by the service
