@@ -196,13 +196,6 @@ def _model_dump(value: Any) -> Any:
     return value
 
 
-def _lib(name: str) -> Any:
-    """Import a module of the package when a command first needs it (keeps ``--help`` fast and light)."""
-    import importlib
-
-    return importlib.import_module(f"haiku_finetune.{name}")
-
-
 # -- dataset commands -----------------------------------------------------------------------------------------
 
 
@@ -584,12 +577,15 @@ def _cmd_deployments_delete(args: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _cmd_deployments_orphans(args: argparse.Namespace, ctx: _Context) -> int:
-    from datetime import timedelta
+    from datetime import datetime, timedelta, timezone
 
     from .deployment import find_orphans
 
-    older = timedelta(hours=args.older_than or 0.0)
-    orphans = find_orphans(older_than=older, transport=ctx.transport(args))
+    if args.older_than is None:
+        # No age filter: every tagged deployment, even one whose creation time is ahead of this machine's clock.
+        orphans = find_orphans(now=datetime.max.replace(tzinfo=timezone.utc), transport=ctx.transport(args))
+    else:
+        orphans = find_orphans(older_than=timedelta(hours=args.older_than), transport=ctx.transport(args))
     if args.json:
         ctx.json([_deployment_summary(d) for d in orphans])
     elif not orphans:
@@ -610,21 +606,20 @@ def _cmd_deployments_orphans(args: argparse.Namespace, ctx: _Context) -> int:
 def _cmd_local_serve(args: argparse.Namespace, ctx: _Context) -> int:
     import threading
 
-    LocalBedrock = _lib("local").LocalBedrock
+    from .local import ACCOUNT, REGION, LocalBedrock
 
     local = LocalBedrock(time_scale=args.time_scale, seed=args.seed)
     local.start()
     try:
         env = local.session_env()
-        ctx.print(f"# LocalBedrock is running (emulated account 123456789012, region {env.get('AWS_DEFAULT_REGION')}).")
-        ctx.print("# Point boto3 or the AWS CLI at it by running these in your shell; Ctrl-C stops the emulator.")
+        ctx.print(f"# LocalBedrock: emulated account {ACCOUNT}, region {REGION}, Bedrock at {local.endpoint_url}")
+        ctx.print("# Run these lines in another shell to point boto3, the AWS CLI or haiku-finetune at it:")
         for key, value in sorted(env.items()):
             ctx.print(f"export {key}={value}")
+        ctx.print("# Serving until Ctrl-C.")
         ctx.out.flush()
-        stop = threading.Event()
         try:
-            while not stop.wait(0.5):
-                pass
+            threading.Event().wait()
         except KeyboardInterrupt:
             ctx.print("# LocalBedrock stopped")
     finally:
@@ -633,9 +628,12 @@ def _cmd_local_serve(args: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, ctx: _Context) -> int:
-    demo = _lib("demo")
-    DemoOptions, run_demo = demo.DemoOptions, demo.run_demo
+    from .demo import DemoOptions, run_demo
 
+    if args.aws and not args.bucket:
+        raise UsageError("--aws needs --bucket: an existing S3 bucket in the region, for the data and the output")
+    if not args.aws and (args.bucket or args.keep or args.yes):
+        raise UsageError("--bucket, --keep and --yes only apply with --aws")
     options = DemoOptions(
         output=Path(args.output),
         aws=args.aws,
