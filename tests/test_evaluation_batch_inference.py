@@ -25,6 +25,7 @@ from haiku_finetune.errors import (
 )
 from haiku_finetune.evaluation.batch_inference import (
     BatchInferenceJob,
+    batch_model_id,
     read_batch_results,
     record_id,
     submit_batch_inference,
@@ -249,3 +250,28 @@ def test_read_results_refuses_broken_lines(stubs: Stubs) -> None:
     stubs.s3_stub.add_response("get_object", {"Body": _streaming(b"{oops\n")}, {"Bucket": "bucket", "Key": ANY})
     with pytest.raises(ValueError, match="line 1: not valid JSON"):
         read_batch_results(_job(), transport=stubs.transport)
+
+
+def test_batch_model_id_resolves_a_provisioned_arn_to_its_custom_model(stubs: Stubs) -> None:
+    provisioned = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc123def456"
+    custom = (
+        "arn:aws:bedrock:us-west-2:123456789012:custom-model/anthropic.claude-3-haiku-20240307-v1:0:200k/a1b2c3d4e5f6"
+    )
+    stubs.bedrock_stub.add_response(
+        "get_provisioned_model_throughput",
+        {
+            "modelUnits": 1,
+            "desiredModelUnits": 1,
+            "provisionedModelName": "tuned",
+            "provisionedModelArn": provisioned,
+            "modelArn": custom,
+            "desiredModelArn": custom,
+            "foundationModelArn": "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+            "status": "InService",
+            "creationTime": dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc),
+            "lastModifiedTime": dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc),
+        },
+        {"provisionedModelId": provisioned},
+    )
+    assert batch_model_id(provisioned, transport=stubs.transport) == custom
+    assert batch_model_id(MODEL, transport=stubs.transport) == MODEL  # no call for a foundation model

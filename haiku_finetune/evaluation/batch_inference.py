@@ -9,7 +9,8 @@ output file ``<output prefix>/<jobId>/<input name>.out`` is read back and parsed
 
 Every AWS call goes through :class:`~haiku_finetune.BedrockTransport`. This module knows nothing about
 scoring. Not confirmed here: the service's minimum number of records per job and which custom models it
-accepts; check the Bedrock quotas for your account (the call fails with a validation error otherwise).
+accepts (a fine-tune is sent as its custom-model ARN, see :func:`batch_model_id`); check the Bedrock quotas
+for your account (the call fails with a validation error otherwise).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..storage import S3Uri, download_bytes
 
 __all__ = [
     "BatchInferenceJob",
+    "batch_model_id",
     "read_batch_results",
     "record_id",
     "submit_batch_inference",
@@ -48,6 +50,25 @@ INPUT_FILE = "records.jsonl"
 TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+
+
+_PROVISIONED = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:provisioned-model/")
+
+
+def batch_model_id(model_id: str, *, transport: BedrockTransport | None = None) -> str:
+    """Return the model id a batch-inference job takes for ``model_id``.
+
+    ``CreateModelInvocationJob`` accepts foundation-model ids, custom-model ARNs and inference profiles, not
+    Provisioned Throughput ARNs (its ``modelId`` pattern refuses them). A fine-tune is invoked through its
+    Provisioned Throughput ARN, so that ARN is resolved to the custom model behind it
+    (``GetProvisionedModelThroughput``'s ``modelArn``); anything else is returned unchanged.
+    """
+    if not _PROVISIONED.match(model_id):
+        return model_id
+    response = resolve_transport(transport).call(
+        "bedrock", "GetProvisionedModelThroughput", provisionedModelId=model_id
+    )
+    return str(response["modelArn"])
 
 
 def record_id(index: int) -> str:

@@ -24,6 +24,7 @@ from ..pricing import Pricing
 from ..storage import S3Uri
 from .batch_inference import (
     BatchInferenceJob,
+    batch_model_id,
     default_job_name,
     read_batch_results,
     submit_batch_inference,
@@ -186,7 +187,7 @@ def _batch_all(
         bodies = [model.request_body(prompt, **settings) for prompt in prompts]
         folder = S3Uri(staging_uri).joinpath(run, _safe_segment(name))
         jobs[name] = submit_batch_inference(
-            model.model_id,
+            batch_model_id(model.model_id, transport=transport),
             bodies,
             staging_uri=folder,
             role_arn=role_arn,
