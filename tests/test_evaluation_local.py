@@ -17,7 +17,7 @@ import pytest
 import haiku_finetune as hf
 from haiku_finetune.data import SYSTEM_PROMPT, support_tickets_path
 from haiku_finetune.deployment import BillingWarning
-from haiku_finetune.evaluation import ExactMatch, LabelAccuracy, RougeL, evaluate
+from haiku_finetune.evaluation import ExactMatch, LabelAccuracy, LlmJudge, RougeL, evaluate
 from haiku_finetune.model import BASE_INVOKE_MODEL_ID, FineTunedModel
 
 BUCKET = "eval-acceptance"
@@ -222,3 +222,30 @@ def test_batch_inference_of_the_fine_tune_gives_the_same_scores(
         transport=transport,
     )
     _same_scores(by_call, by_batch, ["tuned"])
+
+
+def test_llm_judge_through_a_real_model(emulator: Any, transport: hf.BedrockTransport) -> None:
+    def judge_or_answer(request: dict[str, Any]) -> str:
+        text = request["messages"][-1]["content"]
+        if "<candidate_answer>" in text:
+            return "Right queue.\nScore: 5" if "<candidate_answer>\nrefund" in text else "Wrong queue.\nScore: 1"
+        return "refund" if "money back" in text else "billing"
+
+    data = [
+        {"messages": [{"role": "user", "content": "I want my money back"}, {"role": "assistant", "content": "refund"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "Where is my parcel?"},
+                {"role": "assistant", "content": "shipping"},
+            ]
+        },
+    ]
+    model = FineTunedModel.base(transport=transport)
+    emulator.set_responder(BASE_INVOKE_MODEL_ID, judge_or_answer)
+    try:
+        report = evaluate({"m": model}, data, scorers=[LlmJudge(model, "Is it the right queue?")], progress=False)
+    finally:  # the module's other tests expect the base model's keyword classifier
+        emulator.set_responder(BASE_INVOKE_MODEL_ID, lambda request: _base_answer(request["messages"][-1]["content"]))
+    assert report.scores("m", "llm_judge") == [5.0, 1.0]
+    assert report.rows[1].outputs["m"].details["llm_judge"]["reply"] == "Wrong queue.\nScore: 1"
+    assert report.summary["m"].scores["llm_judge"].mean == 3.0
