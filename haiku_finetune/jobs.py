@@ -1331,19 +1331,23 @@ def _create_with_role_propagation(
     never made twice.
     """
     delay = 5.0
+    deadline: float | None = None  # fixed at the first refusal, so the retrying is bounded whatever happens
     while True:
         try:
             return t.call("bedrock", "CreateModelCustomizationJob", clientRequestToken=token, **request)
         except ServiceError as error:
-            window = iam.propagation_window(role_arn, t.clock)
-            if not iam.is_role_propagation_refusal(error) or window <= 0:
-                if iam.is_role_propagation_refusal(error):
-                    error.message += (
-                        " (if the role was created moments ago, IAM may still be propagating it: retry in a "
-                        "minute; otherwise check its trust policy with haiku_finetune.iam.trust_admits_bedrock)"
-                    )
+            if not iam.is_role_propagation_refusal(error):
                 raise
-            pause = min(delay, window)
+            if deadline is None:
+                deadline = t.clock.monotonic() + iam.propagation_window(role_arn, t.clock)
+            remaining = deadline - t.clock.monotonic()
+            if remaining <= 0:
+                error.message += (
+                    " (if the role was created moments ago, IAM may still be propagating it: retry in a "
+                    "minute; otherwise check its trust policy with haiku_finetune.iam.trust_admits_bedrock)"
+                )
+                raise
+            pause = min(delay, remaining)
             _log.info("role %s is not assumable yet (IAM propagation); retrying in %.0fs", role_arn, pause)
             t.clock.sleep(pause)
             delay = min(delay * 2, 30.0)

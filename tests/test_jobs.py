@@ -48,6 +48,12 @@ SEED_ARGS: dict[str, Any] = {
 LIBRARY_TAG = {"key": "created-by", "value": "haiku-finetune"}
 
 
+@pytest.fixture(autouse=True)
+def _no_recent_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Roles touched by other tests must not open a propagation window here."""
+    monkeypatch.setattr(iam, "_touched", {})
+
+
 def _bedrock() -> Any:
     return boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-west-2").client(
         "bedrock", config=Config(retries={"total_max_attempts": 1})
@@ -395,6 +401,15 @@ def test_refusal_of_an_old_role_is_not_retried() -> None:
         CustomizationJob.create(**_create_args(), transport=cast(Any, transport))
     assert transport.clock.sleeps == []
     assert len([c for c in transport.calls if c[0] == "CreateModelCustomizationJob"]) == 1
+
+
+def test_role_touched_under_another_clock_is_still_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = ScriptedTransport(None)
+    monkeypatch.setitem(iam._touched, ROLE, (FakeClock(), 0.0))
+    transport.responses["CreateModelCustomizationJob"] = lambda params: (_ for _ in ()).throw(_refusal())
+    with pytest.raises(hf.ServiceValidationError):
+        CustomizationJob.create(**_create_args(), transport=cast(Any, transport))
+    assert transport.clock.now == pytest.approx(iam.ROLE_PROPAGATION_SECONDS)
 
 
 def test_other_refusals_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
