@@ -146,10 +146,26 @@ class ProvisionedDeployment:
 
     @classmethod
     def list(
-        cls, *, name_contains: str | None = None, transport: BedrockTransport | None = None
+        cls,
+        *,
+        name_contains: str | None = None,
+        status: str | None = None,
+        model: CustomModel | str | None = None,
+        transport: BedrockTransport | None = None,
     ) -> builtins.list[ProvisionedDeployment]:
-        """Return every Provisioned Throughput in the region (all pages), optionally filtered by name."""
+        """Return every Provisioned Throughput in the region (all pages), optionally filtered.
+
+        Args:
+            name_contains: Only names containing this.
+            status: Only this status (``Creating``, ``InService``, ``Updating``, ``Failed``).
+            model: Only deployments serving this custom model (a :class:`CustomModel` or its ARN).
+            transport: The transport (default: the process default).
+        """
         params: dict[str, Any] = {"nameContains": name_contains} if name_contains else {}
+        if status is not None:
+            params["statusEquals"] = status
+        if model is not None:
+            params["modelArnEquals"] = model.arn if isinstance(model, CustomModel) else model
         found: builtins.list[ProvisionedDeployment] = []
         for page in resolve_transport(transport).paginate("bedrock", "ListProvisionedModelThroughputs", **params):
             for summary in page.get("provisionedModelSummaries", []):

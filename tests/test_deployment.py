@@ -237,3 +237,21 @@ def test_generated_names_are_valid_and_do_not_collide_within_a_second() -> None:
     assert len(names) == 20
     assert all(len(n) <= 63 and _NAME.fullmatch(n) for n in names)
     assert _NAME.fullmatch("support_pt-2")  # underscores are allowed by the service
+
+
+def test_list_passes_its_filters_and_reads_every_page(stub: Any) -> None:
+    summary = {k: v for k, v in _pt("InService").items() if k != "failureMessage"}
+    expected = {"nameContains": "support", "statusEquals": "InService", "modelArnEquals": MODEL_ARN}
+    stub.add_response(
+        "list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary], "nextToken": "t1"}, expected
+    )
+    stub.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [{**summary, "provisionedModelArn": PT_ARN[:-1] + "x"}]},
+        {**expected, "nextToken": "t1"},
+    )
+    found = ProvisionedDeployment.list(
+        name_contains="support", status="InService", model=MODEL_ARN, transport=stub.transport
+    )
+    assert [d.arn for d in found] == [PT_ARN, PT_ARN[:-1] + "x"]
+    assert found[0].status == "InService"
