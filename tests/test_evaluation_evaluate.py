@@ -17,6 +17,7 @@ from haiku_finetune.evaluation import (
     evaluate,
 )
 from haiku_finetune.model import Completion, Prompt
+from haiku_finetune.pricing import Pricing
 
 
 def _body(text: str, tokens_in: int = 10, tokens_out: int = 2) -> dict[str, Any]:
@@ -80,6 +81,7 @@ def test_rows_scores_and_summary() -> None:
         _records(9),
         scorers=[ExactMatch(), LabelAccuracy(["billing", "bug", "other"])],
         progress=False,
+        pricing=Pricing(invoke_input_per_1k_tokens=1.0, invoke_output_per_1k_tokens=2.0),
     )
     assert report.models == {"tuned": "arn:tuned", "base": "base-id"}
     assert report.scorers == ["exact_match", "label_accuracy"]
@@ -98,6 +100,7 @@ def test_rows_scores_and_summary() -> None:
     assert summary["base"].scores["exact_match"].mean == pytest.approx(1 / 3)
     assert summary["base"].latency_p50 == 0.4
     assert summary["tuned"].input_tokens == 90
+    assert summary["tuned"].cost == pytest.approx(90 / 1000 * 1.0 + 18 / 1000 * 2.0)
     matrix = summary["base"].scores["label_accuracy"].aggregate["confusion_matrix"]
     assert matrix["bug"]["billing"] == 3
     comparison = report.compare("tuned", "base")["exact_match"]
@@ -171,6 +174,7 @@ def test_plain_functions_and_several_scorers(tmp_path: Path) -> None:
         ({"scorers": [ExactMatch(), ExactMatch()]}, "unique"),
         ({"scorers": [ExactMatch()], "engine": "spark"}, "engine"),
         ({"scorers": [ExactMatch()], "concurrency": 0}, "concurrency"),
+        ({"scorers": [ExactMatch()], "pricing": {"other": Pricing()}}, "unknown model"),
         ({"scorers": [ExactMatch()], "engine": "batch"}, "staging_uri"),
         ({"scorers": [ExactMatch()], "engine": "batch", "staging_uri": "s3://b/x/"}, "role_arn"),
     ],

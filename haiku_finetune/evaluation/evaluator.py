@@ -102,6 +102,8 @@ def evaluate(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"scorer names must be unique; give each a name= ({duplicates} repeat)")
+    if isinstance(pricing, Mapping) and set(pricing) - set(models):
+        raise ValueError(f"pricing names unknown model(s) {sorted(set(pricing) - set(models))}; models: {list(models)}")
     if engine == "batch":
         if not staging_uri or not role_arn:
             raise ValueError("engine='batch' needs staging_uri= (an S3 folder) and role_arn= (a service role)")
