@@ -266,6 +266,8 @@ class ProvisionedDeployment:
             raise ValueError("update needs a new name or a new model")
         params: dict[str, Any] = {"provisionedModelId": self.arn}
         if name is not None:
+            if len(name) > 63 or not _NAME.fullmatch(name):
+                raise ValueError(f"deployment name {name!r} is invalid (see create())")
             params["desiredProvisionedModelName"] = name
         if model is not None:
             params["desiredModelId"] = model.arn if isinstance(model, CustomModel) else model

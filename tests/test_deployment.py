@@ -255,3 +255,8 @@ def test_list_passes_its_filters_and_reads_every_page(stub: Any) -> None:
     )
     assert [d.arn for d in found] == [PT_ARN, PT_ARN[:-1] + "x"]
     assert found[0].status == "InService"
+
+
+def test_update_refuses_an_invalid_name_before_calling(stub: Any) -> None:
+    with pytest.raises(ValueError, match="invalid"):
+        ProvisionedDeployment(PT_ARN, transport=stub.transport).update(name="bad name")
