@@ -176,3 +176,24 @@ def test_help_imports_no_optional_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY=\n" in out or out.rstrip().endswith("HEAVY=")
+
+
+def _options(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> set[str]:
+    for name in path:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return {s for a in parser._actions for s in a.option_strings if s.startswith("--") and s not in ("--help",)}
+
+
+def test_cli_reference_documents_every_command_and_option() -> None:
+    from pathlib import Path
+
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    for path in COMMANDS:
+        if path:
+            assert " ".join(path) in reference, f"docs/cli.md does not mention 'haiku-finetune {' '.join(path)}'"
+        for option in _options(parser, path):
+            assert f"`{option}" in reference or f"[{option}" in reference or f" {option}" in reference, (
+                f"docs/cli.md does not document {option} of '{' '.join(path)}'"
+            )
