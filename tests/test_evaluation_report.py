@@ -98,6 +98,7 @@ def test_compare(report: EvaluationReport) -> None:
     assert result.p_value == 0.5  # exact: two non-zero differences of +1
     assert not result.significant
     assert "| exact_match |" in comparison.to_markdown()
+    assert "p: two-sided paired sign-flip permutation test; significant at alpha = 0.05." in comparison.to_markdown()
     assert "2 wins, 1 ties, 0 losses" in str(comparison)
     with pytest.raises(KeyError, match="no scorer 'rouge'"):
         comparison["rouge"]

@@ -177,6 +177,9 @@ class Comparison(BaseModel):
                 f"[{_signed(c.ci_low)}, {_signed(c.ci_high)}] | {c.wins}/{c.ties}/{c.losses} | "
                 f"{c.p_value:.3g} | {'yes: ' + c.better if c.better else 'no'} |"
             )
+        if self.results:
+            first = next(iter(self.results.values()))
+            lines += ["", f"p: {first.test}; significant at alpha = {first.alpha:g}."]
         return "\n".join(lines)
 
     def __str__(self) -> str:
