@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import importlib
 import json
 import logging
 import math
@@ -38,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from botocore.parsers import ResponseParserError
 from pydantic import BaseModel, ConfigDict
 
 from . import iam, storage
@@ -45,6 +45,15 @@ from ._tags import with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
 from .custom_model import CustomModel
+from .datasets import (
+    MAX_TOTAL_RECORDS,
+    DatasetBuilder,
+    FilesValidationReport,
+    ValidationIssue,
+    ValidationReport,
+    validate_file,
+    validate_files,
+)
 from .errors import (
     AccessDeniedError,
     ConnectionFailedError,
@@ -384,7 +393,7 @@ class _Data:
     split: Literal["train", "validation"]
     source: DataSource
     info: DatasetInfo
-    report: Any = None
+    report: ValidationReport | None = None
     path: Path | None = None
 
 
@@ -488,35 +497,8 @@ def _local_checks(inputs: _Inputs) -> tuple[list[PlanCheck], list[_Data]]:
         uri_problems.append("local data needs staging_uri=s3://... to be uploaded to")
     add("S3 locations", "fail" if uri_problems else "pass", "; ".join(uri_problems) or "well-formed for Bedrock")
 
-    # Local data: full validation.
-    for data in datasets:
-        if not data.info.local:
-            continue
-        label = "training data" if data.split == "train" else "validation data"
-        try:
-            report, path = _validate_local(data.source, data.split)
-        except FileNotFoundError as error:
-            add(label, "fail", str(error))
-            continue
-        except (TypeError, ValueError) as error:
-            add(label, "fail", str(error))
-            continue
-        data.report, data.path = report, path
-        records, tokens = _report_counts(report)
-        size = path.stat().st_size if path is not None else None
-        data.info = data.info.model_copy(update={"records": records, "tokens": tokens, "size": size})
-        if report.ok:
-            warnings = len(getattr(report, "warnings", []) or [])
-            extra = f", {warnings} warning(s)" if warnings else ""
-            add(label, "pass", f"{_num(records)} records valid, ~{_num(tokens)} tokens{extra}")
-        else:
-            add(label, "fail", _first_errors(report))
-    train_local = next((d for d in datasets if d.split == "train" and d.info.local and d.report is not None), None)
-    val_local = next((d for d in datasets if d.split == "validation" and d.info.local and d.report is not None), None)
-    if train_local is not None and val_local is not None and train_local.report.ok and val_local.report.ok:
-        cross = _cross_check(train_local, val_local)
-        if cross is not None:
-            add("training + validation", "fail" if cross else "pass", cross or "within the combined limits")
+    # Local data: full validation (a pair of files in one pass, with the cross-file rules).
+    _validate_local_data(datasets, add)
 
     # Batch size against the records we know about.
     records = next((d.info.records for d in datasets if d.split == "train"), None)
@@ -530,53 +512,71 @@ def _local_checks(inputs: _Inputs) -> tuple[list[PlanCheck], list[_Data]]:
     return checks, datasets
 
 
-def _validate_local(source: Any, split: Literal["train", "validation"]) -> tuple[Any, Path | None]:
-    datasets = importlib.import_module("haiku_finetune.datasets")
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"dataset file not found: {path}")
-        return datasets.validate_file(path, split=split), path
-    if hasattr(source, "validate") and hasattr(source, "write"):
-        return source.validate(split=split), None
-    raise TypeError(
-        f"training/validation data must be an s3:// URI, a local JSONL path or a DatasetBuilder, "
-        f"got {type(source).__name__}"
-    )
+def _validate_local_data(datasets: list[_Data], add: Any) -> None:
+    local = [d for d in datasets if d.info.local]
+    for data in local:
+        source = data.source
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            if path.is_file():
+                data.path = path
+            else:
+                add(_label(data), "fail", f"dataset file not found: {path}")
+        elif not isinstance(source, DatasetBuilder):
+            add(
+                _label(data),
+                "fail",
+                "must be an s3:// URI, a local JSONL path or a DatasetBuilder, got " + type(source).__name__,
+            )
+    train = next((d for d in local if d.split == "train"), None)
+    validation = next((d for d in local if d.split == "validation"), None)
+    cross: FilesValidationReport | None = None
+    if train is not None and validation is not None and train.path is not None and validation.path is not None:
+        cross = validate_files(train.path, validation.path)
+        train.report, validation.report = cross.train, cross.validation
+    for data in local:
+        if data.report is None and data.path is not None:
+            data.report = validate_file(data.path, split=data.split)
+        elif data.report is None and isinstance(data.source, DatasetBuilder):
+            data.report = data.source.validate(split=data.split)
+        report = data.report
+        if report is None:
+            continue
+        tokens = report.stats.total_tokens if report.stats.records else None
+        data.info = data.info.model_copy(
+            update={"records": report.stats.records, "tokens": tokens, "size": report.stats.file_size or None}
+        )
+        if report.ok:
+            warnings = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+            add(_label(data), "pass", f"{report.stats.records:,} records valid, ~{_num(tokens)} tokens{warnings}")
+        else:
+            add(_label(data), "fail", _first_errors(report.errors))
+    if cross is not None:
+        if cross.cross_errors:
+            add("training + validation", "fail", _first_errors(cross.cross_errors))
+        elif cross.cross_warnings:
+            add("training + validation", "warn", _first_errors(cross.cross_warnings, kind="warning"))
+        else:
+            add("training + validation", "pass", "within the combined limits, no shared records")
+    elif train is not None and validation is not None and train.report is not None and validation.report is not None:
+        total = train.report.stats.records + validation.report.stats.records
+        if total > MAX_TOTAL_RECORDS:
+            add("training + validation", "fail", f"{total:,} records in all, more than the {MAX_TOTAL_RECORDS:,}")
+        else:
+            add("training + validation", "pass", f"{total:,} records in all")
 
 
-def _report_counts(report: Any) -> tuple[int | None, int | None]:
-    stats = getattr(report, "stats", None)
-    records = getattr(stats, "records", None)
-    tokens = None
-    for name in ("total_tokens", "tokens_total", "estimated_tokens", "tokens"):
-        value = getattr(stats, name, None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            tokens = value
-            break
-    return (records if isinstance(records, int) else None), tokens
+def _label(data: _Data) -> str:
+    return "training data" if data.split == "train" else "validation data"
 
 
-def _first_errors(report: Any, limit: int = 3) -> str:
-    errors = list(getattr(report, "errors", []) or [])
+def _first_errors(issues: Sequence[ValidationIssue], limit: int = 3, *, kind: str = "error") -> str:
     shown = "; ".join(
-        (f"line {e.line}: " if getattr(e, "line", None) else "") + str(getattr(e, "message", e)) for e in errors[:limit]
+        (f"line {issue.line}: " if issue.line is not None else "") + f"[{issue.code}] {issue.message}"
+        for issue in issues[:limit]
     )
-    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
-    return f"{len(errors)} error(s): {shown}{more}" if errors else str(report)
-
-
-def _cross_check(train: _Data, validation: _Data) -> str | None:
-    """Return "" when the combined limits hold, a problem when not, None when the validator has no cross rule."""
-    datasets = importlib.import_module("haiku_finetune.datasets")
-    if not hasattr(datasets, "validate_files") or train.path is None or validation.path is None:
-        total = (train.info.records or 0) + (validation.info.records or 0)
-        limit = int(getattr(datasets, "MAX_TOTAL_RECORDS", 10_000))
-        if train.info.records is None or validation.info.records is None:
-            return None
-        return "" if total <= limit else f"{total} records in all is more than the {limit:,} allowed"
-    report = datasets.validate_files(train.path, validation.path)
-    return "" if report.ok else _first_errors(report)
+    more = f" (and {len(issues) - limit} more)" if len(issues) > limit else ""
+    return f"{len(issues)} {kind}(s): {shown}{more}"
 
 
 def _aws_check(checks: list[PlanCheck], name: str, run: Any, *, what: str) -> None:
@@ -587,6 +587,11 @@ def _aws_check(checks: list[PlanCheck], name: str, run: Any, *, what: str) -> No
         status, detail = "not checked", f"not allowed to {what} ({error.code}: {error.message})"
     except (ServiceError, ConnectionFailedError) as error:
         status, detail = "not checked", f"could not {what}: {error}"
+    except ResponseParserError as error:
+        # An endpoint that does not implement the API (e.g. moto has no IAM policy simulator) answers
+        # with something that is not an AWS error; botocore cannot parse it, the transport cannot map it.
+        _log.debug("unparseable answer while trying to %s: %s", what, error)
+        status, detail = "not checked", f"could not {what}: the endpoint does not implement it"
     checks.append(PlanCheck(name=name, status=status, detail=detail, local=False))
 
 
@@ -1119,7 +1124,8 @@ class CustomizationJob:
 
         def fetch() -> PollState:
             self.refresh()
-            return PollState(status=self.status, detail=self.stage or "", finished=self.status in TERMINAL_STATUSES)
+            finished = self.status in TERMINAL_STATUSES
+            return PollState(status=self.status, detail="" if finished else self.stage or "", finished=finished)
 
         wait_for(
             fetch,

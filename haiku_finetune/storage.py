@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import ipaddress
 import logging
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from ._transport import BedrockTransport, resolve_transport
+from .datasets import DatasetBuilder, ValidationReport, validate_file
 from .errors import DatasetValidationError, ResourceNotFoundError
 
 __all__ = [
@@ -187,11 +187,11 @@ class StagedDataset:
     sha256: str
     size: int
     records: int | None
-    report: Any = None
+    report: ValidationReport | None = None
 
 
 def upload_dataset(
-    source: str | os.PathLike[str] | Any,
+    source: str | os.PathLike[str] | DatasetBuilder,
     s3_uri: str,
     *,
     split: Literal["train", "validation"] = "train",
@@ -233,7 +233,7 @@ def upload_dataset(
 
 
 def stage_dataset(
-    source: str | os.PathLike[str] | Any,
+    source: str | os.PathLike[str] | DatasetBuilder,
     s3_uri: str,
     *,
     split: Literal["train", "validation"] = "train",
@@ -251,12 +251,12 @@ def stage_dataset(
         return _stage_file(
             Path(source), target, split, kms_key_id, expected_bucket_owner, validate, resolve_transport(transport)
         )
-    if not (hasattr(source, "write") and hasattr(source, "validate")):
+    if not isinstance(source, DatasetBuilder):
         raise TypeError(f"a dataset must be a path or a DatasetBuilder, got {type(source).__name__}")
     with tempfile.TemporaryDirectory(prefix="haiku-finetune-") as tmp:
-        digest = str(source.sha256()) if hasattr(source, "sha256") else None
-        name = f"{split}-{digest[:12]}.jsonl" if digest else f"{split}.jsonl"
-        path = Path(source.write(Path(tmp) / name))
+        name = f"{split}-{source.sha256()[:12]}.jsonl"
+        # Written without the builder's own check: the file is validated below, once.
+        path = source.write(Path(tmp) / name, split=split, allow_invalid=True)
         return _stage_file(
             path, target, split, kms_key_id, expected_bucket_owner, validate, resolve_transport(transport)
         )
@@ -291,7 +291,7 @@ def _stage_file(
     return StagedDataset(uri=target, sha256=sha, size=size, records=records, report=report)
 
 
-def validate_dataset_file(path: Path, *, split: Literal["train", "validation"]) -> Any:
+def validate_dataset_file(path: Path, *, split: Literal["train", "validation"]) -> ValidationReport:
     """Validate a JSONL file with :func:`haiku_finetune.datasets.validate_file`; raise on errors.
 
     Returns:
@@ -300,25 +300,18 @@ def validate_dataset_file(path: Path, *, split: Literal["train", "validation"]) 
     Raises:
         DatasetValidationError: The file breaks the rules (the error lists the problems with line numbers).
     """
-    datasets = importlib.import_module("haiku_finetune.datasets")
-    report = datasets.validate_file(path, split=split)
-    if not report.ok:
-        try:
-            report.raise_for_errors()
-        except DatasetValidationError as error:
-            raise DatasetValidationError(
-                f"{path} is not valid {split} data, nothing was uploaded: {error}",
-                issues=error.issues,
-                report=report,
-            ) from error
-        raise DatasetValidationError(f"{path} is not valid {split} data: {report}", report=report)
+    report = validate_file(path, split=split)
+    try:
+        report.raise_for_errors()
+    except DatasetValidationError as error:
+        raise DatasetValidationError(
+            f"not valid {split} data, nothing was uploaded: {error}", issues=error.issues, report=report
+        ) from error
     return report
 
 
-def _records_of(report: Any) -> int | None:
-    stats = getattr(report, "stats", None)
-    records = getattr(stats, "records", None)
-    return int(records) if isinstance(records, int) else None
+def _records_of(report: ValidationReport | None) -> int | None:
+    return report.stats.records if report is not None else None
 
 
 def _put_single(path: Path, target: S3Uri, extra: dict[str, Any], transport: BedrockTransport) -> str:

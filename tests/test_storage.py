@@ -179,7 +179,7 @@ def test_missing_file_and_wrong_source(aws: hf.BedrockTransport, tmp_path: Path)
     with pytest.raises(FileNotFoundError, match=r"nope\.jsonl"):
         storage.upload_dataset(tmp_path / "nope.jsonl", f"s3://{BUCKET}/", validate=False, transport=aws)
     with pytest.raises(TypeError, match="DatasetBuilder"):
-        storage.upload_dataset(42, f"s3://{BUCKET}/", transport=aws)
+        storage.upload_dataset(42, f"s3://{BUCKET}/", transport=aws)  # type: ignore[arg-type]
 
 
 # -- read ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""End to end on LocalBedrock (manual clock, no real sleeping): role, upload, plan, create, wait, metrics, the
+documented early-stopping table, a job failing on bad data, re-attach, stop, and a create retried under
+throttling that makes exactly one job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import haiku_finetune as hf
+from haiku_finetune import iam, storage
+from haiku_finetune.jobs import CustomizationJob
+
+BUCKET = "haiku-e2e"
+DOC_LOSSES = [0.9, 0.8, 0.7, 0.66, 0.64, 0.65, 0.65]
+
+
+def _records(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "system": "You label support tickets with one word.",
+            "messages": [
+                {"role": "user", "content": f"Ticket {i}: my invoice number {i} shows the wrong amount."},
+                {"role": "assistant", "content": "billing"},
+            ],
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Any]:
+    """One emulator for this module (starting moto's server is the slow part); tests reset what they change."""
+    from haiku_finetune.local import LocalBedrock
+
+    with LocalBedrock() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def transport(local: Any) -> hf.BedrockTransport:
+    built: hf.BedrockTransport = local.transport()
+    return built
+
+
+@pytest.fixture(scope="module")
+def data(transport: hf.BedrockTransport, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A bucket with valid training and validation data in S3, and a service role."""
+    folder = tmp_path_factory.mktemp("data")
+    transport.call("s3", "CreateBucket", Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    train = storage.upload_dataset(
+        _write(folder / "train.jsonl", _records(64)), f"s3://{BUCKET}/data/", transport=transport
+    )
+    validation = storage.upload_dataset(
+        _write(folder / "validation.jsonl", _records(32, start=100)),
+        f"s3://{BUCKET}/data/",
+        split="validation",
+        transport=transport,
+    )
+    output = f"s3://{BUCKET}/out/"
+    role = iam.ensure_service_role("haiku-e2e", training=f"s3://{BUCKET}/data/", output=output, transport=transport)
+    return {"training_data": train, "validation_data": validation, "output_uri": output, "role_arn": role}
+
+
+@pytest.fixture
+def env(local: Any, transport: hf.BedrockTransport, data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Job arguments; the emulator's loss curve and faults are reset after each test."""
+    yield {**data, "transport": transport}
+    local.validation_losses = None
+    local.faults = None
+
+
+def test_plan_create_wait_metrics_scenario_1(env: dict[str, Any], local: Any) -> None:
+    local_losses(local, DOC_LOSSES)
+    hp = hf.Hyperparameters(epoch_count=7, batch_size=8, early_stopping_threshold=0.0, early_stopping_patience=2)
+    plan = CustomizationJob.plan(**env, hyperparameters=hp, pricing=hf.Pricing(training_per_1k_tokens=0.01))
+    status = {c.name: c.status for c in plan.checks}
+    assert plan.ok, str(plan)
+    for name in ("bucket region", "training data", "validation data", "role trust", "base model", "job name free"):
+        assert status[name] == "pass", (name, str(plan))
+    assert status["role permissions"] in ("pass", "not checked")
+
+    job = CustomizationJob.create(**env, hyperparameters=hp)
+    assert job.status == "InProgress"
+    assert job.wait(progress=False) is job and job.status == "Completed"
+    metrics = job.metrics()
+    assert metrics.epoch_validation_losses() == pytest.approx(DOC_LOSSES)
+    result = metrics.early_stopping()
+    assert (result.stopped_epoch, result.best_epoch) == (7, 5) and result.best_loss == pytest.approx(0.64)
+    assert "Best checkpoint: epoch 5" in str(result)
+
+    model = job.custom_model
+    assert model.arn.startswith("arn:aws:bedrock:us-west-2:123456789012:custom-model/")
+    assert hf.CustomModel.get(model.arn, transport=env["transport"]).name == job.custom_model_name
+    tags = job.tags()
+    assert tags["created-by"] == "haiku-finetune"
+    manifest = job.manifest()
+    assert manifest["datasets"]["training"]["uri"] == env["training_data"]
+    assert manifest["custom_model"]["arn"] == model.arn and manifest["job"]["status"] == "Completed"
+
+
+def test_scenario_2_stops_at_epoch_4(env: dict[str, Any], local: Any) -> None:
+    local_losses(local, DOC_LOSSES)
+    hp = hf.Hyperparameters(epoch_count=7, batch_size=8, early_stopping_threshold=0.05, early_stopping_patience=1)
+    job = CustomizationJob.create(**env, hyperparameters=hp).wait(progress=False)
+    metrics = job.metrics()
+    assert metrics.epoch_validation_losses() == pytest.approx(DOC_LOSSES[:4])
+    result = metrics.early_stopping()
+    assert (result.stopped_epoch, result.best_epoch) == (4, 4) and result.best_loss == pytest.approx(0.66)
+
+
+def test_invalid_data_fails_with_the_line_numbered_message(env: dict[str, Any], tmp_path: Path) -> None:
+    records = _records(40)
+    records[2] = {"messages": [{"role": "user", "content": "no answer here"}]}
+    bad = storage.upload_dataset(
+        _write(tmp_path / "bad.jsonl", records),
+        f"s3://{BUCKET}/data/bad.jsonl",
+        validate=False,
+        transport=env["transport"],
+    )
+    job = CustomizationJob.create(**{**env, "training_data": bad, "validation_data": None})
+    with pytest.raises(hf.JobFailedError) as caught:
+        job.wait(progress=False)
+    assert caught.value.failure_message and "line 3" in caught.value.failure_message
+    assert caught.value.failure_message in str(caught.value)
+    assert job.failure_message == caught.value.failure_message
+
+
+def test_reattach_by_name_and_stop(env: dict[str, Any]) -> None:
+    job = CustomizationJob.create(**env, hyperparameters=hf.Hyperparameters(epoch_count=3, batch_size=8))
+    again = CustomizationJob.attach(job.name, transport=env["transport"])
+    assert again.arn == job.arn and again.status == "InProgress"
+    assert [j.arn for j in CustomizationJob.list(name_contains=job.name, transport=env["transport"])] == [job.arn]
+    again.stop()
+    assert again.status in ("Stopping", "Stopped")
+    with pytest.raises(hf.JobStoppedError):
+        again.wait(progress=False)
+    assert CustomizationJob.attach(job.arn, transport=env["transport"]).status == "Stopped"
+
+
+@pytest.mark.parametrize("fault", ["throttle", "drop", "server_error"])
+def test_retried_create_makes_exactly_one_job(env: dict[str, Any], local: Any, fault: str) -> None:
+    from haiku_finetune.local import Faults
+
+    spec: dict[str, Any] = {fault: {"CreateModelCustomizationJob": 2}}
+    local.faults = Faults(**spec)
+    before = len(local.jobs())
+    job = CustomizationJob.create(**env, hyperparameters=hf.Hyperparameters(batch_size=8))
+    jobs = local.jobs()
+    assert len(jobs) == before + 1
+    assert job.arn in {_arn(j) for j in jobs}
+
+
+def test_local_data_is_validated_staged_and_hashed(env: dict[str, Any], tmp_path: Path) -> None:
+    train = _write(tmp_path / "local-train.jsonl", _records(40))
+    args = {**env, "training_data": train, "validation_data": None, "staging_uri": f"s3://{BUCKET}/data/staging/"}
+    job = CustomizationJob.create(**args, hyperparameters=hf.Hyperparameters(batch_size=8))
+    assert job.training_uri == f"s3://{BUCKET}/data/staging/{job.name}/train.jsonl"
+    info = job.manifest()["datasets"]["training"]
+    import hashlib
+
+    assert info["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest() and info["records"] == 40
+    assert job.tags()["haiku-finetune:training-records"] == "40"
+
+
+def test_invalid_local_data_is_refused_before_anything(env: dict[str, Any], tmp_path: Path, local: Any) -> None:
+    records = _records(40)
+    records[4]["messages"].append({"role": "user", "content": "dangling"})
+    bad = _write(tmp_path / "bad.jsonl", records)
+    before = len(local.jobs())
+    args = {**env, "training_data": bad, "validation_data": None, "staging_uri": f"s3://{BUCKET}/staging/"}
+    with pytest.raises(hf.PlanCheckError, match="line 5"):
+        CustomizationJob.create(**args)
+    assert len(local.jobs()) == before
+    assert not storage.object_exists(f"s3://{BUCKET}/staging/", transport=env["transport"])
+
+
+# -- adapters to the emulator's inspection API ----------------------------------------------------------------
+
+
+def local_losses(local: Any, losses: list[float]) -> None:
+    local.validation_losses = list(losses)
+
+
+def _arn(job: Any) -> str:
+    return str(job["jobArn"] if isinstance(job, dict) else job.arn)
