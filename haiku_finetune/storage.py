@@ -61,12 +61,8 @@ class S3Uri(str):
     """An ``s3://bucket/key`` URI, checked when it is made. It is a ``str``, so it goes anywhere a URI does.
 
     A URI whose key is empty or ends with ``/`` is a *prefix* (a folder); otherwise it names one object.
-
-    Args:
-        value: The URI, e.g. ``"s3://my-bucket/haiku/train.jsonl"``.
-
-    Raises:
-        ValueError: Not an ``s3://`` URI, an invalid bucket name, or a key that is too long, saying which.
+    Making one from a string that is not an ``s3://`` URI, has an invalid bucket name, or a key that is too long
+    raises ``ValueError`` saying which.
 
     Example:
         >>> uri = S3Uri("s3://my-bucket/data/train.jsonl")

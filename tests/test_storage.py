@@ -204,3 +204,36 @@ def test_exists_list_download_region(aws: hf.BedrockTransport, tmp_path: Path) -
     assert storage.bucket_region(BUCKET, transport=aws) == "us-west-2"
     boto3.Session(region_name="us-east-1").client("s3").create_bucket(Bucket="east-bucket")
     assert storage.bucket_region("east-bucket", transport=aws) == "us-east-1"
+
+
+# -- validation before upload (the real dataset validator) -----------------------------------------------------
+
+
+def _valid_records(n: int) -> list[dict[str, Any]]:
+    return [
+        {"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}"}]}
+        for i in range(n)
+    ]
+
+
+def test_invalid_file_is_refused_and_nothing_is_uploaded(aws: hf.BedrockTransport, tmp_path: Path) -> None:
+    import json
+
+    records = _valid_records(40)
+    records[6] = {"messages": [{"role": "assistant", "content": "no question"}]}
+    path = _file(tmp_path, "".join(json.dumps(r) + "\n" for r in records).encode())
+    with pytest.raises(hf.DatasetValidationError, match="line 7") as caught:
+        storage.upload_dataset(path, f"s3://{BUCKET}/in/", transport=aws)
+    assert caught.value.report is not None and caught.value.issues
+    assert not storage.object_exists(f"s3://{BUCKET}/in/", transport=aws)
+
+
+def test_builder_is_validated_written_and_uploaded(aws: hf.BedrockTransport) -> None:
+    builder = hf.DatasetBuilder.from_records(_valid_records(40))
+    staged = storage.stage_dataset(builder, f"s3://{BUCKET}/in/", split="validation", transport=aws)
+    assert staged.uri == f"s3://{BUCKET}/in/validation-{builder.sha256()[:12]}.jsonl"
+    assert staged.sha256 == builder.sha256() and staged.records == 40
+    assert storage.download_bytes(staged.uri, transport=aws) == builder.to_jsonl_bytes()
+    too_few = hf.DatasetBuilder.from_records(_valid_records(3))
+    with pytest.raises(hf.DatasetValidationError):
+        storage.upload_dataset(too_few, f"s3://{BUCKET}/in/few.jsonl", transport=aws)
