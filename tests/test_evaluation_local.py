@@ -109,7 +109,8 @@ def deployed(emulator: Any, transport: hf.BedrockTransport, tickets: list[dict[s
     def base(request: dict[str, Any]) -> str:
         return _base_answer(request["messages"][-1]["content"])
 
-    local.set_responder(deployment.arn, tuned)
+    # On the custom model, so it answers both through the deployment and in batch jobs that name the model.
+    local.set_responder(job.custom_model.arn, tuned)
     local.set_responder(BASE_INVOKE_MODEL_ID, base)
     try:
         yield {"test": test, "deployment": deployment, "role": role, "truth": truth}
@@ -201,11 +202,6 @@ def test_batch_inference_gives_the_same_scores_as_call_by_call(
     assert job["jobName"].startswith("haiku-eval-base-")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalBedrock's batch jobs refuse custom-model ARNs; CreateModelInvocationJob's modelId pattern refuses "
-    "Provisioned Throughput ARNs, so evaluate() sends the custom model's ARN behind the deployment",
-)
 def test_batch_inference_of_the_fine_tune_gives_the_same_scores(
     deployed: dict[str, Any], transport: hf.BedrockTransport
 ) -> None:

@@ -693,10 +693,19 @@ class Service:
         self._message_count += 1
         return f"msg_local_{self._message_count:08d}"
 
-    def _run(self, model_id: str, body: Any) -> tuple[Any, str]:
+    def _run(self, model_id: str, body: Any, *, batch: bool = False) -> tuple[Any, str]:
         request = check_body(body)
-        responder = self.responder_for(model_id)
+        responder = self._batch_responder(model_id) if batch else None
+        responder = responder or self.responder_for(model_id)
         return answer(request, responder(request)), self._message_id()
+
+    def _batch_responder(self, model_id: str) -> Responder | None:
+        """A batch job may name a custom model's ARN itself (CreateModelInvocationJob's modelId pattern allows it,
+        and batch runs need no Provisioned Throughput); runtime calls may not."""
+        model = self._models.get(model_id)
+        if model is None:
+            return None
+        return self.responders.get(model_id) or self._model_responders.get(model_id) or base_reply
 
     def invoke(self, model_id: str, raw: bytes) -> dict[str, Any]:
         """InvokeModel's response body for a raw request body."""
@@ -822,7 +831,7 @@ class Service:
                 record = orjson.loads(line)
                 out: dict[str, Any] = {"recordId": record.get("recordId"), "modelInput": record.get("modelInput")}
                 try:
-                    result, message_id = self._run(model_id, record.get("modelInput"))
+                    result, message_id = self._run(model_id, record.get("modelInput"), batch=True)
                     out["modelOutput"] = messages_body(result, message_id)
                     succeeded += 1
                 except ApiError as error:
