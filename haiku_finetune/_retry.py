@@ -93,6 +93,19 @@ class RetryPolicy:
                 not retryable. Its ``attempts`` attribute says how many attempts were made.
         """
         started = self.clock()
+        # Most calls succeed at once: make that attempt before building tenacity's machinery (about 80 µs).
+        try:
+            return call()
+        except (ServiceError, ConnectionFailedError) as error:
+            if not is_retryable(error) or self.max_attempts == 1:
+                error.attempts = 1
+                raise
+            pending: list[BaseException] = [error]
+
+        def _attempt() -> T:
+            if pending:  # tenacity's first attempt is the one already made
+                raise pending.pop()
+            return call()
 
         def _stop(state: RetryCallState) -> bool:
             if state.attempt_number >= self.max_attempts:
@@ -130,7 +143,7 @@ class RetryPolicy:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    result = call()
+                    result = _attempt()
         except (ServiceError, ConnectionFailedError) as error:
             error.attempts = attempts
             raise
