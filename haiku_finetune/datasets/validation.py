@@ -186,6 +186,9 @@ def _validate(
     seen: dict[int, int] = {}
     hashes: list[tuple[int, int]] = []
     loads = orjson.loads
+    remember = seen.setdefault
+    add_tokens, add_turns = tokens.append, turns.append
+    near = _NEAR
     try:
         for raw in stream:
             lineno += 1
@@ -197,43 +200,42 @@ def _validate(
                     "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
                 )
                 raw = raw[3:]
-            if not raw or raw.isspace():
-                issues.error("blank_line", lineno, "blank line: every line must be one JSON record; delete it")
-                continue
             try:
                 record = loads(raw)  # JSON allows the trailing "\r\n" / "\n": no copy to strip it
             except orjson.JSONDecodeError as error:
-                _parse_error(raw.rstrip(b"\r\n"), lineno, error, issues)
-                continue
-            if type(record) is not dict:
-                issues.error(
-                    "not_object",
-                    lineno,
-                    f"a record must be a JSON object with 'messages', got {_kind(record)}",
-                )
+                if not raw or raw.isspace():
+                    issues.error("blank_line", lineno, "blank line: every line must be one JSON record; delete it")
+                else:
+                    _parse_error(raw.rstrip(b"\r\n"), lineno, error, issues)
                 continue
             counted = _fast_check(record)
             if counted is None:  # something is wrong: the slow path says what
-                counted = _check(record, lineno, issues)
-            count, user_turns = counted
-            if count > _NEAR:
+                if type(record) is not dict:
+                    issues.error(
+                        "not_object",
+                        lineno,
+                        f"a record must be a JSON object with 'messages', got {_kind(record)}",
+                    )
+                    continue
+                counted = (*_check(record, lineno, issues), "system" in record)
+            count, user_turns, has_system = counted
+            if count > near:
                 exact = token_counter is not None
                 if token_counter is not None:
                     count = token_counter.count(record)
                 _token_issues(count, lineno, issues, exact=exact)
-            tokens.append(count)
-            turns.append(user_turns)
-            if "system" in record:
-                with_system += 1
+            add_tokens(count)
+            add_turns(user_turns)
+            with_system += has_system
             # Python's hash of the line with "\n" as its ending: fast, stable within this process (all duplicate
             # and overlap checks happen in one process); a collision would only cost a spurious warning. Only a
-            # CRLF line or a last line without a newline pays for a copy.
-            if raw.endswith(b"\r\n"):
-                raw = raw[:-2] + b"\n"
-            elif not raw.endswith(b"\n"):
+            # CRLF line or a last line without a newline pays for a copy. (An object's line has >= 2 bytes.)
+            if raw[-1] != 10:
                 raw += b"\n"
+            elif raw[-2] == 13:
+                raw = raw[:-2] + b"\n"
             digest = hash(raw)
-            first = seen.setdefault(digest, lineno)
+            first = remember(digest, lineno)
             if first != lineno:
                 issues.warning(
                     "duplicate_record",
@@ -303,48 +305,61 @@ def _parse_error(line: bytes, lineno: int, error: orjson.JSONDecodeError, issues
     )
 
 
-def _fast_check(record: dict[str, Any]) -> tuple[int, int] | None:
-    """The common case in one tight pass: a valid record gives (estimated tokens, user turns), else None."""
-    size = len(record)
-    if size == 1:
-        system = None
-    elif size == 2:
-        system = record.get("system")
-        if type(system) is not str or ("\n" in system and (_RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system)):
-            return None
-    else:
-        return None
-    messages = record.get("messages")
-    if type(messages) is not list:
-        return None
-    count = len(messages)
-    if count < 2 or count % 2:
-        return None
-    ascii_chars = other = 0
-    if system is not None:
-        if system.isascii():
-            ascii_chars = len(system)
+def _fast_check(record: Any) -> tuple[int, int, bool] | None:
+    """The common case in one tight pass: a valid record gives (estimated tokens, user turns, has a system
+    prompt), else None.
+
+    Any parsed JSON value may come in: whatever is not a well-formed record fails a lookup or a length here
+    (``KeyError``/``TypeError``/``AttributeError``) and returns None, cheaper than checking types up front.
+    """
+    try:
+        size = len(record)
+        if size == 1:
+            system = None
+        elif size == 2:
+            system = record["system"]
+            if type(system) is not str or (
+                "\n" in system and (_RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system)
+            ):
+                return None
         else:
-            ascii_chars = len(system.encode("ascii", "ignore"))
-            other = len(system) - ascii_chars
-    user = True
-    for message in messages:
-        if type(message) is not dict or len(message) != 2 or message.get("role") != ("user" if user else "assistant"):
             return None
-        user = not user
-        content = message.get("content")
-        if type(content) is not str or not content or content.isspace():
+        messages = record["messages"]
+        if type(messages) is not list:
             return None
-        # Most texts have no newline at all: one scan for it spares the two reserved-string searches.
-        if "\n" in content and (_RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content):
+        count = len(messages)
+        if count < 2 or count % 2:
             return None
-        if content.isascii():  # O(1) in CPython
-            ascii_chars += len(content)
-        else:
-            n = len(content.encode("ascii", "ignore"))
-            ascii_chars += n
-            other += len(content) - n
-    return (ascii_chars + 2) // 3 + other, count // 2
+        ascii_chars = other = 0
+        if system is not None:
+            if system.isascii():
+                ascii_chars = len(system)
+            else:
+                ascii_chars = len(system.encode("ascii", "ignore"))
+                other = len(system) - ascii_chars
+        expected = "user"
+        for message in messages:
+            if len(message) != 2 or message["role"] != expected:
+                return None
+            expected = "assistant" if expected == "user" else "user"
+            content = message["content"]
+            # A non-string content fails here: falsy, or no isspace(). One scan for a newline (most texts
+            # have none) spares the two reserved-string searches.
+            if (
+                not content
+                or content.isspace()
+                or ("\n" in content and (_RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content))
+            ):
+                return None
+            if content.isascii():  # O(1) in CPython
+                ascii_chars += len(content)
+            else:
+                n = len(content.encode("ascii", "ignore"))
+                ascii_chars += n
+                other += len(content) - n
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return (ascii_chars + 2) // 3 + other, count // 2, size == 2
 
 
 def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int, int]:
