@@ -757,6 +757,10 @@ class Service:
         }
 
     def op_CountTokens(self, params: dict[str, Any]) -> dict[str, Any]:
+        model_id = params["modelId"]
+        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(_FOUNDATION) else model_id
+        if key not in (HAIKU, HAIKU_FT):  # the real list of models that count tokens is short: refuse the rest
+            raise validation(f"The model {model_id} does not support counting tokens")
         given = params["input"]
         if "invokeModel" in given:
             try:
