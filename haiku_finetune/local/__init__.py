@@ -14,7 +14,10 @@ It needs the ``local`` extra (moto). Nothing in the core library imports this pa
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
+import socket
+import threading
 import urllib.request
 from collections.abc import Callable
 from types import TracebackType
@@ -124,7 +127,7 @@ class LocalBedrock:
             try:
                 _post(f"{self.s3_endpoint_url}/moto-api/reset")
             finally:
-                self._moto.stop()
+                _stop_promptly(self._moto)
                 self._moto = None
 
     def __enter__(self) -> LocalBedrock:
@@ -239,6 +242,17 @@ class LocalBedrock:
         self._running_server()
         assert self._service is not None
         return self._service
+
+
+def _stop_promptly(moto: Any) -> None:
+    """Stop moto's server without waiting out its half-second poll: connections wake its accept loop."""
+    host, port = moto.get_host_and_port()
+    stopper = threading.Thread(target=moto.stop, name="moto-stop")
+    stopper.start()
+    while stopper.is_alive():
+        with contextlib.suppress(OSError):  # refused: the listener is already closed, the stop nearly done
+            socket.create_connection((host, port), timeout=0.1).close()
+        stopper.join(0.01)
 
 
 def _post(url: str) -> None:

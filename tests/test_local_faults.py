@@ -1,0 +1,62 @@
+"""Fault injection: seen by the transport's retries, deterministic for a seed, per operation."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+import haiku_finetune as hf
+from haiku_finetune.local import Faults, LocalBedrock
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("throttle", "ThrottlingException"), ("server_error", "InternalServerException"), ("drop", "ConnectionFailed")],
+)
+def test_each_fault_is_retried_by_the_transport(
+    local: LocalBedrock, transport: hf.BedrockTransport, caplog: pytest.LogCaptureFixture, kind: str, error: str
+) -> None:
+    local.faults = Faults(**{kind: {"ListFoundationModels": 2}})  # type: ignore[arg-type]
+    retried: list[BaseException] = []
+    with caplog.at_level(logging.DEBUG, logger="haiku_finetune._retry"):
+        models = transport.call("bedrock", "ListFoundationModels", on_retry=retried.append)
+    assert models["modelSummaries"]
+    assert len(retried) == 2
+    logged = [r.getMessage() for r in caplog.records if "retrying ListFoundationModels" in r.getMessage()]
+    assert len(logged) == 2 and all(error in m or "Connection" in m for m in logged), logged
+    # Only the named operation is hit.
+    transport.call("bedrock", "ListCustomModels", on_retry=retried.append)
+    assert len(retried) == 2
+
+
+def test_attempts_run_out_with_the_mapped_error(local: LocalBedrock, transport: hf.BedrockTransport) -> None:
+    local.faults = Faults(throttle={"ListCustomModels": 100})
+    with pytest.raises(hf.errors.ThrottlingError, match="5 attempts") as caught:
+        transport.call("bedrock", "ListCustomModels")
+    assert caught.value.attempts == 5
+
+
+def test_rates_are_deterministic_for_a_seed() -> None:
+    def draws(seed: int) -> list[tuple[bool, bool, bool]]:
+        faults = Faults(throttle=0.3, server_error=0.2, drop=0.1, seed=seed)
+        return [(d.throttle, d.server_error, d.drop) for d in (faults.decide("InvokeModel") for _ in range(200))]
+
+    first = draws(7)
+    assert first == draws(7)
+    assert first != draws(8)
+    throttled = sum(t for t, _, _ in first)
+    assert 40 <= throttled <= 80  # about 30% of 200
+
+
+def test_latency_is_real_and_per_operation() -> None:
+    faults = Faults(latency={"InvokeModel": 0.05}, slow={"Converse": 1}, slow_seconds=0.2)
+    assert faults.decide("InvokeModel").delay == 0.05
+    assert faults.decide("ListCustomModels").delay == 0.0
+    assert faults.decide("Converse").delay == 0.2 and faults.decide("Converse").delay == 0.0  # the next 1 call
+    with LocalBedrock(faults=Faults(latency={"ListCustomModels": 0.2})) as local:
+        transport = local.transport()
+        started = time.perf_counter()
+        transport.call("bedrock", "ListCustomModels")
+        assert time.perf_counter() - started >= 0.2
