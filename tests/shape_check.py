@@ -45,15 +45,22 @@ def violations(operation: str, body: Any) -> list[str]:
     }
     if not isinstance(body, dict):
         return [f"{operation}: body must be a JSON object, got {type(body).__name__}"]
-    for name in shape.required_members:
-        if name in members and body.get(name) is None:
-            found.append(f"{operation}.{name}: required member missing")
-    for name, value in body.items():
-        if name not in members:
-            found.append(f"{operation}.{name}: not a member of {shape.name}")
-        elif value is not None:
-            _walk(members[name], value, f"{operation}.{name}", found)
+    required = [name for name in shape.required_members if name in members]
+    _structure(members, required, shape.name, body, operation, found)
     return found
+
+
+def _structure(
+    members: dict[str, Shape], required: list[str], name: str, value: dict[str, Any], path: str, found: list[str]
+) -> None:
+    for member in required:
+        if value.get(member) is None:
+            found.append(f"{path}.{member}: required member missing")
+    for member, item in value.items():
+        if member not in members:
+            found.append(f"{path}.{member}: not a member of {name}")
+        elif item is not None:
+            _walk(members[member], item, f"{path}.{member}", found)
 
 
 def _walk(shape: Shape, value: Any, path: str, found: list[str]) -> None:
@@ -63,15 +70,7 @@ def _walk(shape: Shape, value: Any, path: str, found: list[str]) -> None:
         if not isinstance(value, dict):
             found.append(f"{path}: expected an object ({shape.name}), got {type(value).__name__}")
             return
-        members = shape.members  # type: ignore[attr-defined]
-        for name in shape.required_members:
-            if value.get(name) is None:
-                found.append(f"{path}.{name}: required member missing")
-        for name, item in value.items():
-            if name not in members:
-                found.append(f"{path}.{name}: not a member of {shape.name}")
-            elif item is not None:
-                _walk(members[name], item, f"{path}.{name}", found)
+        _structure(dict(shape.members), list(shape.required_members), shape.name, value, path, found)  # type: ignore[attr-defined]
         return
     if kind == "list":
         if not isinstance(value, list):
