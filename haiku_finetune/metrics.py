@@ -23,12 +23,12 @@ import csv
 import io
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ._files import atomic_write
 from ._transport import BedrockTransport, resolve_transport
 from .early_stopping import EarlyStoppingResult, simulate_early_stopping
 from .errors import MissingExtraError, ResourceNotFoundError
@@ -370,14 +370,9 @@ class TrainingMetrics(BaseModel):
 def _save_figure(figure: Any, path: Path) -> None:
     suffix = path.suffix.lstrip(".").lower() or "png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format=suffix)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    image = io.BytesIO()
+    figure.savefig(image, format=suffix)
+    atomic_write(path, image.getvalue())
 
 
 # -- CSV parsing --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from ._files import atomic_write
 from ._transport import BedrockTransport, resolve_transport
 from .datasets import DatasetBuilder, ValidationReport, validate_file
 from .errors import DatasetValidationError, ResourceNotFoundError
@@ -453,15 +454,7 @@ def download_file(uri: str, path: str | os.PathLike[str], *, transport: BedrockT
     destination = Path(path)
     data = download_bytes(uri, transport=transport)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return destination
+    return atomic_write(destination, data)
 
 
 def bucket_region(bucket: str, *, transport: BedrockTransport | None = None) -> str:

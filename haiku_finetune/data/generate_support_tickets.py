@@ -23,10 +23,10 @@ import json
 import os
 import random
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from haiku_finetune._files import atomic_write
 from haiku_finetune.data import CATEGORIES
 
 __all__ = ["DEFAULT_PATH", "PER_CATEGORY", "SEED", "generate", "main", "render", "write"]
@@ -387,17 +387,7 @@ def write(path: str | os.PathLike[str] = DEFAULT_PATH, *, seed: int = SEED) -> P
     Returns:
         The path written.
     """
-    target = Path(path)
-    text = render(generate(seed=seed))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, render(generate(seed=seed)).encode("utf-8"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
