@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -175,3 +176,36 @@ def test_max_tokens_stop_sequences_and_responders(emulator: LocalBedrock, client
     with pytest.raises(ClientError) as unknown:
         _ask(runtime, "anthropic.no-such-model-v9:0", "q")
     assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_the_throughput_cap_scales_with_model_units(
+    emulator: LocalBedrock, clients: dict[str, Any], model_arn: str
+) -> None:
+    bedrock, runtime = clients["bedrock"], clients["runtime"]
+    service = emulator._running_service()
+    real = [500.0]  # the cap counts real seconds: a fake real clock makes it exact
+    service.real_time = lambda: real[0]
+    arn = bedrock.create_provisioned_model_throughput(
+        modelUnits=2, provisionedModelName="two-units", modelId=model_arn
+    )["provisionedModelArn"]
+    try:
+        emulator.advance(600)
+
+        def burst(calls: int) -> list[str]:
+            codes = []
+            for _ in range(calls):
+                try:
+                    _ask(runtime, arn, "parcel")
+                    codes.append("ok")
+                except ClientError as error:
+                    codes.append(error.response["Error"]["Code"])
+            return codes
+
+        assert burst(12) == ["ok"] * 10 + ["ThrottlingException"] * 2  # 5 per second per unit, 2 units
+        real[0] += 0.5
+        assert burst(1) == ["ThrottlingException"]  # the window is one second
+        real[0] += 0.6
+        assert burst(11) == ["ok"] * 10 + ["ThrottlingException"]
+    finally:
+        service.real_time = time.monotonic
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)

@@ -60,3 +60,27 @@ def test_latency_is_real_and_per_operation() -> None:
         started = time.perf_counter()
         transport.call("bedrock", "ListCustomModels")
         assert time.perf_counter() - started >= 0.2
+
+
+def test_the_emulators_seed_reaches_fault_draws_without_a_seed_of_their_own() -> None:
+    def throttled(seed: int, faults: Faults) -> list[int]:
+        """How many retries each of 40 calls needed (5: it ran out of attempts)."""
+        with LocalBedrock(seed=seed, faults=faults) as local:
+            transport = local.transport()
+            outcomes = []
+            for _ in range(40):
+                retried: list[BaseException] = []
+                try:
+                    transport.call("bedrock", "ListCustomModels", on_retry=retried.append)
+                except hf.errors.ThrottlingError:
+                    retried.append(RuntimeError("out of attempts"))
+                outcomes.append(len(retried))
+            return outcomes
+
+    first = throttled(1, Faults(throttle={"ListCustomModels": 0.3}))
+    assert first == throttled(1, Faults(throttle={"ListCustomModels": 0.3}))
+    assert first != throttled(2, Faults(throttle={"ListCustomModels": 0.3}))
+    # A Faults with its own seed keeps it, whatever the emulator's seed.
+    assert throttled(1, Faults(throttle={"ListCustomModels": 0.3}, seed=9)) == throttled(
+        2, Faults(throttle={"ListCustomModels": 0.3}, seed=9)
+    )

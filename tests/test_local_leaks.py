@@ -1,12 +1,16 @@
-"""Starting and stopping LocalBedrock many times leaks no thread, socket or port."""
+"""Starting and stopping LocalBedrock: no leaked thread, socket or port; one at a time; the standalone server."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
+import boto3
 import pytest
 
 from haiku_finetune.local import LocalBedrock
@@ -41,3 +45,47 @@ def test_twenty_starts_and_stops_leak_nothing() -> None:
     assert leaked == [], leaked
     assert _open_fds() <= fds + 2, "open file descriptors grew"
     assert all(_refused(url) for url in urls), "a port is still listening"
+
+
+def test_a_second_running_emulator_is_refused_and_the_first_keeps_its_data() -> None:
+    with LocalBedrock() as first:
+        s3 = first.transport()
+        s3.call("s3", "CreateBucket", Bucket="kept", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        second = LocalBedrock()
+        with pytest.raises(RuntimeError, match="already running"):
+            second.start()
+        second.stop()  # nothing to stop, and no harm to the first
+        assert [b["Name"] for b in s3.call("s3", "ListBuckets")["Buckets"]] == ["kept"]
+    with LocalBedrock() as after:  # once the first stopped, a new one starts (from a clean slate)
+        assert after.transport().call("s3", "ListBuckets")["Buckets"] == []
+
+
+def test_standalone_module_prints_the_environment_and_stops_on_ctrl_c() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "haiku_finetune.local", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("# LocalBedrock is running"):
+                break
+        env = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
+        assert env["AWS_ENDPOINT_URL_BEDROCK"].startswith("http://127.0.0.1:")
+        client = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        ).client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
+        assert client.list_foundation_models()["modelSummaries"]
+        client.close()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 0 and "# stopped" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -13,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from haiku_finetune.local import LocalBedrock
+from haiku_finetune.local import EmulatedClock, LocalBedrock
 
 BUCKET = "lifecycle-data"
 ROLE = "arn:aws:iam::123456789012:role/BedrockFineTuning"
@@ -162,6 +163,9 @@ def test_the_documented_early_stopping_table(
     assert [float(r["validation_loss"]) for r in rows] == pytest.approx(SEED_LOSSES[:epochs])
     steps = _csv(s3, f"out/table/model-customization-job-{job_id}/training_artifacts/step_wise_training_metrics.csv")
     assert len(steps) == epochs * 2  # ceil(64 / 32) steps per epoch
+    # One validation metric per validator: the best epoch's loss (per-epoch losses are in the CSV).
+    job = bedrock.get_model_customization_job(jobIdentifier=arn)
+    assert job["validationMetrics"] == [{"validationLoss": pytest.approx(min(SEED_LOSSES[:epochs]))}]
 
 
 def test_pagination_and_stop(local: LocalBedrock, clients: dict[str, Any]) -> None:
@@ -245,3 +249,98 @@ def test_unknown_job_is_not_found(clients: dict[str, Any]) -> None:
     with pytest.raises(ClientError) as missing:
         clients["bedrock"].get_model_customization_job(jobIdentifier="nope")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_custom_model_name_is_taken_by_a_running_or_finished_job(
+    local: LocalBedrock, clients: dict[str, Any]
+) -> None:
+    bedrock, s3 = clients["bedrock"], clients["s3"]
+    _upload(s3, _records(64), _records(32, start=64))
+    _create(bedrock, "first")  # its model is "first-model"
+    params = {"customModelName": "first-model"}
+    with pytest.raises(ClientError) as taken:
+        bedrock.create_model_customization_job(
+            jobName="second",
+            roleArn=ROLE,
+            baseModelIdentifier=BASE,
+            trainingDataConfig={"s3Uri": f"s3://{BUCKET}/train.jsonl"},
+            outputDataConfig={"s3Uri": f"s3://{BUCKET}/out/second/"},
+            **params,
+        )
+    assert taken.value.response["Error"]["Code"] == "ConflictException"
+    assert "first-model" in taken.value.response["Error"]["Message"]
+
+
+def _loss_curve(local: LocalBedrock, bedrock: Any, s3: Any, name: str, lr: str) -> list[float]:
+    hyper = {"epochCount": "5", "batchSize": "32", "learningRateMultiplier": lr, "earlyStoppingThreshold": "0"}
+    arn = _create(bedrock, name, hyper=hyper)
+    assert _run_to_end(local, bedrock, arn, step=600)[-1][0] == "Completed"
+    job_id = arn.rsplit("/", 1)[-1]
+    rows = _csv(
+        s3,
+        f"out/{name}/model-customization-job-{job_id}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+    )
+    return [float(r["validation_loss"]) for r in rows]
+
+
+def test_the_default_loss_curve_is_seeded_and_responds_to_the_learning_rate(
+    local: LocalBedrock, clients: dict[str, Any]
+) -> None:
+    bedrock, s3 = clients["bedrock"], clients["s3"]
+    _upload(s3, _records(64), _records(32, start=64))
+    slow = _loss_curve(local, bedrock, s3, "slow", "0.2")
+    fast = _loss_curve(local, bedrock, s3, "fast", "1")
+    assert slow == sorted(slow, reverse=True) and fast == sorted(fast, reverse=True)  # decaying
+    assert fast[-1] < slow[-1] - 0.1  # a larger multiplier learns faster here
+    # Deterministic: a fresh emulator with the same seed draws the same curve for the same job.
+    local.stop()
+    with LocalBedrock() as again, _clients_for(again) as (bedrock2, s3_2):
+        _upload(s3_2, _records(64), _records(32, start=64))
+        assert _loss_curve(again, bedrock2, s3_2, "slow", "0.2") == slow
+    with LocalBedrock(seed=5) as other, _clients_for(other) as (bedrock3, s3_3):
+        _upload(s3_3, _records(64), _records(32, start=64))
+        assert _loss_curve(other, bedrock3, s3_3, "slow", "0.2") != slow
+
+
+@contextlib.contextmanager
+def _clients_for(local: LocalBedrock) -> Iterator[tuple[Any, Any]]:
+    env = local.session_env()
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+    )
+    bedrock = session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
+    s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"])
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    try:
+        yield bedrock, s3
+    finally:
+        bedrock.close()
+        s3.close()
+
+
+def test_time_scale_runs_jobs_on_sped_up_real_time() -> None:
+    real = [1000.0]  # a fake real monotonic clock: the test never waits
+    local = LocalBedrock(time_scale=3600)
+    local.clock = EmulatedClock(3600, real_time=lambda: real[0])
+    with local, _clients_for(local) as (bedrock, s3):
+        _upload(s3, _records(64), _records(32, start=64))
+        arn = _create(bedrock, "scaled")
+        assert bedrock.get_model_customization_job(jobIdentifier=arn)["status"] == "InProgress"
+        real[0] += 0.01  # 36 emulated seconds: still validating
+        assert bedrock.get_model_customization_job(jobIdentifier=arn)["status"] == "InProgress"
+        real[0] += 10  # ten more real seconds: ten emulated hours
+        job = bedrock.get_model_customization_job(jobIdentifier=arn)
+        assert job["status"] == "Completed"
+        assert local.clock.monotonic() == pytest.approx(10.01 * 3600)
+
+
+def test_get_foundation_model_offers_haiku_for_fine_tuning(clients: dict[str, Any]) -> None:
+    details = clients["bedrock"].get_foundation_model(modelIdentifier=BASE.rsplit("/", 1)[-1])["modelDetails"]
+    assert details["modelArn"] == BASE and "FINE_TUNING" in details["customizationsSupported"]
+    listed = clients["bedrock"].list_foundation_models(byCustomizationType="FINE_TUNING")["modelSummaries"]
+    assert [m["modelArn"] for m in listed] == [BASE]
+    with pytest.raises(ClientError) as missing:
+        clients["bedrock"].get_foundation_model(modelIdentifier="anthropic.claude-v9")
+    assert missing.value.response["Error"]["Code"] in ("ResourceNotFoundException", "ValidationException")

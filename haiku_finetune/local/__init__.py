@@ -34,6 +34,10 @@ __all__ = ["ACCOUNT", "REGION", "EmulatedClock", "Faults", "LocalBedrock"]
 
 _log = logging.getLogger(__name__)
 
+# The emulator running in this process, if any (at most one: see start()).
+_running: list[LocalBedrock] = []
+_running_lock = threading.Lock()
+
 
 class LocalBedrock:
     """An emulated Bedrock (and moto S3/IAM/STS) on 127.0.0.1.
@@ -42,8 +46,12 @@ class LocalBedrock:
         time_scale: ``None`` (default) for a manual clock that moves only through :meth:`advance` or when
             the library waits on :attr:`clock`; or emulated seconds per real second (``3600``: an hour a
             second).
-        faults: Faults to inject (also settable later through :attr:`faults`).
+        faults: Faults to inject (also settable later through :attr:`faults`); one without a ``seed`` of its
+            own draws from ``seed``.
         seed: Seeds identifiers, loss curves and fault draws.
+
+    One emulator runs in a process at a time: moto keeps S3, IAM and STS state per process, so a second
+    :meth:`start` while one is running raises ``RuntimeError`` rather than wipe the first one's data.
         validation_losses: Per-epoch validation losses every job follows (default: a seeded curve that
             responds to the learning-rate multiplier).
         step_seconds: Emulated seconds per training step.
@@ -84,6 +92,22 @@ class LocalBedrock:
         """Start moto and the emulator; returns ``self``."""
         if self._server is not None:
             return self
+        with _running_lock:
+            if _running:
+                # moto keeps S3/IAM/STS state per process, and start() resets it: a second emulator would wipe
+                # the first one's buckets and roles. Refuse instead of corrupting it.
+                raise RuntimeError(
+                    "another LocalBedrock is already running in this process (S3/IAM/STS state is shared "
+                    "per process); stop it first, or reuse it"
+                )
+            _running.append(self)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalBedrock:
         try:
             from moto.server import ThreadedMotoServer
         except ImportError as error:
@@ -104,31 +128,36 @@ class LocalBedrock:
         for name, value in self._settings.items():
             setattr(self._service, name, value)
         self._server = BedrockServer(self._service)
-        self._server.faults = self._faults
+        self._server.faults = self._seeded(self._faults)
         self._server.start()
         _log.info("LocalBedrock serving on %s (S3/IAM/STS on %s)", self._server.url, self.s3_endpoint_url)
         return self
 
     def stop(self) -> None:
         """Stop everything; closes the clients of the transports it handed out. Safe to call twice."""
-        for transport in self._transports:
-            for service in ("bedrock", "bedrock-runtime", "s3", "iam", "sts"):
-                built = transport._clients.get(service)
-                if built is not None:
-                    built.close()
-        self._transports.clear()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-        if self._s3 is not None:
-            self._s3.close()
-            self._s3 = None
-        if self._moto is not None:
-            try:
-                _post(f"{self.s3_endpoint_url}/moto-api/reset")
-            finally:
-                _stop_promptly(self._moto)
-                self._moto = None
+        try:
+            for transport in self._transports:
+                for service in ("bedrock", "bedrock-runtime", "s3", "iam", "sts"):
+                    built = transport._clients.get(service)
+                    if built is not None:
+                        built.close()
+            self._transports.clear()
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+            if self._s3 is not None:
+                self._s3.close()
+                self._s3 = None
+            if self._moto is not None:
+                try:
+                    _post(f"{self.s3_endpoint_url}/moto-api/reset")
+                finally:
+                    _stop_promptly(self._moto)
+                    self._moto = None
+        finally:
+            with _running_lock:
+                if self in _running:
+                    _running.remove(self)
 
     def __enter__(self) -> LocalBedrock:
         return self.start()
@@ -201,7 +230,13 @@ class LocalBedrock:
     def faults(self, value: Faults | None) -> None:
         self._faults = value
         if self._server is not None:
-            self._server.faults = value
+            self._server.faults = self._seeded(value)
+
+    def _seeded(self, faults: Faults | None) -> Faults | None:
+        """A :class:`Faults` without a seed of its own draws from the emulator's seed."""
+        if faults is not None and faults.seed is None:
+            faults.seed = self.seed
+        return faults
 
     @property
     def validation_losses(self) -> list[float] | None:

@@ -35,7 +35,7 @@ class Faults:
     Each of ``throttle``, ``server_error``, ``drop`` and ``slow`` is a rate for every operation, or a
     mapping from operation name (e.g. ``"InvokeModel"``) to a rate (a float) or to a count of the next calls
     to hit (an int). ``latency`` is seconds added to every response (or per operation); a ``slow`` response
-    waits ``slow_seconds`` more.
+    waits ``slow_seconds`` more. ``seed`` seeds the draws; ``None`` (default) takes the emulator's seed.
     """
 
     throttle: Spec = 0.0
@@ -44,7 +44,7 @@ class Faults:
     slow: Spec = 0.0
     latency: Spec = 0.0
     slow_seconds: float = 2.0
-    seed: int = 0
+    seed: int | None = None
     _rngs: dict[str, random.Random] = field(default_factory=dict, init=False, repr=False)
     _counts: dict[tuple[str, str], int] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -54,7 +54,8 @@ class Faults:
         with self._lock:
             rng = self._rngs.get(operation)
             if rng is None:
-                rng = self._rngs[operation] = random.Random(self.seed * 1_000_003 + zlib.crc32(operation.encode()))
+                seed = self.seed or 0
+                rng = self._rngs[operation] = random.Random(seed * 1_000_003 + zlib.crc32(operation.encode()))
             decision = FaultDecision(
                 throttle=self._hit("throttle", self.throttle, operation, rng),
                 server_error=self._hit("server_error", self.server_error, operation, rng),

@@ -114,6 +114,8 @@ class Service:
         self.step_seconds = 30.0
         self.pt_ready_seconds = 1200.0
         self.calls_per_second_per_unit: float | None = None
+        # The throughput cap is per real second (it models the service's capacity, not the job clock).
+        self.real_time: Callable[[], float] = time.monotonic
         self.responders: dict[str, Responder] = {}
         self._lock = threading.RLock()
         self._jobs: dict[str, _Job] = {}
@@ -438,9 +440,10 @@ class Service:
         }
         if job.status == "Completed":
             view["trainingMetrics"] = {"trainingLoss": job.final_training_loss}
-            view["validationMetrics"] = (
-                [{"validationLoss": loss} for loss in job.losses] if len(self._data_uris(params)) > 1 else []
-            )
+            # One entry per validator (botocore: "the loss metric for each validator"), the best epoch's
+            # loss, as GetCustomModel reports it; the per-epoch losses are in the validation CSV.
+            validators = (params.get("validationDataConfig") or {}).get("validators") or []
+            view["validationMetrics"] = [{"validationLoss": min(job.losses)} for _ in validators] if job.losses else []
         return {k: v for k, v in view.items() if v is not None}
 
     def op_GetModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -683,7 +686,7 @@ class Service:
     def _rate_limit(self, pt: _Throughput) -> None:
         if self.calls_per_second_per_unit is None:
             return
-        now = time.monotonic()
+        now = self.real_time()
         pt.calls = [t for t in pt.calls if now - t < 1.0]
         if len(pt.calls) >= self.calls_per_second_per_unit * pt.units:
             raise ApiError("ThrottlingException", "Too many requests, please wait before trying again.", 429)
