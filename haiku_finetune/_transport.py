@@ -26,12 +26,15 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
 )
 
 from ._clock import Clock, SystemClock
 from ._retry import RetryPolicy
-from .errors import raise_for_client_error, raise_for_connection_error
+from .errors import CredentialsError, raise_for_client_error, raise_for_connection_error
 
 __all__ = [
     "DEFAULT_REGION",
@@ -51,6 +54,8 @@ DEFAULT_REGION = "us-west-2"
 
 # Errors that mean "no answer": the request may or may not have reached the service.
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+# Raised by botocore before anything is sent: no retry can help, and the caller needs one clear line.
+_CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, ProfileNotFound)
 
 
 class BedrockTransport:
@@ -173,8 +178,12 @@ class BedrockTransport:
         Raises:
             ServiceError: A subclass naming what went wrong, after retries when it was retryable.
             ConnectionFailedError: The endpoint did not answer, after retries.
+            CredentialsError: botocore found no usable credentials or profile; nothing was sent.
         """
-        client = self.client(service)
+        try:
+            client = self.client(service)
+        except _CREDENTIALS_ERRORS as error:
+            raise CredentialsError(str(error), operation=operation) from error
         model = client.meta.service_model
         if operation not in model.operation_names:
             raise ValueError(f"{service} has no operation {operation!r}")
@@ -192,6 +201,8 @@ class BedrockTransport:
                 raise_for_client_error(error, operation)
             except _CONNECTION_ERRORS as error:
                 raise_for_connection_error(error, operation)
+            except _CREDENTIALS_ERRORS as error:
+                raise CredentialsError(str(error), operation=operation) from error
             return response
 
         return self.retry.run(operation, _attempt, on_retry=on_retry)

@@ -15,6 +15,7 @@
     │   ├── ModelTimeoutError               408 from the runtime (not retried)
     │   └── ModelError                      424 from the runtime: the model failed (not retried)
     ├── ConnectionFailedError               no answer at all: connect/read timeout, dropped connection (retried)
+    ├── CredentialsError                    no usable AWS credentials or profile: nothing was sent (not retried)
     ├── DatasetValidationError              the training data breaks the rules (lists every problem)
     ├── HyperparameterError                 a hyperparameter is out of range (also a ValueError)
     ├── JobError                            a customization job did not produce a model
@@ -39,6 +40,7 @@ __all__ = [
     "AccessDeniedError",
     "ConflictError",
     "ConnectionFailedError",
+    "CredentialsError",
     "DatasetValidationError",
     "DeploymentError",
     "HaikuFinetuneError",
@@ -162,6 +164,25 @@ class ConnectionFailedError(HaikuFinetuneError):
     def __str__(self) -> str:
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         return f"{self.operation} failed{tries}: could not reach the endpoint: {self.message}"
+
+
+class CredentialsError(HaikuFinetuneError):
+    """botocore found no usable AWS credentials (or the named profile does not exist); nothing was sent.
+
+    Attributes:
+        operation: The API operation that was attempted.
+    """
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        self.message = message
+        self.operation = operation
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.operation} was not sent: {self.message}. Configure AWS credentials (`aws configure`, "
+            "AWS_PROFILE, or a boto3.Session given to BedrockTransport), or run against LocalBedrock"
+        )
 
 
 class DatasetValidationError(HaikuFinetuneError, ValueError):

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from haiku_finetune.local import EmulatedClock, LocalBedrock
 
@@ -344,3 +346,30 @@ def test_get_foundation_model_offers_haiku_for_fine_tuning(clients: dict[str, An
     with pytest.raises(ClientError) as missing:
         clients["bedrock"].get_foundation_model(modelIdentifier="anthropic.claude-v9")
     assert missing.value.response["Error"]["Code"] in ("ResourceNotFoundException", "ValidationException")
+
+
+def test_an_api_moto_lacks_is_a_clean_error_without_a_traceback(
+    local: LocalBedrock, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = local.transport()
+    # moto answers a bare HTML 500, which botocore cannot parse (the library's IAM check says "not checked").
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(ResponseParserError):
+            transport.call(
+                "iam",
+                "SimulatePrincipalPolicy",
+                PolicySourceArn="arn:aws:iam::123456789012:role/x",
+                ActionNames=["s3:GetObject"],
+            )
+        local.stop()  # werkzeug logs after it has answered: stopping joins its threads
+    assert not [r for r in caplog.records if r.getMessage().startswith("Error on request")]
+    assert any("moto does not implement" in r.getMessage() for r in caplog.records)
+
+
+def test_the_default_curve_still_learns_at_the_documented_minimum_learning_rate(
+    local: LocalBedrock, clients: dict[str, Any]
+) -> None:
+    bedrock, s3 = clients["bedrock"], clients["s3"]
+    _upload(s3, _records(64), _records(32, start=64))
+    losses = _loss_curve(local, bedrock, s3, "coolest", "0.1")
+    assert len(losses) == 5 and losses == sorted(losses, reverse=True) and losses[-1] < losses[0] - 0.1

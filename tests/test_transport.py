@@ -344,3 +344,42 @@ def _job_response() -> dict[str, Any]:
         "outputDataConfig": {"s3Uri": "s3://bucket/out/"},
         "status": "InProgress",
     }
+
+
+def _no_aws_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance-metadata endpoint
+    for name in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_missing_credentials_are_one_clear_error_and_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_aws_configuration(monkeypatch)
+    clock = FakeClock()
+    transport = hf.BedrockTransport(
+        session=boto3.Session(region_name=REGION),
+        endpoint_urls={"bedrock": "http://127.0.0.1:9"},  # never reached: signing fails first
+        retry=hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic),
+    )
+    with pytest.raises(errors.CredentialsError, match="ListCustomModels was not sent") as caught:
+        transport.call("bedrock", "ListCustomModels")
+    assert "aws configure" in str(caught.value) and "LocalBedrock" in str(caught.value)
+    assert isinstance(caught.value.__cause__, botocore.exceptions.NoCredentialsError)
+    assert clock.sleeps == []
+
+
+def test_a_missing_profile_is_a_credentials_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_aws_configuration(monkeypatch)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    transport = hf.BedrockTransport(endpoint_urls={"bedrock": "http://127.0.0.1:9"})
+    with pytest.raises(errors.CredentialsError, match="no-such-profile"):
+        transport.call("bedrock", "ListCustomModels")
