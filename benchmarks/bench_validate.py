@@ -9,8 +9,10 @@ memory run). It generates, in a temporary folder:
 then, in this one process, times ``validate_file`` against a bare loop that only ``orjson.loads`` each line of
 the same file (best of several interleaved rounds, so both see the same disk cache and machine load), plus a
 reference validator written the common way (one pydantic model per record, fewer rules) for scale. Finally it
-validates a ~1 GB file in a fresh child process and reports that child's peak RSS next to the peak RSS of a child
-that only imports the library. Targets (issue 3): (a) <= 1.5x, (b) <= 3x, peak RSS <= 100 MB on 1 GB.
+validates two ~1 GB files, each in a fresh child process, and reports each child's peak RSS next to the peak RSS
+of a child that only imports the library: (a) repeated (few, long records), and a file of millions of distinct
+short records (what makes per-record bookkeeping grow, if any is left). Targets (issue 3): (a) <= 1.5x,
+(b) <= 3x, peak RSS <= 100 MB on 1 GB.
 """
 
 from __future__ import annotations
@@ -188,24 +190,52 @@ def _child_rss(*args: str) -> tuple[int, str]:
     return int(lines[-1]), " ".join(lines[:-1])
 
 
-def _rss(path: Path, gigabytes: float) -> float:
-    chunk = path.read_bytes()
-    target = int(gigabytes * 1e9)
-    big = path.with_name("big.jsonl")
-    with open(big, "wb") as out:
+def _write_repeated(path: Path, chunk: bytes, target: int) -> None:
+    with open(path, "wb") as out:
         written = 0
         while written < target:
             out.write(chunk)
             written += len(chunk)
+
+
+def _write_many_short(path: Path, target: int) -> None:
+    """Distinct records of about 100 bytes each until ``target`` bytes: no two lines alike."""
+    with open(path, "wb") as out:
+        written = i = 0
+        while written < target:
+            batch = b"".join(
+                b'{"messages":[{"role":"user","content":"question %d: where is my order?"},'
+                b'{"role":"assistant","content":"it ships tomorrow"}]}\n' % n
+                for n in range(i, i + 10_000)
+            )
+            out.write(batch)
+            written += len(batch)
+            i += 10_000
+
+
+def _rss_run(label: str, big: Path) -> float:
     start = time.perf_counter()
     peak, summary = _child_rss(str(big))
     elapsed = time.perf_counter() - start
-    baseline, _ = _child_rss()
     records, size, errors = (int(x) for x in summary.split())
-    print(f"1 GB run: {records:,} records, {size / 1e9:.2f} GB, {errors:,} errors (too many records), {elapsed:.1f} s")
-    print(f"  peak RSS validating: {peak / 1024:.1f} MB (interpreter + imports alone: {baseline / 1024:.1f} MB)")
+    print(f"1 GB run, {label}: {records:,} records, {size / 1e9:.2f} GB, {errors:,} errors, {elapsed:.1f} s")
+    print(f"  peak RSS validating: {peak / 1024:.1f} MB")
     big.unlink()
     return peak / 1024
+
+
+def _rss(long_path: Path, gigabytes: float) -> float:
+    """Peak RSS (MB) of validating each ~``gigabytes`` file in a fresh process; returns the larger."""
+    target = int(gigabytes * 1e9)
+    baseline, _ = _child_rss()
+    print(f"memory: interpreter + imports alone: {baseline / 1024:.1f} MB")
+    big = long_path.with_name("big-long.jsonl")
+    _write_repeated(big, long_path.read_bytes(), target)
+    long_peak = _rss_run("long records repeated", big)
+    big = long_path.with_name("big-short.jsonl")
+    _write_many_short(big, target)
+    short_peak = _rss_run("distinct short records", big)
+    return max(long_peak, short_peak)
 
 
 def main() -> None:
@@ -224,7 +254,7 @@ def main() -> None:
         a = _compare("(a) long records", long_path, "train", rounds)
         b = _compare("(b) short records", short_path, "train", rounds)
         peak = _rss(long_path, args.rss_gb) if args.rss_gb > 0 else None
-    memory = f", peak RSS {peak:.0f} MB <= 100 MB" if peak is not None else ""
+    memory = f", peak RSS (larger of the two 1 GB runs) {peak:.0f} MB <= 100 MB" if peak is not None else ""
     print(f"targets: (a) {a['ratio']:.2f}x <= 1.5x, (b) {b['ratio']:.2f}x <= 3x{memory}")
 
 

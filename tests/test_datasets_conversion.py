@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,47 @@ def test_converted_output_validates(tmp_path: Path) -> None:
     )
     convert_prompt_completion(source, tmp_path / "out.jsonl")
     assert hf.validate_file(tmp_path / "out.jsonl").ok
+
+
+def test_csv_fields_longer_than_the_csv_modules_default_limit(tmp_path: Path) -> None:
+    long_text = "word " * 40_000  # 200,000 characters: over csv's default 131,072-character field limit
+    source = tmp_path / "long.csv"
+    source.write_text(f"prompt,completion\n{long_text},short\nq,a\n", encoding="utf-8")
+    before = csv.field_size_limit()
+    result = convert_csv(source, tmp_path / "out.jsonl")
+    assert result.ok and result.written == 2
+    assert _read(tmp_path / "out.jsonl")[0]["messages"][0]["content"] == long_text
+    assert csv.field_size_limit() == before  # the process-wide limit is put back
+
+
+def test_csv_bytes_that_are_not_utf8_are_reported_by_line(tmp_path: Path) -> None:
+    source = tmp_path / "latin1.csv"
+    source.write_bytes(b"prompt,completion\nq1,a1\ncaf\xe9?,a2\nq3,a3\n")  # line 3 is Latin-1
+    result = convert_csv(source, tmp_path / "out.jsonl")
+    assert [(e.code, e.line) for e in result.errors] == [("invalid_utf8", 3)]
+    assert "'prompt'" in result.errors[0].message
+    assert [r["messages"][0]["content"] for r in _read(tmp_path / "out.jsonl")] == ["q1", "q3"]
+
+    header = tmp_path / "header.csv"
+    header.write_bytes(b"pr\xe9mpt,completion\nq,a\n")
+    bad_header = convert_csv(header, tmp_path / "none.jsonl")
+    assert [(e.code, e.line) for e in bad_header.errors] == [("invalid_utf8", 1)]
+    assert not (tmp_path / "none.jsonl").exists()
+
+
+def test_csv_malformed_rows_are_reported_at_their_first_line(tmp_path: Path) -> None:
+    source = tmp_path / "quotes.csv"
+    source.write_text(
+        "prompt,completion\n"  # 1
+        "q1,a1\n"  # 2
+        '"q2"x,a2\n'  # 3: text after a closing quote
+        '"multi\nline",a3\n'  # 4-5: a good row over two lines
+        "q4,a4\n"  # 6
+        '"never closed,a5\n'  # 7: the quote runs on to the end of the file
+        "q6,a6\n",  # 8
+        encoding="utf-8",
+    )
+    result = convert_csv(source, tmp_path / "out.jsonl")
+    assert [(e.code, e.line) for e in result.errors] == [("invalid_csv", 3), ("invalid_csv", 7)]
+    assert "line 7" in result.errors[1].message
+    assert [r["messages"][0]["content"] for r in _read(tmp_path / "out.jsonl")] == ["q1", "multi\nline", "q4"]

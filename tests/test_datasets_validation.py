@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import haiku_finetune as hf
 from haiku_finetune.datasets import validation as validation_module
@@ -158,6 +162,98 @@ def test_the_seed_style_example_validates_clean(tmp_path: Path) -> None:
     report = hf.validate_file(path)
     assert report.ok and not report.warnings
     assert report.stats.records == 41 and report.stats.records_with_system == 41
+
+
+def test_the_seeds_example_record_validates_clean(tmp_path: Path) -> None:
+    # The shape of the example record in the AWS blog post the project started from: an instruction-style
+    # system prompt, and one user turn with "instruction:\n\n" / "input:\n" markers (real newlines in the
+    # JSON; the blog's rendering lost the backslashes), a non-ASCII ellipsis, and a summary as the reply.
+    # Wording is ours; the structure and the markers are the seed's.
+    example = {
+        "system": "Below is an instruction that describes a task, together with an input that gives more "
+        "context. Write a response that completes the request appropriately.",
+        "messages": [
+            {
+                "role": "user",
+                "content": "instruction:\n\nSummarize the news article provided below.\n\ninput:\n"
+                "A regional rail operator will add night trains between two coastal cities this summer, "
+                "after a pilot run sold out within days. … The operator said fares would stay unchanged.",
+            },
+            {
+                "role": "assistant",
+                "content": "A rail operator is adding summer night trains between two coastal cities after a "
+                "sold-out pilot … fares stay the same.",
+            },
+        ],
+    }
+    assert hf.datasets.check_record(example) == []
+    path = tmp_path / "train.jsonl"
+    # ensure_ascii=False: the file carries the ellipsis as UTF-8, as a real export would
+    lines = [json.dumps(example, ensure_ascii=False)] + [json.dumps(record(i, system="be brief")) for i in range(40)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = hf.validate_file(path)
+    assert report.ok and not report.warnings, report
+    assert report.stats.records == 41 and report.stats.records_with_system == 41
+
+
+# -- memory -----------------------------------------------------------------------------------------------
+
+
+def _tiny_lines(n: int) -> bytes:
+    return b"".join(
+        b'{"messages":[{"role":"user","content":"q%d"},{"role":"assistant","content":"a"}]}\n' % i for i in range(n)
+    )
+
+
+def test_duplicate_tracking_stops_at_the_largest_valid_record_count() -> None:
+    cap = validation_module.MAX_TRAIN_RECORDS
+    lines = _tiny_lines(cap + 50).splitlines(keepends=True)
+    lines[cap + 19] = lines[4]  # line cap + 20 repeats line 5: still found
+    lines[cap + 39] = lines[cap + 29]  # line cap + 40 repeats line cap + 30, never remembered: not reported
+    report, seen, hashes = validation_module._validate(
+        io.BytesIO(b"".join(lines)), split="validation", max_issues=1000, token_counter=None, keep_hashes=True
+    )
+    assert len(seen) == cap and len(hashes) == cap
+    assert [(w.code, w.line) for w in report.warnings] == [("duplicate_record", cap + 20)]
+    assert [(e.code, e.line) for e in report.errors] == [("too_many_records", None)]
+    assert report.stats.records == cap + 50
+
+
+def _peak_bytes(data: bytes) -> int:
+    stream = io.BytesIO(data)
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    hf.validate_file(stream)
+    return tracemalloc.get_traced_memory()[1] - before
+
+
+def test_memory_does_not_grow_with_the_record_count() -> None:
+    # Both files are past the 10,000-record cap, so everything kept per record must stop growing: tripling the
+    # records may not cost more than a few transient objects. (Keeping one int per record in a list, or one
+    # hash per record in a dict, would add well over 1 MB here.)
+    small, large = _tiny_lines(15_000), _tiny_lines(45_000)
+    tracemalloc.start()
+    try:
+        _peak_bytes(small)  # warm up caches (interned strings, code objects) outside the measurement
+        small_peak, large_peak = _peak_bytes(small), _peak_bytes(large)
+    finally:
+        tracemalloc.stop()
+    assert large_peak - small_peak < 128 * 1024, (small_peak, large_peak)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=60))
+def test_histogram_stats_are_exact(values: list[int]) -> None:
+    stats = hf.DatasetStats.compute(tokens=values, turns=[v % 4 for v in values], with_system=0, lines=0, file_size=0)
+    ordered = sorted(values)
+
+    def nearest_rank(pct: float) -> int:
+        return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+
+    assert (stats.tokens_min, stats.tokens_max, stats.total_tokens) == (ordered[0], ordered[-1], sum(values))
+    assert (stats.tokens_p50, stats.tokens_p95) == (nearest_rank(50), nearest_rank(95))
+    assert stats.tokens_mean == sum(values) / len(values)
+    turns = [v % 4 for v in values]
+    assert (stats.turns_min, stats.turns_max, stats.turns_mean) == (min(turns), max(turns), sum(turns) / len(turns))
 
 
 # -- file level -------------------------------------------------------------------------------------------

@@ -32,3 +32,10 @@ def test_import_pulls_in_no_optional_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing haiku_finetune imported optional extras: {out}"
+
+
+def test_every_public_dataset_name_is_re_exported() -> None:
+    missing = [name for name in hf.datasets.__all__ if name not in hf.__all__]
+    assert not missing, f"haiku_finetune.datasets names missing from haiku_finetune.__all__: {missing}"
+    for name in hf.datasets.__all__:
+        assert getattr(hf, name) is getattr(hf.datasets, name), name

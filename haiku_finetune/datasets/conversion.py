@@ -7,8 +7,10 @@ run :func:`~haiku_finetune.datasets.validate_file` on the result (the CLI does).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +223,11 @@ def convert_csv(
 ) -> ConversionResult:
     """Convert a CSV file (with a header row) into Messages JSONL.
 
+    Rows are parsed strictly, so a malformed row (a stray or unclosed quote) is reported at the line where it
+    starts instead of silently swallowing the lines after it. Fields may be up to 16 Mi characters long (far
+    more than a 32,000-token record can hold; the csv module's own default limit, 131,072, is less than that).
+    Bytes that are not UTF-8 are reported per row (``invalid_utf8``); the other rows still convert.
+
     Args:
         source: The CSV file (UTF-8; a BOM is tolerated here).
         destination: The output file (written atomically).
@@ -228,26 +235,125 @@ def convert_csv(
         assistant_column: The column holding the assistant's reply.
         system_column: A column holding a per-row system prompt.
         system: A system prompt for every row (used where ``system_column`` is empty or absent).
+
+    Returns:
+        A :class:`ConversionResult`; each bad row is listed in ``errors`` with the line it starts on, and
+        skipped. A header without the columns (or one that cannot be read) writes nothing.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
     """
     path = _existing(source)
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in (user_column, assistant_column, system_column) if c and c not in header]
-        if missing:
-            result = ConversionResult(destination=None)
-            result.errors.append(
-                ValidationIssue("missing_column", 1, f"column(s) {missing} not in the header {header}")
+    # surrogateescape: an undecodable byte becomes a lone surrogate that _undecodable() finds per row, instead
+    # of a UnicodeDecodeError that would end the whole conversion without saying where.
+    with (
+        _LARGE_CSV_FIELDS.raised(),
+        open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle,
+    ):
+        reader = csv.reader(handle, strict=True)
+        header_problem: ValidationIssue | None = None
+        try:
+            header = next(reader, [])
+        except csv.Error as error:
+            header = []
+            header_problem = ValidationIssue("invalid_csv", 1, f"the header row is not valid CSV ({error})")
+        if header_problem is None and _undecodable(header) is not None:
+            header_problem = ValidationIssue(
+                "invalid_utf8", 1, "the header row has bytes that are not UTF-8; re-encode the file as UTF-8"
             )
+        missing = [c for c in (user_column, assistant_column, system_column) if c and c not in header]
+        if header_problem is None and missing:
+            header_problem = ValidationIssue("missing_column", 1, f"column(s) {missing} not in the header {header}")
+        if header_problem is not None:
+            result = ConversionResult(destination=None)
+            result.errors.append(header_problem)
             return result
-        rows = ((reader.line_num, row) for row in reader)
         return _write(
             destination,
             _converted(
-                rows,
+                _csv_rows(reader, header),
                 lambda row: _row_record(row, user_column, assistant_column, system_column, system),
             ),
         )
+
+
+class _FieldSizeLimit:
+    """Raises the csv module's field size limit while at least one CSV conversion runs, then restores it.
+
+    The limit is process-wide (there is no per-reader setting), so concurrent conversions share one raise, and
+    the last one to finish puts back the value found before the first started.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0
+
+    @contextlib.contextmanager
+    def raised(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._saved = csv.field_size_limit()
+                csv.field_size_limit(max(self._saved, self.limit))  # never lower a limit the caller raised
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    csv.field_size_limit(self._saved)
+
+
+# 16 Mi characters: hundreds of times what a valid record can hold, yet a bounded allocation when a stray quote
+# runs on to the end of a large file. It also fits a C long on every platform, as field_size_limit requires.
+_LARGE_CSV_FIELDS = _FieldSizeLimit(16 * 1024 * 1024)
+
+
+def _csv_rows(reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
+    """Yield (first physical line, row dict or ConversionProblem) for each data row of a csv reader."""
+    while True:
+        first = reader.line_num + 1  # a quoted field can span lines: report the row where it starts
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield (
+                first,
+                ConversionProblem(
+                    "invalid_csv", f"the row starting on line {first} is not valid CSV ({error}); check its quotes"
+                ),
+            )
+            continue
+        if not row:  # a blank line, which csv.DictReader skips too
+            continue
+        bad = _undecodable(row)
+        if bad is not None:
+            column = repr(header[bad]) if bad < len(header) else f"number {bad + 1}"
+            yield (
+                first,
+                ConversionProblem(
+                    "invalid_utf8",
+                    f"column {column} has bytes that are not UTF-8; re-encode the file as UTF-8 "
+                    "(e.g. iconv -f cp1252 -t utf-8)",
+                ),
+            )
+            continue
+        yield first, dict(zip(header, row, strict=False))
+
+
+def _undecodable(fields: list[str]) -> int | None:
+    """The index of the first field holding an undecodable byte (a lone surrogate from surrogateescape)."""
+    for index, value in enumerate(fields):
+        if value.isascii():
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return index
+    return None
 
 
 def records_from_rows(

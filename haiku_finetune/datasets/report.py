@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,16 +42,18 @@ class ValidationIssue:
 
 @dataclass
 class DatasetStats:
-    """Statistics of a dataset (tokens are estimates unless an exact counter was used).
+    """Statistics of a dataset (token counts are estimates, except the ``tokens_exact`` ones).
 
     Attributes:
         records: Records (lines that parsed as JSON objects).
         lines: Physical lines read.
         records_with_system: Records that carry a system prompt.
         turns_min, turns_mean, turns_max: User turns per record.
-        tokens_min, tokens_mean, tokens_p50, tokens_p95, tokens_max: Tokens per record.
+        tokens_min, tokens_mean, tokens_p50, tokens_p95, tokens_max: Tokens per record (percentiles by
+            nearest rank).
         total_tokens: Tokens over all records.
         file_size: Bytes read.
+        tokens_exact: Records whose token count is exact (from a token counter); the others are estimates.
     """
 
     records: int = 0
@@ -66,29 +69,59 @@ class DatasetStats:
     tokens_max: int = 0
     total_tokens: int = 0
     file_size: int = 0
+    tokens_exact: int = 0
 
     @classmethod
     def compute(
-        cls, *, tokens: list[int], turns: list[int], with_system: int, lines: int, file_size: int
+        cls, *, tokens: Iterable[int], turns: Iterable[int], with_system: int, lines: int, file_size: int
     ) -> DatasetStats:
-        """Summarize per-record token and turn counts."""
-        if not tokens:
+        """Summarize per-record token and turn counts (one value per record)."""
+        return cls.from_histograms(
+            tokens=Counter(tokens), turns=Counter(turns), with_system=with_system, lines=lines, file_size=file_size
+        )
+
+    @classmethod
+    def from_histograms(
+        cls,
+        *,
+        tokens: Mapping[int, int],
+        turns: Mapping[int, int],
+        with_system: int,
+        lines: int,
+        file_size: int,
+        tokens_exact: int = 0,
+    ) -> DatasetStats:
+        """Summarize histograms of per-record counts exactly, in memory bounded by the distinct values.
+
+        Args:
+            tokens: Records by token count (count -> records with that count).
+            turns: Records by user turns; must describe the same number of records as ``tokens``.
+            with_system: Records with a system prompt.
+            lines: Physical lines read.
+            file_size: Bytes read.
+            tokens_exact: Records whose token count is exact.
+        """
+        records = sum(tokens.values())
+        if not records:
             return cls(lines=lines, file_size=file_size)
-        ordered = sorted(tokens)
+        ordered = sorted((value, count) for value, count in tokens.items() if count)
+        total = sum(value * count for value, count in ordered)
+        turn_values = [value for value, count in turns.items() if count]
         return cls(
-            records=len(tokens),
+            records=records,
             lines=lines,
             records_with_system=with_system,
-            turns_min=min(turns),
-            turns_mean=sum(turns) / len(turns),
-            turns_max=max(turns),
-            tokens_min=ordered[0],
-            tokens_mean=sum(ordered) / len(ordered),
-            tokens_p50=_percentile(ordered, 50),
-            tokens_p95=_percentile(ordered, 95),
-            tokens_max=ordered[-1],
-            total_tokens=sum(ordered),
+            turns_min=min(turn_values),
+            turns_mean=sum(value * count for value, count in turns.items()) / records,
+            turns_max=max(turn_values),
+            tokens_min=ordered[0][0],
+            tokens_mean=total / records,
+            tokens_p50=_percentile(ordered, records, 50),
+            tokens_p95=_percentile(ordered, records, 95),
+            tokens_max=ordered[-1][0],
+            total_tokens=total,
             file_size=file_size,
+            tokens_exact=tokens_exact,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,16 +133,26 @@ class DatasetStats:
             f"records: {self.records} ({self.records_with_system} with a system prompt), "
             f"{self.file_size:,} bytes\n"
             f"user turns per record: min {self.turns_min}, mean {self.turns_mean:.2f}, max {self.turns_max}\n"
-            f"tokens per record (estimate): min {self.tokens_min}, mean {self.tokens_mean:.0f}, "
+            f"tokens per record ({self._kind()}): min {self.tokens_min}, mean {self.tokens_mean:.0f}, "
             f"p50 {self.tokens_p50}, p95 {self.tokens_p95}, max {self.tokens_max}\n"
-            f"total tokens (estimate): {self.total_tokens:,}"
+            f"total tokens ({self._kind()}): {self.total_tokens:,}"
         )
 
+    def _kind(self) -> str:
+        if not self.tokens_exact:
+            return "estimate"
+        return f"estimate; {self.tokens_exact} record(s) counted exactly"
 
-def _percentile(ordered: Sequence[int], pct: float) -> int:
-    """Nearest-rank percentile of sorted values."""
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
+
+def _percentile(ordered: Iterable[tuple[int, int]], records: int, pct: float) -> int:
+    """Nearest-rank percentile from (value, count) pairs sorted by value, over ``records`` values in all."""
+    rank = max(1, math.ceil(pct / 100 * records))
+    seen = 0
+    for value, count in ordered:
+        seen += count
+        if seen >= rank:
+            return value
+    raise ValueError(f"the histogram holds {seen} values, fewer than the {records} records given")
 
 
 @dataclass
