@@ -84,7 +84,9 @@ def test_caller_token_is_kept() -> None:
 def test_validation_error_is_not_retried() -> None:
     client, clock = _client("bedrock"), FakeClock()
     with Stubber(client) as stub:
-        stub.add_client_error("get_model_customization_job", "ValidationException", "bad id", 400)
+        stub.add_client_error(
+            "get_model_customization_job", "ValidationException", "bad id", 400, response_meta={"RequestId": "req-7"}
+        )
         with pytest.raises(hf.ServiceValidationError) as caught:
             _transport(client, clock).call("bedrock", "GetModelCustomizationJob", jobIdentifier="x")
     error = caught.value
@@ -92,6 +94,8 @@ def test_validation_error_is_not_retried() -> None:
     assert error.code == "ValidationException" and error.http_status == 400
     assert error.operation == "GetModelCustomizationJob"
     assert error.message == "bad id"
+    assert error.request_id == "req-7" and "req-7" in str(error)
+    assert isinstance(error.__cause__, botocore.exceptions.ClientError)
     assert "after" not in str(error)
 
 
@@ -140,6 +144,7 @@ def test_connection_errors_exhausted_raise_connection_failed() -> None:
         _transport(client, clock, max_attempts=3).call("bedrock", "GetModelCustomizationJob", jobIdentifier="x")
     assert caught.value.attempts == 3
     assert "after 3 attempts" in str(caught.value)
+    assert isinstance(caught.value.__cause__, EndpointConnectionError)
 
 
 def test_total_time_budget_stops_retrying_before_max_attempts() -> None:
