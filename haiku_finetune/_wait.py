@@ -60,6 +60,7 @@ def wait_for(
     interval: PollInterval | None = None,
     progress: bool = True,
     reattach_hint: str = "",
+    interrupt_message: bool = True,
 ) -> PollState:
     """Poll ``fetch`` until it reports ``finished``; return that state.
 
@@ -71,6 +72,8 @@ def wait_for(
         interval: The polling schedule (default: 30 s growing to 2 min).
         progress: Show a tqdm.auto bar with the status and elapsed time.
         reattach_hint: Told to the user on Ctrl-C, e.g. ``"CustomizationJob.attach('my-job').wait()"``.
+        interrupt_message: Say on Ctrl-C that the resource was left running. ``False`` for a caller that does
+            something else with it (a ``with`` block deletes its deployment) and says so itself.
 
     Returns:
         The finished state.
@@ -107,6 +110,8 @@ def wait_for(
             clock.sleep(pause)
             delay = min(delay * schedule.growth, schedule.maximum)
     except KeyboardInterrupt:
+        if not interrupt_message:
+            raise
         status = state.status if state else "unknown"
         message = f"Stopped waiting for {what} (last status {status}); it was left running."
         if reattach_hint:

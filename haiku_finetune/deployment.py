@@ -79,7 +79,9 @@ class ProvisionedDeployment:
             name: The deployment's name (default: generated from the model's name and the time).
             commitment: ``None`` for no commitment (deletable any time), or ``"OneMonth"`` /
                 ``"SixMonths"`` (cheaper per hour, but cannot be deleted before the term ends).
-            tags: Extra tags; the library's own tag is always added.
+            tags: Extra tags; the library's own ``created-by=haiku-finetune`` is always added, and a
+                different ``created-by`` value is refused (it would hide the deployment from
+                :func:`find_orphans`).
             transport: The transport (default: the process default).
 
         Returns:
@@ -87,7 +89,7 @@ class ProvisionedDeployment:
             does that for you).
 
         Raises:
-            ValueError: Bad arguments (nothing was bought).
+            ValueError: Bad arguments, including a tag under the library's key (nothing was bought).
             ServiceError: The service refused.
         """
         if isinstance(model_units, bool) or not isinstance(model_units, int) or model_units < 1:
@@ -239,7 +241,9 @@ class ProvisionedDeployment:
             DeploymentError: It failed (carries the service's failure message).
             WaitTimeoutError: Time ran out; the deployment is untouched (and still billed).
         """
+        return self._wait(timeout=timeout, progress=progress)
 
+    def _wait(self, *, timeout: float | None, progress: bool, in_block: bool = False) -> ProvisionedDeployment:
         def fetch() -> PollState:
             self.refresh()
             status = self.status
@@ -253,6 +257,8 @@ class ProvisionedDeployment:
             interval=_INTERVAL,
             progress=progress,
             reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).wait()",
+            # In a with block a Ctrl-C deletes the deployment (and __enter__ says so), so it is not "left running".
+            interrupt_message=not in_block,
         )
         if self.status == "Failed":
             raise DeploymentError(
@@ -315,22 +321,34 @@ class ProvisionedDeployment:
             )
         try:
             if self.status != "InService":
-                self.wait()
+                self._wait(timeout=3600.0, progress=True, in_block=True)
+        except KeyboardInterrupt:
+            print(
+                f"Interrupted while waiting for provisioned throughput {self.arn} to come up; deleting it, as "
+                "the `with` block promises (it bills from creation).",
+                file=sys.stderr,
+            )
+            self._delete_or_say_so()
+            raise
         except BaseException:
-            # Never leave a billed resource behind because waiting failed or was interrupted.
-            self.delete()
+            # Never leave a billed resource behind because waiting failed.
+            self._delete_or_say_so()
             raise
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._delete_or_say_so()
+
+    def _delete_or_say_so(self) -> None:
+        """Delete the deployment for a ``with`` block; when that fails or is interrupted, say it may still bill."""
         try:
             self.delete()
         except Exception as error:
             raise DeploymentError(
                 f"could not delete provisioned throughput {self.arn}: {error}. It may still be billed; "
-                "delete it in the console or with ProvisionedDeployment.attach(...).delete()"
+                f"delete it in the console or with ProvisionedDeployment.attach({self.arn!r}).delete()"
             ) from error
         except KeyboardInterrupt:
             # A second Ctrl-C while deleting: say what may be left billing before giving way.

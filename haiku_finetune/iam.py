@@ -428,7 +428,8 @@ def ensure_service_role(
     """Create the Bedrock service role for fine-tuning, or bring an existing one up to date; return its ARN.
 
     Idempotent: a missing role is created with :func:`trust_policy`, tagged ``created-by=haiku-finetune``;
-    an existing role gets its inline policies replaced with the ones for these locations. An existing role's
+    an existing role gets its inline policies replaced with the ones for these locations (the VPC policy is
+    removed when no VPC is given). An existing role's
     trust policy is replaced only when the library made the role; a role of yours whose trust policy does not
     admit Bedrock is refused with an error rather than changed behind your back.
 
@@ -473,6 +474,7 @@ def ensure_service_role(
         role = t.call("iam", "GetRole", RoleName=name)["Role"]
     except ResourceNotFoundError:
         role = None
+    existed = role is not None
     if role is None:
         iam_tags = [{"Key": LIBRARY_TAG_KEY, "Value": LIBRARY_TAG_VALUE}]
         iam_tags += [{"Key": k, "Value": v} for k, v in (tags or {}).items() if k != LIBRARY_TAG_KEY]
@@ -492,6 +494,14 @@ def ensure_service_role(
     t.call("iam", "PutRolePolicy", RoleName=name, PolicyName=DATA_POLICY_NAME, PolicyDocument=json.dumps(data))
     if vpc is not None:
         t.call("iam", "PutRolePolicy", RoleName=name, PolicyName=VPC_POLICY_NAME, PolicyDocument=json.dumps(vpc))
+    elif existed:
+        # The role's policies are those for what is asked now: a VPC policy from an earlier call would keep
+        # granting network-interface rights no job of this role needs any more.
+        try:
+            t.call("iam", "DeleteRolePolicy", RoleName=name, PolicyName=VPC_POLICY_NAME)
+            _log.info("removed the VPC policy of IAM role %s (no VPC given)", name)
+        except ResourceNotFoundError:
+            pass  # it never had one
     with _touched_lock:
         _touched[arn] = (t.clock, t.clock.monotonic())
     return arn

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import iam, storage
 from ._files import atomic_write
-from ._tags import with_library_tag
+from ._tags import check_user_tags, with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
 from .custom_model import CustomModel
@@ -195,6 +195,7 @@ class DatasetInfo(BaseModel):
         tokens: Estimated tokens over all records, when known.
         size: Size in bytes, when known.
         sha256: Hex SHA-256 of the file, when known.
+        note: Why ``sha256`` or ``records`` is not known, when one is not.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -206,6 +207,7 @@ class DatasetInfo(BaseModel):
     tokens: int | None = None
     size: int | None = None
     sha256: str | None = None
+    note: str | None = None
 
 
 class JobEstimate(BaseModel):
@@ -638,9 +640,8 @@ def _remote_checks(inputs: _Inputs, datasets: list[_Data], t: BedrockTransport) 
             head = _head_with_checksum(uri, t)
             if head is None:
                 return "fail", f"{uri} does not exist"
-            size = int(head.get("ContentLength", 0))
-            sha = _sha256_hex(head.get("ChecksumSHA256"))
-            data.info = data.info.model_copy(update={"size": size, "sha256": sha})
+            data.info = data.info.model_copy(update=_facts_from_head(head))
+            size = int(data.info.size or 0)
             if size == 0:
                 return "fail", f"{uri} is empty"
             if size > limit:
@@ -727,6 +728,44 @@ def _head_with_checksum(uri: S3Uri, t: BedrockTransport) -> dict[str, Any] | Non
         return t.call("s3", "HeadObject", Bucket=uri.bucket, Key=uri.key, ChecksumMode="ENABLED")
     except ResourceNotFoundError:
         return None
+
+
+def _facts_from_head(head: Mapping[str, Any]) -> dict[str, Any]:
+    """What a ``HeadObject`` answer (asked with ``ChecksumMode=ENABLED``) tells about a dataset in S3.
+
+    Returns:
+        ``DatasetInfo`` fields: ``size``, ``sha256`` (S3's full-object checksum), ``records`` (from the metadata
+        :func:`haiku_finetune.storage.upload_dataset` writes) and ``note`` saying why either is missing.
+    """
+    checksum = head.get("ChecksumSHA256")
+    sha = _sha256_hex(checksum)
+    counted = (head.get("Metadata") or {}).get(storage.RECORDS_METADATA_KEY)
+    records = int(counted) if isinstance(counted, str) and counted.isdigit() else None
+    missing = []
+    if sha is None:
+        why = "a composite checksum of its parts" if isinstance(checksum, str) else "no SHA-256 checksum"
+        missing.append(f"no SHA-256: S3 keeps {why} for this object")
+    if records is None:
+        missing.append("no record count: not uploaded (validated) with haiku_finetune.storage.upload_dataset")
+    note = "; ".join(missing) or None
+    return {"size": int(head.get("ContentLength", 0)), "sha256": sha, "records": records, "note": note}
+
+
+def _read_s3_facts(info: DatasetInfo, t: BedrockTransport) -> DatasetInfo:
+    """Add what S3 knows about a dataset (SHA-256, record count, size) for the manifest; never fails the create.
+
+    The service reads the data itself and refuses a job whose data is missing, so a lookup that does not work
+    here only leaves the details unknown, with the reason in ``note``.
+    """
+    if info.uri is None:
+        return info
+    try:
+        head = _head_with_checksum(S3Uri(info.uri), t)
+    except (ServiceError, ConnectionFailedError) as error:
+        return info.model_copy(update={"note": f"not known: could not read the object's checksum ({error})"})
+    if head is None:
+        return info.model_copy(update={"note": f"not known: {info.uri} was not found"})
+    return info.model_copy(update=_facts_from_head(head))
 
 
 def _sha256_hex(checksum: Any) -> str | None:
@@ -888,8 +927,9 @@ class CustomizationJob:
             custom_model_name: The custom model name; default: generated like the job name.
             kms_key_id: KMS key for the custom model (and for staged data, with SSE-KMS).
             vpc_config: ``{"subnet_ids": [...], "security_group_ids": [...]}`` to run in your VPC.
-            job_tags: Tags for the job (the library adds ``created-by=haiku-finetune``).
-            model_tags: Tags for the custom model (the library adds ``created-by=haiku-finetune``).
+            job_tags: Tags for the job (the library always adds ``created-by=haiku-finetune``; a
+                different ``created-by`` value is refused).
+            model_tags: Tags for the custom model (likewise).
             pricing: Prices for the estimate in :attr:`creation_plan`.
             skip_checks: Submit even when a local check fails (local data is still validated on upload).
             transport: The transport to use.
@@ -898,6 +938,7 @@ class CustomizationJob:
             The new job (status ``InProgress``).
 
         Raises:
+            ValueError: A tag sets the library's ``created-by`` key to another value (before any AWS call).
             HyperparameterError: A hyperparameter is out of range (before any AWS call).
             PlanCheckError: A local check failed (``error.plan`` has them all); nothing was submitted.
             DatasetValidationError: Local data is invalid (with ``skip_checks``).
@@ -1179,7 +1220,10 @@ class CustomizationJob:
 
         Dataset SHA-256s and record counts, hyperparameters (all effective values and the ones sent), base
         model, region, job and model ARNs, library version. For a job created in this process the dataset
-        details come from staging and planning; for an attached job, from the tags ``create`` put on it.
+        details come from staging, or for data already in S3 from the object's SHA-256 checksum and the
+        record count :func:`~haiku_finetune.storage.upload_dataset` stored with it; for an attached job, from
+        the tags ``create`` put on it. A detail that is not known is ``null``, and the dataset's ``note`` says
+        why.
 
         Args:
             path: Also write the manifest there as JSON (atomically).
@@ -1238,6 +1282,10 @@ def _inputs(args: Mapping[str, Any]) -> _Inputs:
         hp = _coerce_hyperparameters(args["hyperparameters"])
     except HyperparameterError as error:
         problem, hp = error, Hyperparameters()
+    # Refused here, before any call: a user value under the library's key would hide what create makes from
+    # find_orphans.
+    check_user_tags(args["job_tags"])
+    check_user_tags(args["model_tags"])
     job_name, model_name = args["job_name"], args["custom_model_name"]
     if job_name is None or model_name is None:
         generated_job, generated_model = generate_names()
@@ -1270,7 +1318,7 @@ def _stage(
     for data in datasets:
         key = "training" if data.split == "train" else "validation"
         if not data.info.local:
-            infos[key] = data.info
+            infos[key] = _read_s3_facts(data.info, transport)
             continue
         if inputs.staging_uri is None:  # the local checks refuse this unless skip_checks
             raise PlanCheckError(f"{key} data is local: give staging_uri=s3://... to upload it to")
@@ -1373,12 +1421,19 @@ def _datasets_from_tags(tags: Mapping[str, str]) -> dict[str, DatasetInfo]:
 
 def _with_uri(info: DatasetInfo | None, uri: str) -> DatasetInfo:
     if info is None:
-        return DatasetInfo(source=uri, uri=uri)
+        return DatasetInfo(source=uri, uri=uri, note="not known: the job carries none of haiku_finetune's dataset tags")
     return info if info.uri else info.model_copy(update={"uri": uri})
 
 
 def _dataset_entry(info: DatasetInfo) -> dict[str, Any]:
-    return {"uri": info.uri, "sha256": info.sha256, "records": info.records, "bytes": info.size, "tokens": info.tokens}
+    return {
+        "uri": info.uri,
+        "sha256": info.sha256,
+        "records": info.records,
+        "bytes": info.size,
+        "tokens": info.tokens,
+        "note": info.note,
+    }
 
 
 def _iso(value: Any) -> str | None:

@@ -32,6 +32,7 @@ from .errors import DatasetValidationError, ResourceNotFoundError
 
 __all__ = [
     "MULTIPART_THRESHOLD",
+    "RECORDS_METADATA_KEY",
     "S3Uri",
     "StagedDataset",
     "bucket_region",
@@ -50,6 +51,10 @@ _log = logging.getLogger(__name__)
 #: Files up to this size go up in one PutObject; larger ones as a multipart upload of parts this size.
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 _MAX_PARTS = 10_000
+
+#: User metadata (``x-amz-meta-…``) under which a validated upload records its record count, so a job made
+#: later from the S3 URI can put it in its manifest without reading the data again.
+RECORDS_METADATA_KEY = "haiku-finetune-records"
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # Bedrock's own pattern for data locations (botocore shape ``S3Uri`` of the bedrock service model).
@@ -199,6 +204,9 @@ def upload_dataset(
 ) -> S3Uri:
     """Validate a dataset, then upload it with a SHA-256 checksum and server-side encryption.
 
+    A validated upload also records its record count in the object's metadata (:data:`RECORDS_METADATA_KEY`),
+    so whoever uses the URI later (a job's manifest) knows it without reading the data again.
+
     Args:
         source: A JSONL file path or a ``DatasetBuilder``.
         s3_uri: Where to put it. A prefix (ending in ``/``) gets the file's name (a builder's data is
@@ -279,12 +287,14 @@ def _stage_file(
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
     if expected_bucket_owner:
         extra["ExpectedBucketOwner"] = expected_bucket_owner
+    records = _records_of(report)
+    if records is not None:
+        extra["Metadata"] = {RECORDS_METADATA_KEY: str(records)}
     _log.info("uploading %s (%d bytes) to %s", path.name, size, target)
     if size <= MULTIPART_THRESHOLD:
         sha = _put_single(path, target, extra, transport)
     else:
         sha = _put_multipart(path, target, size, extra, transport)
-    records = _records_of(report)
     return StagedDataset(uri=target, sha256=sha, size=size, records=records, report=report)
 
 

@@ -72,6 +72,12 @@ def test_create_sends_one_tagged_request(stub: Any) -> None:
     assert dep.model.model_id == PT_ARN
 
 
+def test_a_user_tag_cannot_replace_the_library_tag(stub: Any) -> None:
+    # Nothing queued on the stub: a purchase would fail the test with an unstubbed call.
+    with pytest.raises(ValueError, match="'created-by' is reserved"):
+        ProvisionedDeployment.create(MODEL_ARN, tags={"created-by": "alice"}, transport=stub.transport)
+
+
 def test_with_block_waits_then_deletes_on_normal_exit(stub: Any) -> None:
     stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
     stub.add_response("get_provisioned_model_throughput", _pt("Creating"))  # commitment check
@@ -228,6 +234,37 @@ def test_ctrl_c_during_the_delete_says_what_may_still_bill(stub: Any, capsys: py
 
 def _raise_interrupt(seconds: float) -> None:
     raise KeyboardInterrupt
+
+
+def _interrupted_while_coming_up(stub: Any) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN})
+    stub.add_response("get_provisioned_model_throughput", _pt("Creating"))  # commitment check
+    stub.add_response("get_provisioned_model_throughput", _pt("Creating"))  # first poll; then Ctrl-C in the sleep
+    stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    stub.transport.clock.sleep = _raise_interrupt
+
+
+def test_ctrl_c_while_coming_up_deletes_and_says_so(stub: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _interrupted_while_coming_up(stub)
+    _not_found(stub)  # the delete is confirmed at once: no sleep
+    with pytest.raises(KeyboardInterrupt), _create(stub):
+        pytest.fail("the block must not run")
+    err = capsys.readouterr().err
+    assert f"waiting for provisioned throughput {PT_ARN} to come up; deleting it" in err
+    assert "left running" not in err and "re-attach" not in err  # it is not left: it is being deleted
+
+
+def test_a_second_ctrl_c_during_that_delete_warns_it_may_still_bill(
+    stub: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _interrupted_while_coming_up(stub)
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))  # still listed: the confirm sleeps
+    with pytest.raises(KeyboardInterrupt), _create(stub):
+        pytest.fail("the block must not run")
+    err = capsys.readouterr().err
+    assert "deleting it" in err
+    assert f"Interrupted while deleting provisioned throughput {PT_ARN}; it may still be billed" in err
+    assert f"ProvisionedDeployment.attach({PT_ARN!r}).delete()" in err
 
 
 def test_generated_names_are_valid_and_do_not_collide_within_a_second() -> None:

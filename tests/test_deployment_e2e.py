@@ -124,6 +124,23 @@ def test_an_exception_or_ctrl_c_in_the_block_leaves_nothing_billing(
     assert _live_arns(local) == before  # ...and nothing is left after it
 
 
+def test_a_create_whose_answer_was_lost_makes_exactly_one_deployment(
+    custom_model: hf.CustomModel, transport: hf.BedrockTransport, local: Any
+) -> None:
+    before = _live_arns(local)
+    # The first attempt is handled (the deployment exists) but never answered; the retry must get it back,
+    # not buy a second one.
+    local.faults = _faults_for(lose_response={"CreateProvisionedModelThroughput": 1})
+    try:
+        dep = ProvisionedDeployment.create(custom_model, name="e2e-lost-answer", transport=transport)
+    finally:
+        local.faults = None
+    try:
+        assert _live_arns(local) - before == {dep.arn}
+    finally:
+        dep.delete()
+
+
 def test_a_committed_deployment_is_refused_in_a_with_block(
     custom_model: hf.CustomModel, transport: hf.BedrockTransport, local: Any
 ) -> None:
@@ -202,3 +219,9 @@ def _faults(**rates: float) -> Any:
     from haiku_finetune.local import Faults
 
     return Faults(**rates)
+
+
+def _faults_for(**specs: dict[str, int]) -> Any:
+    from haiku_finetune.local import Faults
+
+    return Faults(**specs)  # type: ignore[arg-type]

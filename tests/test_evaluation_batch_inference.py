@@ -173,6 +173,17 @@ def test_submit_refuses_nothing_to_do_and_bad_staging(stubs: Stubs) -> None:
         submit_batch_inference(MODEL, [], staging_uri="s3://bucket/x/", role_arn=ROLE, transport=stubs.transport)
     with pytest.raises(ValueError, match="Bedrock"):
         submit_batch_inference(MODEL, [{}], staging_uri="s3://bucket/a b/", role_arn=ROLE, transport=stubs.transport)
+    # A tag that would hide the job from orphan scans is refused before anything is uploaded (no stubbed
+    # PutObject is queued: an upload would fail this test with a Stubber error instead).
+    with pytest.raises(ValueError, match="reserved"):
+        submit_batch_inference(
+            MODEL,
+            [{}],
+            staging_uri="s3://bucket/x/",
+            role_arn=ROLE,
+            tags={"created-by": "me"},
+            transport=stubs.transport,
+        )
 
 
 def test_wait_polls_on_the_transport_clock(stubs: Stubs) -> None:

@@ -223,6 +223,24 @@ def test_ensure_creates_then_updates(aws: hf.BedrockTransport) -> None:
     assert len(client.list_roles()["Roles"]) == 1
 
 
+def test_vpc_policy_only_while_asked(aws: hf.BedrockTransport) -> None:
+    client: Any = aws.client("iam")
+
+    def policies() -> list[str]:
+        return sorted(client.list_role_policies(RoleName="haiku-vpc")["PolicyNames"])
+
+    args: dict[str, Any] = {"training": "s3://b-1/t.jsonl", "output": "s3://b-1/out/", "transport": aws}
+    vpc = {"vpc_subnets": ["subnet-1"], "vpc_security_groups": ["sg-1"]}
+    iam.ensure_service_role("haiku-vpc", **args)
+    assert policies() == [iam.DATA_POLICY_NAME]
+    iam.ensure_service_role("haiku-vpc", **args, **vpc)
+    assert policies() == sorted([iam.DATA_POLICY_NAME, iam.VPC_POLICY_NAME])
+    iam.ensure_service_role("haiku-vpc", **args)  # no longer asked: removed
+    assert policies() == [iam.DATA_POLICY_NAME]
+    iam.ensure_service_role("haiku-vpc", **args)  # and again, with nothing to remove
+    assert policies() == [iam.DATA_POLICY_NAME]
+
+
 def test_ensure_repairs_own_trust_but_not_yours(aws: hf.BedrockTransport) -> None:
     client: Any = aws.client("iam")
     ec2_trust = {

@@ -60,10 +60,34 @@ def _bedrock() -> Any:
     )
 
 
-def _transport(client: Any, clock: FakeClock | None = None) -> hf.BedrockTransport:
+def _s3(head: dict[str, Any] | None = None) -> Any:
+    """An S3 client whose every HeadObject gets ``head`` (default: an object without checksum or metadata),
+    offline; the params it was called with are kept in ``client.heads``."""
+    client = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-west-2").client(
+        "s3", config=Config(retries={"total_max_attempts": 1})
+    )
+    client.heads = []
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        client.heads.append(params)
+        return _Http(), {"ContentLength": 10, **(head or {})}
+
+    client.meta.events.register("before-call.s3.HeadObject", answer)
+    return client
+
+
+class _Http:
+    """The HTTP response a botocore ``before-call`` handler returns with its parsed answer."""
+
+    def __init__(self) -> None:
+        self.status_code = 200
+        self.headers: dict[str, str] = {}
+
+
+def _transport(client: Any, clock: FakeClock | None = None, s3: Any = None) -> hf.BedrockTransport:
     clock = clock or FakeClock()
     retry = hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
-    return hf.BedrockTransport(clients={"bedrock": client}, retry=retry, clock=clock)
+    return hf.BedrockTransport(clients={"bedrock": client, "s3": s3 or _s3()}, retry=retry, clock=clock)
 
 
 # -- the exact request ---------------------------------------------------------------------------------------
@@ -128,7 +152,7 @@ def test_extra_tags_kms_and_vpc_in_request() -> None:
                 "vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]},
                 "clientRequestToken": ANY,
                 "jobTags": [{"key": "team", "value": "nlp"}, LIBRARY_TAG],
-                "customModelTags": [{"key": "created-by", "value": "me"}],
+                "customModelTags": [{"key": "owner", "value": "me"}, LIBRARY_TAG],
             },
         )
         CustomizationJob.create(
@@ -140,10 +164,28 @@ def test_extra_tags_kms_and_vpc_in_request() -> None:
             kms_key_id=key,
             vpc_config={"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]},
             job_tags={"team": "nlp"},
-            model_tags={"created-by": "me"},
+            model_tags={"owner": "me"},
             transport=_transport(client),
         )
         stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("which", ["job_tags", "model_tags"])
+def test_a_user_tag_cannot_replace_the_library_tag(which: str) -> None:
+    client = _bedrock()
+    with Stubber(client) as stub:  # nothing queued: any call would fail the test
+        with pytest.raises(ValueError, match="'created-by' is reserved"):
+            CustomizationJob.create(**SEED_ARGS, **{which: {"created-by": "alice"}}, transport=_transport(client))
+        with pytest.raises(ValueError, match="'created-by' is reserved"):
+            CustomizationJob.plan(**SEED_ARGS, **{which: {"created-by": "alice"}}, transport=_transport(client))
+        stub.assert_no_pending_responses()
+
+
+def test_the_library_tag_given_by_the_user_is_sent_once() -> None:
+    from haiku_finetune._tags import with_library_tag
+
+    tags = with_library_tag({"created-by": "haiku-finetune", "team": "nlp"})
+    assert tags == [{"key": "team", "value": "nlp"}, LIBRARY_TAG]
 
 
 def test_failing_local_check_submits_nothing_unless_skipped() -> None:
@@ -210,7 +252,7 @@ class ScriptedTransport:
         self.region = "us-west-2"
         self.describe = describe
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.responses: dict[str, Any] = {}
+        self.responses: dict[str, Any] = {"HeadObject": {"ContentLength": 10}}  # create reads S3 data's checksum
 
     def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         self.calls.append((operation, params))
@@ -539,6 +581,51 @@ def test_s3_checksum_becomes_the_dataset_sha() -> None:
     digest = hashlib.sha256(b"data").digest()
     assert jobs._sha256_hex(base64.b64encode(digest).decode()) == digest.hex()
     assert jobs._sha256_hex("abc-3") is None and jobs._sha256_hex(None) is None
+
+
+def test_create_reads_the_sha256_and_record_count_of_s3_data_for_the_manifest() -> None:
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(b"training bytes").digest()
+    transport = ScriptedTransport(lambda now: _description("InProgress"))
+    heads = {
+        "train.jsonl": {
+            "ContentLength": 14,
+            "ChecksumSHA256": base64.b64encode(digest).decode(),
+            "Metadata": {"haiku-finetune-records": "900"},
+        },
+        "validation.jsonl": {"ContentLength": 5, "ChecksumSHA256": "abc-3"},  # uploaded in parts: composite
+    }
+    transport.responses["HeadObject"] = lambda params: heads[params["Key"].rsplit("/", 1)[-1]]
+    sent: list[dict[str, Any]] = []
+    transport.responses["CreateModelCustomizationJob"] = lambda params: sent.append(params) or {"jobArn": JOB_ARN}
+    job = CustomizationJob.create(**_create_args(), transport=cast(Any, transport))
+    assert all(p.get("ChecksumMode") == "ENABLED" for op, p in transport.calls if op == "HeadObject")
+    datasets = job.manifest()["datasets"]
+    assert datasets["training"] == {
+        "uri": "s3://my-bucket/haiku/train.jsonl",
+        "sha256": digest.hex(),
+        "records": 900,
+        "bytes": 14,
+        "tokens": None,
+        "note": None,
+    }
+    validation = datasets["validation"]
+    assert validation["sha256"] is None and validation["records"] is None and validation["bytes"] == 5
+    assert "composite checksum" in validation["note"] and "upload_dataset" in validation["note"]
+    # The same details go into the job's tags, so a manifest rebuilt after attach has them too.
+    tags = {t["key"]: t["value"] for t in sent[0]["jobTags"]}
+    assert tags["haiku-finetune:training-sha256"] == digest.hex() and tags["haiku-finetune:training-records"] == "900"
+
+
+def test_s3_data_that_cannot_be_read_leaves_the_manifest_details_unknown_with_why() -> None:
+    transport = ScriptedTransport(lambda now: _description("InProgress"))
+    transport.responses["HeadObject"] = hf.AccessDeniedError("Forbidden", operation="HeadObject", code="403")
+    transport.responses["CreateModelCustomizationJob"] = {"jobArn": JOB_ARN}
+    job = CustomizationJob.create(**_create_args(), transport=cast(Any, transport))  # the create goes ahead
+    training = job.manifest()["datasets"]["training"]
+    assert training["sha256"] is None and "could not read the object's checksum" in training["note"]
 
 
 def test_hyperparameters_from_snake_case_mapping_and_bad_type() -> None:

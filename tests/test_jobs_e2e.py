@@ -147,7 +147,9 @@ def test_reattach_by_name_and_stop(env: dict[str, Any]) -> None:
     assert CustomizationJob.attach(job.arn, transport=env["transport"]).status == "Stopped"
 
 
-@pytest.mark.parametrize("fault", ["throttle", "drop", "server_error"])
+# throttle, drop and server_error refuse the request before it is handled; lose_response lets the first two
+# attempts create and drops their answers, so only the reused clientRequestToken keeps it to one job.
+@pytest.mark.parametrize("fault", ["throttle", "drop", "server_error", "lose_response"])
 def test_retried_create_makes_exactly_one_job(env: dict[str, Any], local: Any, fault: str) -> None:
     from haiku_finetune.local import Faults
 
@@ -170,6 +172,33 @@ def test_local_data_is_validated_staged_and_hashed(env: dict[str, Any], tmp_path
 
     assert info["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest() and info["records"] == 40
     assert job.tags()["haiku-finetune:training-records"] == "40"
+
+
+def test_s3_data_keeps_its_sha256_and_record_count_in_the_manifest(env: dict[str, Any]) -> None:
+    import hashlib
+
+    t = env["transport"]
+    # Data uploaded by upload_dataset (the module's fixture), then used by its S3 URI.
+    job = CustomizationJob.create(**env, hyperparameters=hf.Hyperparameters(batch_size=8))
+    datasets = job.manifest()["datasets"]
+    expected = "".join(json.dumps(r) + "\n" for r in _records(64)).encode("utf-8")
+    assert datasets["training"]["uri"] == env["training_data"]
+    assert datasets["training"]["sha256"] == hashlib.sha256(expected).hexdigest()
+    assert datasets["training"]["records"] == 64 and datasets["training"]["bytes"] == len(expected)
+    assert datasets["training"]["note"] is None
+    assert datasets["validation"]["records"] == 32 and datasets["validation"]["sha256"]
+    # Re-attached, the manifest gets the same from the job's tags.
+    again = CustomizationJob.attach(job.name, transport=t).manifest()["datasets"]["training"]
+    assert (again["sha256"], again["records"]) == (datasets["training"]["sha256"], 64)
+
+    # Data put there some other way: no SHA-256 checksum, no record count, and the note says so.
+    t.call("s3", "PutObject", Bucket=BUCKET, Key="data/plain.jsonl", Body=expected)
+    plain = CustomizationJob.create(
+        **{**env, "training_data": f"s3://{BUCKET}/data/plain.jsonl"}, hyperparameters=hf.Hyperparameters(batch_size=8)
+    )
+    entry = plain.manifest()["datasets"]["training"]
+    assert entry["sha256"] is None and entry["records"] is None and entry["bytes"] == len(expected)
+    assert "no SHA-256" in entry["note"] and "upload_dataset" in entry["note"]
 
 
 def test_invalid_local_data_is_refused_before_anything(env: dict[str, Any], tmp_path: Path, local: Any) -> None:

@@ -84,3 +84,49 @@ def test_the_emulators_seed_reaches_fault_draws_without_a_seed_of_their_own() ->
     assert throttled(1, Faults(throttle={"ListCustomModels": 0.3}, seed=9)) == throttled(
         2, Faults(throttle={"ListCustomModels": 0.3}, seed=9)
     )
+
+
+def test_a_lost_response_counts_only_handled_calls_and_leaves_other_draws_alone() -> None:
+    faults = Faults(throttle={"CreateModelCustomizationJob": 1}, lose_response={"CreateModelCustomizationJob": 1})
+    first, second, third = (faults.decide("CreateModelCustomizationJob") for _ in range(3))
+    assert first.throttle and not first.lose_response  # refused before handling: nothing to lose
+    assert second.lose_response and not second.throttle
+    assert not third.lose_response
+    assert not faults.decide("ListCustomModels").lose_response
+
+    def draws(**extra: float) -> list[tuple[bool, bool, bool]]:
+        seeded = Faults(throttle=0.3, server_error=0.2, drop=0.1, seed=5, **extra)  # type: ignore[arg-type]
+        return [(d.throttle, d.server_error, d.drop) for d in (seeded.decide("InvokeModel") for _ in range(200))]
+
+    assert draws(lose_response=0.5) == draws()  # seeded runs written before lose_response keep their faults
+    rate = Faults(lose_response=0.25, seed=5)
+    hits = sum(rate.decide("InvokeModel").lose_response for _ in range(200))
+    assert 30 <= hits <= 70  # about 25% of 200
+
+
+def test_a_lost_response_is_handled_then_unanswered(local: LocalBedrock, transport: hf.BedrockTransport) -> None:
+    transport.call("s3", "CreateBucket", Bucket="lost", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    transport.call("s3", "PutObject", Bucket="lost", Key="t.jsonl", Body=b"{}\n")
+    request = {
+        "jobName": "lost-1",
+        "customModelName": "lost-model-1",
+        "roleArn": "arn:aws:iam::123456789012:role/r",
+        "baseModelIdentifier": "anthropic.claude-3-haiku-20240307-v1:0:200k",
+        "trainingDataConfig": {"s3Uri": "s3://lost/t.jsonl"},
+        "outputDataConfig": {"s3Uri": "s3://lost/out/"},
+    }
+    local.faults = Faults(lose_response={"CreateModelCustomizationJob": 1})
+    retried: list[BaseException] = []
+    created = transport.call(
+        "bedrock", "CreateModelCustomizationJob", clientRequestToken="same-token", on_retry=retried.append, **request
+    )
+    # The first attempt made the job and got no answer; the retry, with the same token, got that job back.
+    assert [type(e) for e in retried] == [hf.errors.ConnectionFailedError]
+    assert [j["jobArn"] for j in local.jobs()] == [created["jobArn"]]
+    # With no retry, the caller sees only the dropped connection, yet the job exists.
+    local.faults = Faults(lose_response={"CreateModelCustomizationJob": 1})
+    with pytest.raises(hf.errors.ConnectionFailedError):
+        hf.BedrockTransport(
+            clients={"bedrock": transport.client("bedrock")}, retry=hf.RetryPolicy(max_attempts=1)
+        ).call("bedrock", "CreateModelCustomizationJob", **{**request, "jobName": "lost-2", "customModelName": "m2"})
+    assert {j["jobName"] for j in local.jobs()} == {"lost-1", "lost-2"}  # handled, though nobody heard back

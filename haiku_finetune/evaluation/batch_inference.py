@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from .._tags import with_library_tag
+from .._tags import check_user_tags, with_library_tag
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
 from ..errors import JobFailedError, JobStoppedError, ResourceNotFoundError, ServiceError, error_class_for
@@ -136,11 +136,12 @@ def submit_batch_inference(
         The submitted job.
 
     Raises:
-        ValueError: No requests, or the staging URI is not one Bedrock accepts.
+        ValueError: No requests, a tag under the library's key, or a staging URI Bedrock does not accept.
         ServiceError: S3 or Bedrock refused a call.
     """
     if not bodies:
         raise ValueError("a batch-inference job needs at least one request")
+    check_user_tags(tags)  # before the upload: a refused tag should leave nothing behind in S3
     transport = resolve_transport(transport)
     staging = S3Uri(staging_uri).as_prefix()
     problem = staging.bedrock_problem()

@@ -1,4 +1,5 @@
-"""Fault injection for LocalBedrock: throttling, server errors, latency, dropped connections, slow responses.
+"""Fault injection for LocalBedrock: throttling, server errors, latency, dropped connections, lost responses,
+slow responses.
 
 Each fault is a rate (0 to 1, drawn from a per-operation random stream seeded by the emulator's seed, so a run
 is repeatable) or, per operation, a whole number N meaning "the next N calls". Latency is in seconds and is
@@ -25,6 +26,7 @@ class FaultDecision:
     throttle: bool = False
     server_error: bool = False
     drop: bool = False
+    lose_response: bool = False
     delay: float = 0.0
 
 
@@ -32,15 +34,22 @@ class FaultDecision:
 class Faults:
     """Faults to inject into ``bedrock`` and ``bedrock-runtime`` calls.
 
-    Each of ``throttle``, ``server_error``, ``drop`` and ``slow`` is a rate for every operation, or a
-    mapping from operation name (e.g. ``"InvokeModel"``) to a rate (a float) or to a count of the next calls
-    to hit (an int). ``latency`` is seconds added to every response (or per operation); a ``slow`` response
-    waits ``slow_seconds`` more. ``seed`` seeds the draws; ``None`` (default) takes the emulator's seed.
+    Each of ``throttle``, ``server_error``, ``drop``, ``lose_response`` and ``slow`` is a rate for every
+    operation, or a mapping from operation name (e.g. ``"InvokeModel"``) to a rate (a float) or to a count of
+    the next calls to hit (an int). ``latency`` is seconds added to every response (or per operation); a
+    ``slow`` response waits ``slow_seconds`` more. ``seed`` seeds the draws; ``None`` (default) takes the
+    emulator's seed.
+
+    ``throttle``, ``server_error`` and ``drop`` refuse the request before it is handled. ``lose_response``
+    lets the request be handled (a create creates) and then closes the connection without an answer: the
+    client cannot tell whether it worked, which is the case idempotency tokens exist for. It is drawn only for
+    calls no other fault refused, so a count means "the next N calls that are handled".
     """
 
     throttle: Spec = 0.0
     server_error: Spec = 0.0
     drop: Spec = 0.0
+    lose_response: Spec = 0.0
     slow: Spec = 0.0
     latency: Spec = 0.0
     slow_seconds: float = 2.0
@@ -52,10 +61,7 @@ class Faults:
     def decide(self, operation: str) -> FaultDecision:
         """Draw the faults for one call of ``operation`` (thread-safe, deterministic for a seed and order)."""
         with self._lock:
-            rng = self._rngs.get(operation)
-            if rng is None:
-                seed = self.seed or 0
-                rng = self._rngs[operation] = random.Random(seed * 1_000_003 + zlib.crc32(operation.encode()))
+            rng = self._rng(operation)
             decision = FaultDecision(
                 throttle=self._hit("throttle", self.throttle, operation, rng),
                 server_error=self._hit("server_error", self.server_error, operation, rng),
@@ -65,7 +71,20 @@ class Faults:
             if self._hit("slow", self.slow, operation, rng):
                 delay += self.slow_seconds
             decision.delay = delay
+            # From a stream of its own, and only for a call that will be handled: adding it leaves every other
+            # fault's draws (and so seeded runs written before it existed) as they were.
+            refused = decision.throttle or decision.server_error or decision.drop
+            if not refused:
+                lose_rng = self._rng(f"{operation}/lose_response")
+                decision.lose_response = self._hit("lose_response", self.lose_response, operation, lose_rng)
             return decision
+
+    def _rng(self, stream: str) -> random.Random:
+        rng = self._rngs.get(stream)
+        if rng is None:
+            seed = self.seed or 0
+            rng = self._rngs[stream] = random.Random(seed * 1_000_003 + zlib.crc32(stream.encode()))
+        return rng
 
     def _hit(self, kind: str, spec: Spec, operation: str, rng: random.Random) -> bool:
         if isinstance(spec, Mapping):

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .faults import Faults
+from .faults import FaultDecision, Faults
 from .service import Service
 from .wire import ApiError, match, parse_request, serialize_output
 
@@ -127,28 +127,34 @@ class _Handler(BaseHTTPRequestHandler):
             return
         route, path_params = found
         faults = self.server.faults
-        if faults is not None:
-            decision = faults.decide(route.name)
-            if decision.delay:
-                time.sleep(decision.delay)  # emulated network latency: real time on purpose
-            if decision.drop:
-                self.close_connection = True
-                return
-            if decision.throttle:
-                self._error(ApiError("ThrottlingException", "Rate exceeded (injected by LocalBedrock)", 429))
-                return
-            if decision.server_error:
-                self._error(ApiError("InternalServerException", "Internal error (injected by LocalBedrock)", 500))
-                return
+        decision = faults.decide(route.name) if faults is not None else FaultDecision()
+        if decision.delay:
+            time.sleep(decision.delay)  # emulated network latency: real time on purpose
+        if decision.drop:
+            self.close_connection = True
+            return
+        if decision.throttle:
+            self._error(ApiError("ThrottlingException", "Rate exceeded (injected by LocalBedrock)", 429))
+            return
+        if decision.server_error:
+            self._error(ApiError("InternalServerException", "Internal error (injected by LocalBedrock)", 500))
+            return
+        lose = decision.lose_response
         try:
             params = parse_request(route, path_params, parts.query, dict(self.headers.items()), body)
             output = self.server.service.handle(route.name, params)
         except ApiError as error:
+            if lose:
+                self._lose(route.name)
+                return
             self._error(error)
             return
         except Exception as error:  # noqa: BLE001 - an emulator bug must reach the client as a 500, and the log
             _log.exception("LocalBedrock failed on %s", route.name)
             self._error(ApiError("InternalServerException", f"LocalBedrock error: {error}", 500))
+            return
+        if lose:
+            self._lose(route.name)
             return
         headers, payload = serialize_output(route, output)
         if route.name == "InvokeModelWithResponseStream":
@@ -159,6 +165,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.responses.append((route.name, orjson.loads(payload)))
         content_type = headers.pop("Content-Type", "application/json")
         self._send(route.status, payload, content_type, headers)
+
+    def _lose(self, operation: str) -> None:
+        """Close the connection without answering a request that was handled (the ``lose_response`` fault)."""
+        _log.debug("losing the response to %s (injected)", operation)
+        self.close_connection = True
 
     def _error(self, error: ApiError) -> None:
         body = orjson.dumps({"message": error.message})
