@@ -297,3 +297,32 @@ def test_list_passes_its_filters_and_reads_every_page(stub: Any) -> None:
 def test_update_refuses_an_invalid_name_before_calling(stub: Any) -> None:
     with pytest.raises(ValueError, match="invalid"):
         ProvisionedDeployment(PT_ARN, transport=stub.transport).update(name="bad name")
+
+
+def test_a_commitment_is_sent_as_its_duration(stub: Any) -> None:
+    stub.add_response(
+        "create_provisioned_model_throughput",
+        {"provisionedModelArn": PT_ARN},
+        {
+            "modelUnits": 1,
+            "provisionedModelName": "support-pt",
+            "modelId": MODEL_ARN,
+            "commitmentDuration": "SixMonths",
+            "tags": [{"key": "created-by", "value": "haiku-finetune"}],
+            "clientRequestToken": ANY,
+        },
+    )
+    assert _create(stub, commitment="SixMonths").arn == PT_ARN
+    with pytest.raises(ValueError, match="commitment"):
+        ProvisionedDeployment.create(MODEL_ARN, commitment="OneYear", transport=stub.transport)  # type: ignore[arg-type]
+
+
+def test_update_points_the_deployment_at_another_model(stub: Any) -> None:
+    other = MODEL_ARN.replace("abcdefghijkl", "zyxwvutsrqpo")
+    assert other != MODEL_ARN
+    stub.add_response(
+        "update_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN, "desiredModelId": other}
+    )
+    stub.add_response("get_provisioned_model_throughput", _pt("Updating", desiredModelArn=other))
+    dep = ProvisionedDeployment(PT_ARN, transport=stub.transport)
+    assert dep.update(model=other).status == "Updating"

@@ -222,3 +222,22 @@ def local_losses(local: Any, losses: list[float]) -> None:
 
 def _arn(job: Any) -> str:
     return str(job["jobArn"] if isinstance(job, dict) else job.arn)
+
+
+def test_plan_fails_a_batch_larger_than_the_data_and_a_role_that_does_not_exist(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
+    small = _write(tmp_path / "small.jsonl", _records(40))
+    args = {**env, "training_data": small, "staging_uri": f"s3://{BUCKET}/staging/"}
+    args.pop("validation_data")
+    args["role_arn"] = "arn:aws:iam::123456789012:role/no-such-role"
+    plan = CustomizationJob.plan(**args, hyperparameters=hf.Hyperparameters(batch_size=64))
+    checks = {c.name: c for c in plan.checks}
+    assert checks["batch size"].status == "fail" and "64 is larger than the 40" in checks["batch size"].detail
+    assert checks["role trust"].status == "fail" and "no-such-role" in checks["role trust"].detail
+    assert not plan.ok
+    before = len(env["transport"].call("bedrock", "ListModelCustomizationJobs")["modelCustomizationJobSummaries"])
+    with pytest.raises(hf.PlanCheckError, match="batch size"):
+        CustomizationJob.create(**args, hyperparameters=hf.Hyperparameters(batch_size=64))
+    after = env["transport"].call("bedrock", "ListModelCustomizationJobs")["modelCustomizationJobSummaries"]
+    assert len(after) == before  # nothing submitted
