@@ -56,10 +56,11 @@ class _Parser(argparse.ArgumentParser):
 class _Context:
     """What every command gets besides its arguments: output streams and a way to reach AWS."""
 
-    def __init__(self, transport: BedrockTransport | None, out: TextIO, err: TextIO) -> None:
+    def __init__(self, transport: BedrockTransport | None, out: TextIO, err: TextIO, where: str = PROG) -> None:
         self._transport = transport
         self.out = out
         self.err = err
+        self.where = where
 
     def transport(self, args: argparse.Namespace) -> BedrockTransport:
         """Return the injected transport, or one built from ``--profile`` / ``--region`` (and the environment)."""
@@ -80,6 +81,10 @@ class _Context:
     def json(self, value: Any) -> None:
         """Print ``value`` as indented JSON."""
         print(json.dumps(value, indent=2, default=str, ensure_ascii=False), file=self.out)
+
+    def error(self, message: str) -> None:
+        """Print one error line on standard error, prefixed with the command (``haiku-finetune jobs show``)."""
+        self.err.write(f"{self.where}: error: {message}\n")
 
 
 Handler = Callable[[argparse.Namespace, _Context], int]
@@ -466,7 +471,7 @@ def _cmd_jobs_wait(args: argparse.Namespace, ctx: _Context) -> int:
     try:
         job.wait(timeout=args.timeout, progress=not args.no_progress)
     except (JobError, WaitTimeoutError) as error:
-        ctx.err.write(f"{PROG}: {error}\n")
+        ctx.error(str(error))
         return EXIT_PROBLEMS
     ctx.print(f"{job.name}: {job.status}")
     return EXIT_OK
@@ -474,6 +479,14 @@ def _cmd_jobs_wait(args: argparse.Namespace, ctx: _Context) -> int:
 
 def _cmd_jobs_stop(args: argparse.Namespace, ctx: _Context) -> int:
     job = _attach(args, ctx)
+    # Decide here, from a fresh status, rather than after job.stop(): it quietly does nothing for a job that has
+    # ended, and "stop requested" would then be untrue. Nothing is left running either way, hence exit 0.
+    if job.status in ("Completed", "Failed", "Stopped"):
+        ctx.print(f"{job.name}: already finished (status {job.status}); nothing to stop")
+        return EXIT_OK
+    if job.status == "Stopping":
+        ctx.print(f"{job.name}: already stopping; nothing sent")
+        return EXIT_OK
     job.stop()
     ctx.print(f"{job.name}: stop requested (status {job.status})")
     return EXIT_OK
@@ -530,7 +543,7 @@ def metrics_table(metrics: TrainingMetrics) -> str:
                 "best" if index + 1 == best else "",
             )
         )
-    return _table(("epoch", "steps", "mean training loss", "validation loss", ""), rows)
+    return _table(("epoch", "steps", "mean training loss", "validation loss", "note"), rows)
 
 
 # -- deployments ----------------------------------------------------------------------------------------------
@@ -956,31 +969,32 @@ def main(argv: Sequence[str] | None = None, *, transport: BedrockTransport | Non
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version and usage errors
         return done.code if isinstance(done.code, int) else (EXIT_OK if done.code is None else EXIT_USAGE)
-    ctx = _Context(transport, sys.stdout, sys.stderr)
+    # Errors name the whole command, as argparse's own do: "haiku-finetune jobs show: error: ...".
+    where = " ".join([PROG, args.command, *([args.action] if getattr(args, "action", None) else [])])
+    ctx = _Context(transport, sys.stdout, sys.stderr, where)
     handler: Handler = args.handler
-    where = f"{PROG} {args.command}"
     try:
         return handler(args, ctx)
     except UsageError as error:
-        ctx.err.write(f"{where}: error: {error}\n")
+        ctx.error(str(error))
         return EXIT_USAGE
     except MissingExtraError as error:
-        ctx.err.write(f"{where}: error: {error}\n")
+        ctx.error(str(error))
         return EXIT_USAGE
     except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        ctx.err.write(f"{where}: error: {_os_error(error)}\n")
+        ctx.error(_os_error(error))
         return EXIT_USAGE
     except DatasetValidationError as error:
         # Bad data: the problems themselves are the answer, one per line with its line number.
         headline = str(error).strip().splitlines()[0] if str(error).strip() else "invalid data"
-        ctx.err.write(f"{where}: error: {headline}\n")
+        ctx.error(headline)
         for issue in error.issues:
             line = getattr(issue, "line", None)
             at = f"line {line}: " if line is not None else ""
             ctx.err.write(f"  {at}[{getattr(issue, 'code', '?')}] {getattr(issue, 'message', issue)}\n")
         return EXIT_PROBLEMS
     except HaikuFinetuneError as error:
-        ctx.err.write(f"{where}: error: {_one_line(str(error))}\n")
+        ctx.error(_one_line(str(error)))
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         ctx.err.write(f"{where}: interrupted\n")

@@ -262,12 +262,11 @@ class _Declined(Exception):
 
 @dataclass
 class _Splits:
-    """The three splits of the converted sample data, and the training data's estimated tokens."""
+    """The three splits of the converted sample data."""
 
     train: Any
     validation: Any
     test: Any
-    train_tokens: int | None
 
 
 def _run(
@@ -312,7 +311,7 @@ def _run(
         result.files["test data"] = test.write(output / "test.jsonl", split="validation")
         for label, part in (("training data", train), ("validation data", validation), ("test data", test)):
             printer.say(f"{label + ':':<17}{len(part):>4} records -> {result.files[label]}")
-        splits = _Splits(train, validation, test, _total_tokens(train.validate(split="train")))
+        splits = _Splits(train, validation, test)
 
         # 5. Where the AWS calls go.
         if local is not None:
@@ -345,7 +344,7 @@ def _workflow(
     from .data import CATEGORIES
     from .deployment import BillingWarning, ProvisionedDeployment
     from .evaluation import LabelAccuracy, evaluate
-    from .jobs import CustomizationJob, estimate_job
+    from .jobs import CustomizationJob
     from .model import FineTunedModel
 
     output, progress = opts.output, opts.progress
@@ -383,9 +382,7 @@ def _workflow(
         printer.say(f"corrected: {note}")
     printer.say("using:     " + ", ".join(f"{k}={v}" for k, v in hyperparameters.to_api().items()))
 
-    job_args: dict[str, Any] = {
-        "training_data": train_uri,
-        "validation_data": validation_uri,
+    common: dict[str, Any] = {
         "output_uri": output_uri,
         "role_arn": role_arn,
         "hyperparameters": hyperparameters,
@@ -395,14 +392,17 @@ def _workflow(
 
     # 9. Plan.
     printer.step("Plan: preflight checks and estimate (nothing is submitted)")
-    plan = CustomizationJob.plan(**job_args)
-    printer.say(str(plan))
-    estimate = estimate_job(records=len(splits.train), tokens=splits.train_tokens, hyperparameters=hyperparameters)
-    printer.say(
-        f"From the local copy of the training data: {_n(estimate.training_records)} records, "
-        f"~{_n(estimate.tokens_per_epoch)} tokens per epoch, at most {_n(estimate.training_tokens)} billed "
-        f"training tokens and {_n(estimate.total_steps)} steps over {estimate.epochs} epochs."
+    # Planned on the local copies of the files just uploaded: plan reads local data in full (records, tokens),
+    # while for data in S3 it only checks that the object exists, so the estimate would have no token count.
+    printer.say("planned on the local copies of the uploaded files, so the estimate counts their records and tokens")
+    plan = CustomizationJob.plan(
+        training_data=result.files["training data"],
+        validation_data=result.files["validation data"],
+        staging_uri=data_uri,
+        **common,
     )
+    printer.say(str(plan))
+    estimate = plan.estimate
     if not plan.ok:
         raise _Declined("a preflight check failed; nothing was submitted")
 
@@ -414,7 +414,13 @@ def _workflow(
         f"The job trains on up to {_n(estimate.training_tokens)} tokens (billed per token); the custom model's "
         "storage is billed monthly until it is deleted.",
     )
-    job = CustomizationJob.create(**job_args)
+    job = CustomizationJob.create(
+        training_data=train_uri,
+        validation_data=validation_uri,
+        job_name=plan.job_name,
+        custom_model_name=plan.custom_model_name,
+        **common,
+    )
     result.job_arn = job.arn
     printer.say(f"{job.name}\n{job.arn}")
 
@@ -517,6 +523,8 @@ def _workflow(
                 for name, summary in evaluation.summary.items()
             }
             printer.say(evaluation.to_markdown())
+            printer.say("")
+            printer.say(str(evaluation.compare("tuned", "base")))
             if local is not None:
                 printer.say(
                     "LocalBedrock answers with stand-ins, not a model: the tuned model replays the label of the "
@@ -544,11 +552,6 @@ def _bucket_location(region: str) -> dict[str, Any]:
 
 def _n(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
-
-
-def _total_tokens(report: Any) -> int | None:
-    value = getattr(report.stats, "total_tokens", None)
-    return value if isinstance(value, int) else None
 
 
 def _report_line(report: Any) -> str:
