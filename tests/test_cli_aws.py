@@ -8,15 +8,11 @@ deleted with the CLI; text and ``--json`` output and the exit statuses are check
 from __future__ import annotations
 
 import json
-import signal
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 import haiku_finetune as hf
@@ -25,30 +21,15 @@ from haiku_finetune.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
 from haiku_finetune.deployment import ProvisionedDeployment
 from haiku_finetune.jobs import CustomizationJob
 
+from .serve_process import serve
+from .test_jobs_e2e import _records, _write
+
 pytestmark = pytest.mark.filterwarnings("ignore::haiku_finetune.deployment.BillingWarning")
 
 BUCKET = "haiku-cli-aws"
 #: Validation losses every job in this module follows: best at epoch 2, and 3 epochs run with patience 2.
 LOSSES = [0.9, 0.7, 0.75]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _records(n: int, start: int = 0) -> list[dict[str, Any]]:
-    return [
-        {
-            "system": "You label support tickets with one word.",
-            "messages": [
-                {"role": "user", "content": f"Ticket {i}: my invoice number {i} shows the wrong amount."},
-                {"role": "assistant", "content": "billing"},
-            ],
-        }
-        for i in range(start, start + n)
-    ]
-
-
-def _write(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -440,35 +421,12 @@ def test_deployments_delete_asks_first(
 
 
 def test_local_serve_prints_the_environment_and_stops_on_ctrl_c() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "haiku_finetune", "local", "serve", "--seed", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith("# Serving until Ctrl-C"):
-                break
-        assert lines[0].startswith("# LocalBedrock: emulated account 123456789012, region us-west-2"), lines
-        env = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
-        assert env["AWS_ENDPOINT_URL_BEDROCK"].startswith("http://127.0.0.1:")
-        client = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_REGION"],
-        ).client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
+    with serve(["-m", "haiku_finetune", "local", "serve", "--seed", "3"], ready="# Serving until Ctrl-C") as served:
+        assert served.lines[0].startswith("# LocalBedrock: emulated account 123456789012, region us-west-2")
+        assert served.env["AWS_ENDPOINT_URL_BEDROCK"].startswith("http://127.0.0.1:")
+        client = served.bedrock()
         assert client.list_foundation_models(byCustomizationType="FINE_TUNING")["modelSummaries"]
         client.close()
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-        assert process.returncode == EXIT_OK, err
-        assert out.strip() == "# LocalBedrock stopped"
-        assert "Traceback" not in err
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    assert served.returncode == EXIT_OK, served.err
+    assert served.out.strip() == "# LocalBedrock stopped"
+    assert "Traceback" not in served.err

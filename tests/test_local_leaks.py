@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
-import boto3
 import pytest
 
 from haiku_finetune.local import LocalBedrock
+
+from .serve_process import serve
 
 
 def _open_fds() -> int:
@@ -61,31 +59,9 @@ def test_a_second_running_emulator_is_refused_and_the_first_keeps_its_data() -> 
 
 
 def test_standalone_module_prints_the_environment_and_stops_on_ctrl_c() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "haiku_finetune.local", "--seed", "3"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith("# LocalBedrock is running"):
-                break
-        env = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
-        assert env["AWS_ENDPOINT_URL_BEDROCK"].startswith("http://127.0.0.1:")
-        client = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_REGION"],
-        ).client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
+    with serve(["-m", "haiku_finetune.local", "--seed", "3"], ready="# LocalBedrock is running") as served:
+        assert served.env["AWS_ENDPOINT_URL_BEDROCK"].startswith("http://127.0.0.1:")
+        client = served.bedrock()
         assert client.list_foundation_models()["modelSummaries"]
         client.close()
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
-        assert process.returncode == 0 and "# stopped" in out
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    assert served.returncode == 0 and "# stopped" in served.out
