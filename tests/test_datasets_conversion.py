@@ -139,6 +139,25 @@ def test_openai_chat_drops_when_asked(tmp_path: Path) -> None:
     ]
 
 
+def test_openai_weights_the_last_turn_must_be_trained_on(tmp_path: Path) -> None:
+    def chat(*weights: int | None) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = []
+        for i, weight in enumerate(weights):
+            messages += [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
+            if weight is not None:
+                messages[-1]["weight"] = weight
+        return {"messages": messages}
+
+    source = _jsonl(tmp_path / "chat.jsonl", [chat(0, 1), chat(1, 0), chat(None)])
+    result = convert_openai_chat(source, tmp_path / "out.jsonl")
+    assert [(e.code, e.line) for e in result.errors] == [("unsupported", 2)]
+    assert "weight 0" in result.errors[0].message
+    assert result.written == 2  # the weights are dropped; the last assistant turn is what Bedrock trains on
+    assert _read(tmp_path / "out.jsonl")[0]["messages"][1] == {"role": "assistant", "content": "a0"}
+    dropped = convert_openai_chat(source, tmp_path / "dropped.jsonl", drop_unsupported=True)
+    assert dropped.ok and dropped.dropped == 1 and dropped.written == 2
+
+
 def test_csv_columns_system_and_bad_rows(tmp_path: Path) -> None:
     source = tmp_path / "data.csv"
     source.write_text(

@@ -106,6 +106,8 @@ def openai_chat_record(data: Any, *, drop_unsupported: bool = False) -> Record |
     System messages at the start are lifted into the top-level ``system``. Tool calls, tool messages,
     images and ``name`` fields have no Claude 3 Haiku equivalent: they are refused, or dropped when
     ``drop_unsupported`` is set (a record whose turns rely on tools is dropped whole: returns ``None``).
+    A message's ``weight`` is dropped: Bedrock trains on the last assistant message only, so a record whose last
+    assistant message has weight 0 is refused (or dropped whole).
 
     Raises:
         ConversionProblem: Something that cannot be converted.
@@ -146,6 +148,17 @@ def openai_chat_record(data: Any, *, drop_unsupported: bool = False) -> Record |
             messages.append({"role": role, "content": text})
         else:
             raise ConversionProblem("role_invalid", f"message {index} has role {role!r}")
+    # OpenAI's per-message "weight": Bedrock trains on the last assistant message only, so weights on earlier
+    # turns change nothing, but a last turn marked weight 0 ("do not learn this") would become the target.
+    last = data["messages"][-1] if data["messages"] else None
+    if isinstance(last, dict) and last.get("role") == "assistant" and last.get("weight", 1) == 0:
+        if drop_unsupported:
+            return None
+        raise ConversionProblem(
+            "unsupported",
+            f"message {len(data['messages']) - 1}, the last assistant message, has weight 0, but Bedrock trains on "
+            "the last assistant message; end the record on a turn to learn, or pass drop_unsupported=True to drop it",
+        )
     record: Record = {}
     if systems:
         record["system"] = "\n\n".join(systems)
