@@ -481,7 +481,9 @@ def _cmd_jobs_stop(args: argparse.Namespace, ctx: _Context) -> int:
     job = _attach(args, ctx)
     # Decide here, from a fresh status, rather than after job.stop(): it quietly does nothing for a job that has
     # ended, and "stop requested" would then be untrue. Nothing is left running either way, hence exit 0.
-    if job.status in ("Completed", "Failed", "Stopped"):
+    from .jobs import TERMINAL_STATUSES
+
+    if job.status in TERMINAL_STATUSES:
         ctx.print(f"{job.name}: already finished (status {job.status}); nothing to stop")
         return EXIT_OK
     if job.status == "Stopping":

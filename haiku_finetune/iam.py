@@ -499,9 +499,10 @@ def ensure_service_role(
         # granting network-interface rights no job of this role needs any more.
         try:
             t.call("iam", "DeleteRolePolicy", RoleName=name, PolicyName=VPC_POLICY_NAME)
-            _log.info("removed the VPC policy of IAM role %s (no VPC given)", name)
         except ResourceNotFoundError:
-            pass  # it never had one
+            _log.debug("IAM role %s has no VPC policy to remove", name)
+        else:
+            _log.info("removed the VPC policy of IAM role %s (no VPC given)", name)
     with _touched_lock:
         _touched[arn] = (t.clock, t.clock.monotonic())
     return arn
