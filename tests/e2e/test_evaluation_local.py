@@ -54,25 +54,11 @@ def tickets() -> list[dict[str, Any]]:
     return _tickets()
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    """One LocalBedrock (manual clock) for the module: the job and deployment below are set up once."""
-    from haiku_finetune.local import LocalBedrock
-
-    with LocalBedrock() as local:
-        yield local
 
 
 @pytest.fixture(scope="module")
-def transport(emulator: Any) -> hf.BedrockTransport:
-    wired: hf.BedrockTransport = emulator.transport()
-    return wired
-
-
-@pytest.fixture(scope="module")
-def deployed(emulator: Any, transport: hf.BedrockTransport, tickets: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def deployed(local: Any, transport: hf.BedrockTransport, tickets: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Fine-tune on all but the last HELD_OUT tickets, deploy the custom model, wire up both responders."""
-    local = emulator
     train, test = tickets[:-HELD_OUT], tickets[-HELD_OUT:]
     truth = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in tickets}
     transport.call("s3", "CreateBucket", Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
@@ -220,7 +206,7 @@ def test_batch_inference_of_the_fine_tune_gives_the_same_scores(
     _same_scores(by_call, by_batch, ["tuned"])
 
 
-def test_llm_judge_through_a_real_model(emulator: Any, transport: hf.BedrockTransport) -> None:
+def test_llm_judge_through_a_real_model(local: Any, transport: hf.BedrockTransport) -> None:
     def judge_or_answer(request: dict[str, Any]) -> str:
         text = request["messages"][-1]["content"]
         if "<candidate_answer>" in text:
@@ -237,11 +223,11 @@ def test_llm_judge_through_a_real_model(emulator: Any, transport: hf.BedrockTran
         },
     ]
     model = FineTunedModel.base(transport=transport)
-    emulator.set_responder(BASE_INVOKE_MODEL_ID, judge_or_answer)
+    local.set_responder(BASE_INVOKE_MODEL_ID, judge_or_answer)
     try:
         report = evaluate({"m": model}, data, scorers=[LlmJudge(model, "Is it the right queue?")], progress=False)
     finally:  # the module's other tests expect the base model's keyword classifier
-        emulator.set_responder(BASE_INVOKE_MODEL_ID, lambda request: _base_answer(request["messages"][-1]["content"]))
+        local.set_responder(BASE_INVOKE_MODEL_ID, lambda request: _base_answer(request["messages"][-1]["content"]))
     assert report.scores("m", "llm_judge") == [5.0, 1.0]
     assert report.rows[1].outputs["m"].details["llm_judge"]["reply"] == "Wrong queue.\nScore: 1"
     assert report.summary["m"].scores["llm_judge"].mean == 3.0

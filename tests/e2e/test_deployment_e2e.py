@@ -35,19 +35,6 @@ def _records(n: int) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def local() -> Iterator[Any]:
-    """One emulator for the module (starting one and training a model per test would dominate the run time)."""
-    from haiku_finetune.local import LocalBedrock
-
-    with LocalBedrock() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def transport(local: Any) -> hf.BedrockTransport:
-    made: hf.BedrockTransport = local.transport()
-    return made
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 import haiku_finetune as hf
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "data-format.md").read_text(encoding="utf-8")
 SECTIONS = dict(re.findall(r"^### `([a-z_0-9]+)`[^\n]*\n(.*?)(?=^### |\Z)", DOC, flags=re.M | re.S))
 

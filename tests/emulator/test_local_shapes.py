@@ -8,7 +8,7 @@ import pytest
 
 from haiku_finetune.local import LocalBedrock
 
-from .shape_check import violations
+from tests.shape_check import violations
 
 GOOD_JOB_LIST: dict[str, Any] = {
     "modelCustomizationJobSummaries": [

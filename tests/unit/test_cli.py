@@ -198,7 +198,7 @@ def _options(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> set[str]
 def test_cli_reference_documents_every_command_and_option() -> None:
     from pathlib import Path
 
-    reference = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
     parser = build_parser()
     for path in COMMANDS:
         if path:

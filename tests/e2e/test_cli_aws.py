@@ -21,14 +21,15 @@ from haiku_finetune.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
 from haiku_finetune.deployment import ProvisionedDeployment
 from haiku_finetune.jobs import CustomizationJob
 
-from .serve_process import serve
-from .test_jobs_e2e import _records, _write
+from tests.serve_process import serve
+from tests.e2e.test_jobs_e2e import _records, _write
 
 pytestmark = pytest.mark.filterwarnings("ignore::haiku_finetune.deployment.BillingWarning")
 
 BUCKET = "haiku-cli-aws"
 #: Validation losses every job in this module follows: best at epoch 2, and 3 epochs run with patience 2.
 LOSSES = [0.9, 0.7, 0.75]
+LOCAL_BEDROCK_OPTIONS = {"validation_losses": LOSSES}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -41,19 +42,6 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-@pytest.fixture(scope="module")
-def local() -> Iterator[Any]:
-    """One emulator for the module; every test makes its own jobs and deployments, or reads shared ones."""
-    from haiku_finetune.local import LocalBedrock
-
-    with LocalBedrock(validation_losses=LOSSES) as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def transport(local: Any) -> hf.BedrockTransport:
-    made: hf.BedrockTransport = local.transport()
-    return made
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,6 @@ import haiku_finetune as hf
 from haiku_finetune.model import BASE_INVOKE_MODEL_ID, FineTunedModel, Prompt
 
 
-@pytest.fixture(scope="module")
-def local() -> Iterator[Any]:
-    from haiku_finetune.local import LocalBedrock
-
-    with LocalBedrock() as emulator:
-        yield emulator
-
 
 @pytest.fixture
 def model(local: Any) -> Iterator[FineTunedModel]:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from haiku_finetune.local import LocalBedrock
 
-from .test_local_lifecycle import BUCKET, _create, _run_to_end, _upload
+from tests.emulator.test_local_lifecycle import BUCKET, _create, _run_to_end, _upload
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 

@@ -24,7 +24,7 @@ from haiku_finetune.datasets import (
     estimate_tokens,
 )
 
-from .fakes import FakeClock
+from tests.fakes import FakeClock
 
 
 @given(st.text())

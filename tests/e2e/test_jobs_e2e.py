@@ -37,19 +37,6 @@ def _write(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def local() -> Iterator[Any]:
-    """One emulator for this module (starting moto's server is the slow part); tests reset what they change."""
-    from haiku_finetune.local import LocalBedrock
-
-    with LocalBedrock() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def transport(local: Any) -> hf.BedrockTransport:
-    built: hf.BedrockTransport = local.transport()
-    return built
 
 
 @pytest.fixture(scope="module")

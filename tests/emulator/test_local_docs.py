@@ -7,7 +7,7 @@ import io
 import re
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "local.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "local.md"
 
 
 def test_the_walkthrough_runs_and_prints_what_the_page_says() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from haiku_finetune.local import LocalBedrock
 
-from .serve_process import serve
+from tests.serve_process import serve
 
 
 def _open_fds() -> int:

@@ -17,19 +17,6 @@ from haiku_finetune.search import search
 BUCKET = "search-acceptance"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    """One LocalBedrock (manual clock) for the module; the data and role are set up once."""
-    from haiku_finetune.local import LocalBedrock
-
-    with LocalBedrock() as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def transport(emulator: Any) -> hf.BedrockTransport:
-    wired: hf.BedrockTransport = emulator.transport()
-    return wired
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +58,14 @@ GRID: dict[str, list[Any]] = {"learning_rate_multiplier": [0.2, 1.5], "epoch_cou
 
 
 def test_two_by_two_search_completes_four_jobs_and_picks_the_lowest_loss(
-    emulator: Any, transport: hf.BedrockTransport, base_args: dict[str, Any]
+    local: Any, transport: hf.BedrockTransport, base_args: dict[str, Any]
 ) -> None:
-    before = len(emulator.jobs())
+    before = len(local.jobs())
     result = search(base_args, grid=GRID, max_parallel=2, budget=4, progress=False, transport=transport)
 
     assert len(result.trials) == 4
     assert {t.status for t in result.trials} == {"Completed"}
-    assert len(emulator.jobs()) == before + 4
+    assert len(local.jobs()) == before + 4
     # Recompute every trial's objective from the job's own metrics, independently of the search.
     losses = {}
     for trial in result.trials:
@@ -99,7 +86,7 @@ def test_two_by_two_search_completes_four_jobs_and_picks_the_lowest_loss(
 
 
 def test_plan_only_submits_nothing(
-    emulator: Any, transport: hf.BedrockTransport, base_args: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    local: Any, transport: hf.BedrockTransport, base_args: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # moto has no IAM policy simulator; the plan then reports that check as "not checked".
     def no_simulator(*args: Any, **kwargs: Any) -> Any:
@@ -107,10 +94,10 @@ def test_plan_only_submits_nothing(
 
     monkeypatch.setattr(hf.iam, "simulate_data_access", no_simulator)
     out = io.StringIO()
-    before = len(emulator.jobs())
+    before = len(local.jobs())
     plan = search(base_args, grid=GRID, plan_only=True, out=out, transport=transport)
     assert plan.planned
     assert len(plan.trials) == 4
-    assert len(emulator.jobs()) == before
+    assert len(local.jobs()) == before
     assert "4 jobs (nothing submitted)" in out.getvalue()
     assert "tickets-hp-t03" in out.getvalue()
