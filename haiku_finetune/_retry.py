@@ -75,7 +75,12 @@ class RetryPolicy:
         return self.rng.uniform(0.0, ceiling)
 
     def run(
-        self, operation: str, call: Callable[[], T], *, on_retry: Callable[[BaseException], None] | None = None
+        self,
+        operation: str,
+        call: Callable[[], T],
+        *,
+        on_retry: Callable[[BaseException], None] | None = None,
+        retry_if: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """Run ``call`` under this policy.
 
@@ -84,6 +89,9 @@ class RetryPolicy:
             call: A function that raises already-mapped library errors.
             on_retry: Told of each error that is about to be retried (batch invocation uses it to back off
                 its concurrency on throttling).
+            retry_if: Decides which errors get another attempt, in place of :func:`is_retryable` (a caller
+                that knows an error is transient for its own call, e.g. a conflict while a resource settles,
+                passes ``lambda e: is_retryable(e) or ...``). Only library errors are ever retried.
 
         Returns:
             What ``call`` returned.
@@ -92,12 +100,13 @@ class RetryPolicy:
             HaikuFinetuneError: The last error, once attempts or time run out, or at once when it is
                 not retryable. Its ``attempts`` attribute says how many attempts were made.
         """
+        retryable = is_retryable if retry_if is None else retry_if
         started = self.clock()
         # Most calls succeed at once: make that attempt before building tenacity's machinery (about 80 µs).
         try:
             return call()
         except (ServiceError, ConnectionFailedError) as error:
-            if not is_retryable(error) or self.max_attempts == 1:
+            if not retryable(error) or self.max_attempts == 1:
                 error.attempts = 1
                 raise
             pending: list[BaseException] = [error]
@@ -133,7 +142,7 @@ class RetryPolicy:
         retrying = Retrying(
             stop=_stop,
             wait=_wait,
-            retry=retry_if_exception(is_retryable),
+            retry=retry_if_exception(retryable),
             sleep=self.sleep,
             before_sleep=_log_retry,
             reraise=True,

@@ -161,6 +161,7 @@ class BedrockTransport:
         /,
         *,
         on_retry: Callable[[BaseException], None] | None = None,
+        retry_if: Callable[[BaseException], bool] | None = None,
         **params: Any,
     ) -> dict[str, Any]:
         """Call one AWS API operation with retries and error mapping.
@@ -170,6 +171,8 @@ class BedrockTransport:
             operation: The API operation name as AWS spells it, e.g. ``"GetModelCustomizationJob"``.
             on_retry: Told of each error that is about to be retried (AWS parameters are camelCase, so
                 this snake_case name never collides with one).
+            retry_if: Decides which errors are retried, in place of ``is_retryable`` (see
+                :meth:`RetryPolicy.run`).
             **params: The request parameters, as boto3 takes them.
 
         Returns:
@@ -205,7 +208,7 @@ class BedrockTransport:
                 raise CredentialsError(str(error), operation=operation) from error
             return response
 
-        return self.retry.run(operation, _attempt, on_retry=on_retry)
+        return self.retry.run(operation, _attempt, on_retry=on_retry, retry_if=retry_if)
 
     def paginate(self, service: str, operation: str, /, **params: Any) -> Iterator[dict[str, Any]]:
         """Yield every page of a paginated operation, each page fetched through :meth:`call`.
