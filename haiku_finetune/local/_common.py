@@ -1,0 +1,151 @@
+"""What every API area of the emulated Bedrock shares: its state, identifiers, the by-ARN-or-name lookup, the
+idempotency-token rule, S3 access and pagination.
+
+Each API area (``jobs.py``, ``custom_models.py``, ``provisioned.py``, ``invocation.py``, ``batch.py``,
+``foundation_models.py``, ``tags.py``) is a class over :class:`ServiceState`; ``service.py`` puts them together.
+This module holds state and rules that more than one area needs, and nothing specific to one area: an area's
+records and behaviour live in its own module. It must not know about HTTP (``server.py``) or the wire format
+(``wire.py`` parses and serializes; the areas receive and return plain dicts).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from .clock import EmulatedClock
+from .runtime import Responder
+from .wire import not_found, validation
+
+__all__ = ["ACCOUNT", "ARN", "FOUNDATION", "HAIKU", "HAIKU_FT", "REGION", "ServiceState", "page"]
+
+ACCOUNT = "123456789012"
+REGION = "us-west-2"
+HAIKU_FT = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
+FOUNDATION = f"arn:aws:bedrock:{REGION}::foundation-model"
+
+T = TypeVar("T")
+
+
+class ServiceState:
+    """The emulated Bedrock's in-memory state and the helpers over it that several API areas use.
+
+    Lifecycles are computed lazily from the emulated clock whenever something looks (an API call or an
+    inspection), so no background thread is needed and a manual clock gives tests full control. Every
+    operation runs under ``_lock`` (see ``Service.handle``).
+
+    Args:
+        clock: Emulated time.
+        s3: A boto3 S3 client pointed at the emulator's moto server.
+        seed: Seeds loss curves and identifiers.
+    """
+
+    def __init__(self, clock: EmulatedClock, s3: Any, *, seed: int = 0) -> None:
+        self.clock = clock
+        self.s3 = s3
+        self.seed = seed
+        # Settings (LocalBedrock sets them after construction).
+        self.validation_losses: list[float] | None = None
+        self.step_seconds = 30.0
+        self.pt_ready_seconds = 1200.0
+        self.calls_per_second_per_unit: float | None = None
+        # The throughput cap is per real second (it models the service's capacity, not the job clock).
+        self.real_time: Callable[[], float] = time.monotonic
+        self.responders: dict[str, Responder] = {}
+        self._lock = threading.RLock()
+        # Resources by ARN; the area that owns each table defines its record type.
+        self._jobs: dict[str, Any] = {}
+        self._models: dict[str, dict[str, Any]] = {}
+        self._model_responders: dict[str, Responder] = {}
+        self._throughputs: dict[str, Any] = {}
+        self._retired: list[Any] = []
+        self._invocation_jobs: dict[str, Any] = {}
+        self._tags: dict[str, list[dict[str, str]]] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._ids = random.Random(seed)
+        self._message_count = 0
+
+    # -- identifiers and lookups ------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return "".join(self._ids.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+
+    @staticmethod
+    def _find(table: Mapping[str, T], identifier: str, name_of: Callable[[T], str], what: str) -> T:
+        """The resource ``identifier`` names: its ARN (the table's key) or its name, as every Get/Delete accepts.
+
+        Raises:
+            ApiError: ResourceNotFoundException ``Could not find <what> <identifier>``.
+        """
+        found = table.get(identifier)
+        if found is None:
+            found = next((item for item in table.values() if name_of(item) == identifier), None)
+        if found is None:
+            raise not_found(f"Could not find {what} {identifier}")
+        return found
+
+    def _idempotent(self, kind: str, params: Mapping[str, Any], make: Callable[[], str]) -> str:
+        """The ARN a create returns: the one made before for the same ``clientRequestToken``, or a new one.
+
+        ``make`` runs (validating and creating) only when the token is new or absent, so a retried create
+        whose first answer was lost gets the same resource back instead of a name conflict.
+        """
+        token = params.get("clientRequestToken")
+        if token and (kind, token) in self._tokens:
+            return self._tokens[(kind, token)]
+        arn = make()
+        if token:
+            self._tokens[(kind, token)] = arn
+        return arn
+
+    # -- S3 (moto) ----------------------------------------------------------------------------------------
+
+    def _split(self, uri: str) -> tuple[str, str]:
+        if not uri.startswith("s3://"):
+            raise validation(f"{uri} is not an s3:// URI")
+        bucket, _, key = uri[5:].partition("/")
+        return bucket, key
+
+    def _object_exists(self, uri: str) -> bool:
+        bucket, key = self._split(uri)
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+        except Exception:  # noqa: BLE001 - any refusal from moto means "not there" to the job
+            return False
+        return True
+
+    def _read(self, uri: str) -> bytes:
+        bucket, key = self._split(uri)
+        data: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return data
+
+    def _put(self, uri: str, text: str) -> None:
+        bucket, key = self._split(uri)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+
+    def _objects(self, uri: str, suffix: str) -> Iterator[tuple[str, str]]:
+        """(bucket, key) of the object ``uri`` names, or of every ``suffix`` object under a prefix."""
+        bucket, key = self._split(uri)
+        if key and not key.endswith("/"):
+            yield bucket, key
+            return
+        for listed in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            for item in listed.get("Contents", []):
+                if item["Key"].endswith(suffix):
+                    yield bucket, item["Key"]
+
+
+def page(items: list[dict[str, Any]], params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a List call (``maxResults``, ``nextToken`` as an offset) and the next token."""
+    size = int(params.get("maxResults") or 100)
+    try:
+        start = int(params.get("nextToken") or 0)
+    except ValueError:
+        raise validation("Invalid nextToken") from None
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)

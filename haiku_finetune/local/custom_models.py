@@ -1,0 +1,55 @@
+"""Emulated custom models: Get, List and Delete CustomModel.
+
+A custom model is the record a completed customization job creates (``jobs.py`` makes it); this module only
+looks models up, lists and deletes them. It must not invoke them (a custom model answers only through a
+Provisioned Throughput, see ``invocation.py``) and must not create them outside a job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._common import ACCOUNT, page
+from .jobs import CustomizationJobs
+from .wire import conflict
+
+__all__ = ["CustomModels"]
+
+
+class CustomModels(CustomizationJobs):
+    """The custom-model operations (over the jobs that create the models)."""
+
+    def _model(self, identifier: str) -> dict[str, Any]:
+        self._advance_jobs()  # a job that finished since the last look creates its model now
+        return self._find(self._models, identifier, lambda m: str(m["modelName"]), "custom model")
+
+    def op_GetCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._model(params["modelIdentifier"]))
+
+    def op_ListCustomModels(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._advance_jobs()
+        models = list(self._models.values())
+        if params.get("nameContains"):
+            models = [m for m in models if params["nameContains"] in m["modelName"]]
+        summaries = [
+            {
+                "modelArn": m["modelArn"],
+                "modelName": m["modelName"],
+                "creationTime": m["creationTime"],
+                "baseModelArn": m["baseModelArn"],
+                "baseModelName": "Claude 3 Haiku",
+                "customizationType": "FINE_TUNING",
+                "ownerAccountId": ACCOUNT,
+                "modelStatus": "Active",
+            }
+            for m in models
+        ]
+        shown, token = page(summaries, params)
+        return {"modelSummaries": shown, "nextToken": token}
+
+    def op_DeleteCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:
+        model = self._model(params["modelIdentifier"])
+        if any(t.model_arn == model["modelArn"] for t in self._throughputs.values()):
+            raise conflict(f"Custom model {model['modelName']} is in use by a Provisioned Throughput")
+        del self._models[model["modelArn"]]
+        return {}

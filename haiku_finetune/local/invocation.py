@@ -1,0 +1,165 @@
+"""Emulated bedrock-runtime: InvokeModel, InvokeModelWithResponseStream, Converse and CountTokens.
+
+It resolves who answers a call (a responder set by the test, a custom model's similarity responder through an
+``InService`` Provisioned Throughput, or the base model's fixed reply), refuses what the service refuses (the
+``:200k`` id on demand, a custom model without a Provisioned Throughput, a deployment not yet in service),
+caps calls per real second per model unit, and hands the request to ``runtime.py``, which checks the
+Messages body and shapes the answer. It must not parse or frame HTTP (``server.py``/``wire.py``) and must not
+change deployments or models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..datasets import estimate_tokens
+from ._common import FOUNDATION, HAIKU, HAIKU_FT
+from .provisioned import ProvisionedThroughput, Throughput
+from .runtime import (
+    Responder,
+    answer,
+    base_reply,
+    check_body,
+    chunk_frame,
+    messages_body,
+    stream_events,
+    text_of,
+)
+from .wire import ApiError, not_found, validation
+
+__all__ = ["Invocation"]
+
+
+class Invocation(ProvisionedThroughput):
+    """The runtime operations (over the deployments and models that answer them)."""
+
+    def responder_for(self, model_id: str) -> Responder:
+        """Resolve who answers a runtime call to ``model_id`` (raising the service's errors)."""
+        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(FOUNDATION) else model_id
+        if key in (HAIKU, HAIKU_FT):
+            if key == HAIKU_FT:
+                raise validation(
+                    f"Invocation of model ID {HAIKU_FT} with on-demand throughput isn't supported; "
+                    "use a Provisioned Throughput"
+                )
+            return self.responders.get(model_id) or self.responders.get(key) or base_reply
+        if model_id in self._models or any(m["modelName"] == model_id for m in self._models.values()):
+            raise validation(
+                "Custom models can only be invoked through a Provisioned Throughput: "
+                "create one and use its ARN as modelId"
+            )
+        try:
+            pt = self._throughput(model_id)
+        except ApiError:
+            raise not_found(f"The model {model_id} does not exist or you do not have access to it") from None
+        if pt.status != "InService":
+            raise validation(f"Provisioned model {pt.name} is {pt.status}, not InService yet")
+        self._rate_limit(pt)
+        return (
+            self.responders.get(model_id)
+            or self.responders.get(pt.arn)
+            or self.responders.get(pt.model_arn)
+            or self._model_responders.get(pt.model_arn)
+            or base_reply
+        )
+
+    def _rate_limit(self, pt: Throughput) -> None:
+        if self.calls_per_second_per_unit is None:
+            return
+        now = self.real_time()
+        pt.calls = [t for t in pt.calls if now - t < 1.0]
+        if len(pt.calls) >= self.calls_per_second_per_unit * pt.units:
+            raise ApiError("ThrottlingException", "Too many requests, please wait before trying again.", 429)
+        pt.calls.append(now)
+
+    def _message_id(self) -> str:
+        self._message_count += 1
+        return f"msg_local_{self._message_count:08d}"
+
+    def _run(self, model_id: str, body: Any, *, batch: bool = False) -> tuple[Any, str]:
+        request = check_body(body)
+        responder = self._batch_responder(model_id) if batch else None
+        responder = responder or self.responder_for(model_id)
+        return answer(request, responder(request)), self._message_id()
+
+    def _batch_responder(self, model_id: str) -> Responder | None:
+        """A batch job may name a custom model's ARN itself (CreateModelInvocationJob's modelId pattern allows it,
+        and batch runs need no Provisioned Throughput); runtime calls may not."""
+        model = self._models.get(model_id)
+        if model is None:
+            return None
+        return self.responders.get(model_id) or self._model_responders.get(model_id) or base_reply
+
+    def invoke(self, model_id: str, raw: bytes) -> dict[str, Any]:
+        """InvokeModel's response body for a raw request body."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise validation("Malformed input request, please reformat your input and try again.") from None
+        result, message_id = self._run(model_id, body)
+        return messages_body(result, message_id)
+
+    def op_InvokeModel(self, params: dict[str, Any]) -> dict[str, Any]:
+        body = self.invoke(params["modelId"], params.get("body") or b"")
+        return {"body": orjson.dumps(body), "contentType": "application/json"}
+
+    def op_InvokeModelWithResponseStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            body = orjson.loads(params.get("body") or b"")
+        except orjson.JSONDecodeError:
+            raise validation("Malformed input request, please reformat your input and try again.") from None
+        result, message_id = self._run(params["modelId"], body)
+        frames = b"".join(chunk_frame(event) for event in stream_events(result, message_id))
+        return {"body": frames, "contentType": "application/json"}
+
+    def op_Converse(self, params: dict[str, Any]) -> dict[str, Any]:
+        config = params.get("inferenceConfig") or {}
+        body: dict[str, Any] = {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": config.get("maxTokens", 4096),
+            "messages": [
+                {"role": m["role"], "content": "".join(block.get("text", "") for block in m.get("content", []))}
+                for m in params["messages"]
+            ],
+        }
+        if params.get("system"):
+            body["system"] = "".join(block.get("text", "") for block in params["system"])
+        for source, target in (("temperature", "temperature"), ("topP", "top_p"), ("stopSequences", "stop_sequences")):
+            if source in config:
+                body[target] = config[source]
+        result, _ = self._run(params["modelId"], body)
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
+            "stopReason": result.stop_reason,
+            "usage": {
+                "inputTokens": result.input_tokens,
+                "outputTokens": result.output_tokens,
+                "totalTokens": result.input_tokens + result.output_tokens,
+            },
+            "metrics": {"latencyMs": 1},
+        }
+
+    def op_CountTokens(self, params: dict[str, Any]) -> dict[str, Any]:
+        model_id = params["modelId"]
+        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(FOUNDATION) else model_id
+        if key not in (HAIKU, HAIKU_FT):  # the real list of models that count tokens is short: refuse the rest
+            raise validation(f"The model {model_id} does not support counting tokens")
+        given = params["input"]
+        if "invokeModel" in given:
+            try:
+                body = orjson.loads(given["invokeModel"]["body"])
+            except orjson.JSONDecodeError:
+                raise validation("Malformed input request") from None
+            messages = body.get("messages") or []
+            system = body.get("system") or ""
+        else:
+            converse = given.get("converse") or {}
+            messages = [
+                {"content": "".join(b.get("text", "") for b in m.get("content", []))}
+                for m in converse.get("messages", [])
+            ]
+            system = "".join(b.get("text", "") for b in converse.get("system", []))
+        text = text_of(system) + "".join(text_of(m.get("content", "")) for m in messages if isinstance(m, dict))
+        return {"inputTokens": max(1, estimate_tokens(text))}
