@@ -3,7 +3,10 @@
 ``violations(operation, body)`` walks the operation's output shape: required members present, each member's
 JSON type right for its shape type, enum values in their set, string and list lengths within bounds, and no
 member the model does not know. Members the protocol carries outside the JSON body (headers, a raw payload)
-are skipped. The suite applies it to every response of every LocalBedrock it starts (see ``conftest.py``).
+are skipped. For a streaming operation (ConverseStream, InvokeModelWithResponseStream) ``body`` is one event,
+``{event name: event body}``, checked against the event's shape in the output's eventstream member (botocore's
+``ConverseStreamOutput`` / ``ResponseStream``). The suite applies it to every response and every streamed event
+of every LocalBedrock it starts (see ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ def violations(operation: str, body: Any) -> list[str]:
     if shape is None:
         return [] if body in ({}, None) else [f"{operation}: expected an empty body, got {body!r}"]
     found: list[str] = []
+    payload = shape.serialization.get("payload")
+    stream = shape.members.get(payload) if payload else None
+    if stream is not None and stream.serialization.get("eventstream"):
+        return _event(stream, body, operation)
     members = {
         name: member
         for name, member in shape.members.items()
@@ -47,6 +54,18 @@ def violations(operation: str, body: Any) -> list[str]:
         return [f"{operation}: body must be a JSON object, got {type(body).__name__}"]
     required = [name for name in shape.required_members if name in members]
     _structure(members, required, shape.name, body, operation, found)
+    return found
+
+
+def _event(stream: Shape, body: Any, operation: str) -> list[str]:
+    if not isinstance(body, dict) or len(body) != 1:
+        return [f"{operation}: an event must be one {{name: body}} pair, got {body!r}"]
+    ((name, value),) = body.items()
+    events = {k: v for k, v in stream.members.items() if not v.metadata.get("exception")}  # type: ignore[attr-defined]
+    if name not in events:
+        return [f"{operation}: {name!r} is not an event of {stream.name} ({', '.join(events)})"]
+    found: list[str] = []
+    _walk(events[name], value, f"{operation}.{name}", found)
     return found
 
 
@@ -66,6 +85,8 @@ def _structure(
 def _walk(shape: Shape, value: Any, path: str, found: list[str]) -> None:
     kind = shape.type_name
     meta = shape.metadata
+    if getattr(shape, "is_document_type", False):
+        return  # free-form JSON (a tool's input, additional model fields)
     if kind == "structure":
         if not isinstance(value, dict):
             found.append(f"{path}: expected an object ({shape.name}), got {type(value).__name__}")

@@ -16,15 +16,17 @@ import orjson
 
 from ..datasets import estimate_tokens
 from ._common import FOUNDATION, HAIKU, HAIKU_FT
+from .converse import converse, converse_stream
 from .provisioned import ProvisionedThroughput, Throughput
 from .runtime import (
+    Answer,
     Responder,
     answer,
     base_reply,
     check_body,
-    chunk_frame,
+    invoke_model,
+    invoke_model_stream,
     messages_body,
-    stream_events,
     text_of,
 )
 from .wire import ApiError, not_found, validation
@@ -78,7 +80,7 @@ class Invocation(ProvisionedThroughput):
         self._message_count += 1
         return f"msg_local_{self._message_count:08d}"
 
-    def _run(self, model_id: str, body: Any, *, batch: bool = False) -> tuple[Any, str]:
+    def _run(self, model_id: str, body: Any, *, batch: bool = False) -> tuple[Answer, str]:
         request = check_body(body)
         responder = self._batch_responder(model_id) if batch else None
         responder = responder or self.responder_for(model_id)
@@ -101,45 +103,18 @@ class Invocation(ProvisionedThroughput):
         result, message_id = self._run(model_id, body)
         return messages_body(result, message_id)
 
+    # The wire shapes (headers, stream events, Converse translation, tool calls) live in runtime.py/converse.py.
     def op_InvokeModel(self, params: dict[str, Any]) -> dict[str, Any]:
-        body = self.invoke(params["modelId"], params.get("body") or b"")
-        return {"body": orjson.dumps(body), "contentType": "application/json"}
+        return invoke_model(self._run, params)
 
     def op_InvokeModelWithResponseStream(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            body = orjson.loads(params.get("body") or b"")
-        except orjson.JSONDecodeError:
-            raise validation("Malformed input request, please reformat your input and try again.") from None
-        result, message_id = self._run(params["modelId"], body)
-        frames = b"".join(chunk_frame(event) for event in stream_events(result, message_id))
-        return {"body": frames, "contentType": "application/json"}
+        return invoke_model_stream(self._run, params)
 
     def op_Converse(self, params: dict[str, Any]) -> dict[str, Any]:
-        config = params.get("inferenceConfig") or {}
-        body: dict[str, Any] = {
-            "anthropic_version": "bedrock-2023-05-31",
-            "max_tokens": config.get("maxTokens", 4096),
-            "messages": [
-                {"role": m["role"], "content": "".join(block.get("text", "") for block in m.get("content", []))}
-                for m in params["messages"]
-            ],
-        }
-        if params.get("system"):
-            body["system"] = "".join(block.get("text", "") for block in params["system"])
-        for source, target in (("temperature", "temperature"), ("topP", "top_p"), ("stopSequences", "stop_sequences")):
-            if source in config:
-                body[target] = config[source]
-        result, _ = self._run(params["modelId"], body)
-        return {
-            "output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
-            "stopReason": result.stop_reason,
-            "usage": {
-                "inputTokens": result.input_tokens,
-                "outputTokens": result.output_tokens,
-                "totalTokens": result.input_tokens + result.output_tokens,
-            },
-            "metrics": {"latencyMs": 1},
-        }
+        return converse(self._run, params)
+
+    def op_ConverseStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        return converse_stream(self._run, params)
 
     def op_CountTokens(self, params: dict[str, Any]) -> dict[str, Any]:
         model_id = params["modelId"]

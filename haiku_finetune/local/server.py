@@ -7,6 +7,7 @@ every response by about 40 ms.
 
 from __future__ import annotations
 
+import email.utils
 import http
 import logging
 import socket
@@ -22,7 +23,15 @@ import orjson
 
 from .faults import FaultDecision, Faults
 from .service import Service
-from .wire import ApiError, match, parse_request, serialize_output
+from .wire import (
+    EVENT_STREAM,
+    STREAMING_OPERATIONS,
+    ApiError,
+    match,
+    parse_request,
+    serialize_output,
+    streamed_events,
+)
 
 __all__ = ["BedrockServer"]
 
@@ -157,9 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._lose(route.name)
             return
         headers, payload = serialize_output(route, output)
-        if route.name == "InvokeModelWithResponseStream":
-            headers = {"X-Amzn-Bedrock-Content-Type": "application/json"}
-            self._send(route.status, payload, "application/vnd.amazon.eventstream", headers)
+        if route.name in STREAMING_OPERATIONS:
+            self.server.responses.extend(streamed_events(route.name, output))
+            self._send(route.status, payload, EVENT_STREAM, headers)
             return
         if route.name != "InvokeModel":
             self.server.responses.append((route.name, orjson.loads(payload)))
@@ -182,6 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
             f"x-amzn-RequestId: {uuid.uuid4()}",
+            f"Date: {email.utils.formatdate(usegmt=True)}",
             *(f"{k}: {v}" for k, v in headers.items()),
         ]
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)

@@ -9,7 +9,9 @@ exactly what botocore expects.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
+import struct
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +23,28 @@ import botocore.session
 import orjson
 from botocore.model import OperationModel, Shape
 
-__all__ = ["ApiError", "Route", "parse_request", "routes", "serialize_output"]
+__all__ = [
+    "EVENT_STREAM",
+    "EXTRA_HEADERS",
+    "STREAMED_EVENTS",
+    "STREAMING_OPERATIONS",
+    "ApiError",
+    "Route",
+    "event_frame",
+    "event_message",
+    "parse_request",
+    "routes",
+    "serialize_output",
+    "streamed_events",
+]
+
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+# Operations whose answer is an AWS event stream (the payload member is an eventstream structure).
+STREAMING_OPERATIONS = frozenset({"InvokeModelWithResponseStream", "ConverseStream"})
+# Output keys the service model does not know: headers the real service sends anyway (InvokeModel's token
+# counts), and a stream's events as JSON (so the suite can check each event against its shape).
+EXTRA_HEADERS = "_headers"
+STREAMED_EVENTS = "_events"
 
 
 class ApiError(Exception):
@@ -268,7 +291,7 @@ def _join(where: str, name: str) -> str:
 def serialize_output(route: Route, output: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
     """Serialize an operation's output: (headers, body). Unknown members are dropped, as the model says."""
     shape = route.operation.output_shape
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(output.get(EXTRA_HEADERS) or {})
     if shape is None:
         return headers, b"{}"
     payload = shape.serialization.get("payload")
@@ -288,8 +311,35 @@ def serialize_output(route: Route, output: Mapping[str, Any]) -> tuple[dict[str,
     return headers, raw if raw is not None else orjson.dumps(body_members)
 
 
+def streamed_events(operation: str, output: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(operation, event) for each event a streaming answer carried, as ``{event name: event body}``."""
+    return [(operation, event) for event in output.get(STREAMED_EVENTS) or []]
+
+
+def event_frame(headers: Mapping[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message: prelude, prelude CRC, string headers, payload, message CRC."""
+    encoded = b""
+    for name, value in headers.items():
+        raw_name, raw_value = name.encode(), value.encode()
+        encoded += struct.pack("!B", len(raw_name)) + raw_name + b"\x07" + struct.pack("!H", len(raw_value)) + raw_value
+    total = 12 + len(encoded) + len(payload) + 4
+    prelude = struct.pack("!II", total, len(encoded))
+    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + encoded + payload
+    return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def event_message(name: str, body: Mapping[str, Any]) -> bytes:
+    """An event-stream frame for one event of a streaming operation (``:event-type`` = ``name``)."""
+    return event_frame(
+        {":event-type": name, ":content-type": "application/json", ":message-type": "event"}, orjson.dumps(body)
+    )
+
+
 def _to_json(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
+    if getattr(shape, "is_document_type", False):
+        return value  # a free-form JSON document (tool input, additional fields): passed through as is
     if kind == "structure":
         members = shape.members  # type: ignore[attr-defined]
         return {k: _to_json(members[k], v) for k, v in value.items() if k in members and v is not None}
