@@ -17,9 +17,9 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from .errors import (
+    CallFailedError,
     ConnectionFailedError,
     ModelNotReadyError,
-    ServiceError,
     ServiceUnavailableError,
     ThrottlingError,
 )
@@ -105,7 +105,7 @@ class RetryPolicy:
         # Most calls succeed at once: make that attempt before building tenacity's machinery (about 80 µs).
         try:
             return call()
-        except (ServiceError, ConnectionFailedError) as error:
+        except CallFailedError as error:
             if not retryable(error) or self.max_attempts == 1:
                 error.attempts = 1
                 raise
@@ -153,7 +153,7 @@ class RetryPolicy:
                 with attempt:
                     attempts += 1
                     result = _attempt()
-        except (ServiceError, ConnectionFailedError) as error:
+        except CallFailedError as error:
             error.attempts = attempts
             raise
         return result

@@ -3,9 +3,13 @@
 Every AWS call the library makes goes through :meth:`BedrockTransport.call` (or :meth:`paginate`, which
 calls it once a page), which applies the retry policy and maps botocore errors to the library's error tree.
 Real AWS, botocore ``Stubber``, moto and ``LocalBedrock`` all plug in here: give the transport a
-``boto3.Session`` and region, per-service endpoint URLs, or ready-made clients.
+``boto3.Session`` (or a profile name) and region, per-service endpoint URLs, a botocore ``Config``, or
+ready-made clients. Streamed answers (an InvokeModel body, an event stream) are read through
+:meth:`BedrockTransport.read_body` and :meth:`BedrockTransport.iter_events`, so errors that surface while
+reading are mapped too.
 
-This module must not know about jobs, datasets or deployments; it only moves calls.
+This is the only module that imports botocore's or urllib3's exceptions: every one of them becomes a library
+error here (see :mod:`.errors`). It must not know about jobs, datasets or deployments; it only moves calls.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import TracebackType
 from typing import Any
 
 import boto3
@@ -21,26 +26,37 @@ import botocore.session
 from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.eventstream import ParserError as EventStreamParserError
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
+    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
 )
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,
+)
+from botocore.parsers import ResponseParserError
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from ._clock import Clock, SystemClock
 from ._retry import RetryPolicy
-from .errors import CredentialsError, raise_for_client_error, raise_for_connection_error
+from .errors import (
+    CredentialsError,
+    raise_for_client_error,
+    raise_for_connection_error,
+    raise_for_unparseable_response,
+)
 
 __all__ = [
     "DEFAULT_REGION",
     "SERVICES",
     "BedrockTransport",
     "get_default_transport",
+    "resolve_transport",
     "set_default_transport",
 ]
 
@@ -52,8 +68,17 @@ SERVICES = ("bedrock", "bedrock-runtime", "s3", "iam", "sts")
 #: Fine-tuning of Claude 3 Haiku launched in us-west-2; used when no region is configured anywhere.
 DEFAULT_REGION = "us-west-2"
 
-# Errors that mean "no answer": the request may or may not have reached the service.
-_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+# Errors that mean "no (whole) answer": the request may or may not have reached the service. botocore's
+# ConnectionError covers endpoint, connect-timeout, proxy and SSL failures; HTTPClientError covers read
+# timeouts, dropped connections and a body that broke while streaming; urllib3's and the event-stream
+# decoder's errors surface while a streamed body is read.
+_CONNECTION_ERRORS = (
+    BotocoreConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    Urllib3HTTPError,
+    EventStreamParserError,
+)
 # Raised by botocore before anything is sent: no retry can help, and the caller needs one clear line.
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, ProfileNotFound)
 
@@ -63,6 +88,8 @@ class BedrockTransport:
 
     Args:
         session: The boto3 session to build clients from (default: a new ``boto3.Session()``).
+        profile: A named AWS profile: shorthand for ``session=boto3.Session(profile_name=profile)``. An
+            unknown profile raises :class:`CredentialsError` at once.
         region: The AWS region; default: the session's region, else ``us-west-2``.
         endpoint_urls: Per-service endpoint URLs, e.g. ``{"bedrock": "http://127.0.0.1:5000"}``.
         clients: Ready-made clients by service name (``"bedrock"``, ``"bedrock-runtime"``, ``"s3"``,
@@ -74,24 +101,43 @@ class BedrockTransport:
         max_pool_connections: Size of each client's HTTP connection pool; raise it to match the
             concurrency of batch invocation.
         read_timeout: Socket read timeout in seconds for built clients.
+        config: A botocore ``Config`` for built clients (proxies, user agent, signature version, ...). It is
+            merged under the library's settings; its ``retries`` are overridden (one attempt per botocore call,
+            because retrying is this library's job), and ``max_pool_connections``/``read_timeout`` given here
+            win over the library's defaults.
+
+    Close a transport (``close()``, or use it as a context manager) to release the HTTP connections of the
+    clients it built; ready-made clients are left to their owner.
     """
 
     def __init__(
         self,
         *,
         session: boto3.Session | None = None,
+        profile: str | None = None,
         region: str | None = None,
         endpoint_urls: Mapping[str, str] | None = None,
         clients: Mapping[str, BaseClient] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
-        max_pool_connections: int = 10,
-        read_timeout: float = 120.0,
+        max_pool_connections: int | None = None,
+        read_timeout: float | None = None,
+        config: Config | None = None,
     ) -> None:
         unknown = set(endpoint_urls or {}) | set(clients or {})
         unknown -= set(SERVICES)
         if unknown:
             raise ValueError(f"unknown service(s) {sorted(unknown)}; expected some of {list(SERVICES)}")
+        if profile is not None:
+            if session is not None:
+                raise ValueError("give a session or a profile, not both")
+            try:
+                session = boto3.Session(profile_name=profile)
+            except ProfileNotFound as error:
+                raise CredentialsError(str(error), operation="BedrockTransport") from error
+        if config is not None and not isinstance(config, Config):
+            raise TypeError(f"config must be a botocore.config.Config, got {type(config).__name__}")
+        self._config = config
         self._session = session
         self._region = region
         self._endpoint_urls = dict(endpoint_urls or {})
@@ -99,8 +145,11 @@ class BedrockTransport:
         self._given = frozenset(self._clients)  # ready-made clients, as opposed to ones built here
         self.clock: Clock = clock or SystemClock()
         self.retry = retry or RetryPolicy(sleep=self.clock.sleep, clock=self.clock.monotonic)
-        self.max_pool_connections = max_pool_connections
-        self.read_timeout = read_timeout
+        chosen = _user_options(config)
+        self.max_pool_connections: int = max_pool_connections or chosen.get("max_pool_connections") or 10
+        self.read_timeout: float = read_timeout if read_timeout is not None else chosen.get("read_timeout", 120.0)
+        self._closed = False
+        self._siblings: list[BedrockTransport] = []
         self._lock = threading.Lock()
         self._account_id: str | None = None
 
@@ -134,16 +183,23 @@ class BedrockTransport:
         existing = self._clients.get(service)
         if existing is not None:
             return existing
+        if self._closed:
+            raise ValueError(f"{self!r} is closed; make a new transport")
         session, region = self.session, self.region
         with self._lock:
             if service not in self._clients:
-                config = Config(
-                    region_name=region,
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                    max_pool_connections=self.max_pool_connections,
-                    read_timeout=self.read_timeout,
-                    connect_timeout=10,
-                )
+                options: dict[str, Any] = {
+                    "region_name": region,
+                    "retries": {"total_max_attempts": 1, "mode": "standard"},
+                    "max_pool_connections": self.max_pool_connections,
+                    "read_timeout": self.read_timeout,
+                }
+                given = self._config
+                if "connect_timeout" not in _user_options(given):
+                    options["connect_timeout"] = 10
+                # Config.merge lets the argument win: the user's settings first, then ours on top, so the
+                # library's retry setting (one botocore attempt) always holds.
+                config = given.merge(Config(**options)) if given is not None else Config(**options)
                 self._clients[service] = session.client(
                     service,  # type: ignore[call-overload]
                     region_name=region,
@@ -181,12 +237,15 @@ class BedrockTransport:
         Raises:
             ServiceError: A subclass naming what went wrong, after retries when it was retryable.
             ConnectionFailedError: The endpoint did not answer, after retries.
+            UnparseableResponseError: The endpoint's answer is not this operation's response.
             CredentialsError: botocore found no usable credentials or profile; nothing was sent.
+            ValueError: botocore refused the parameters before sending (one line naming the operation).
         """
         try:
             client = self.client(service)
-        except _CREDENTIALS_ERRORS as error:
-            raise CredentialsError(str(error), operation=operation) from error
+        except Exception as error:
+            _raise_mapped(error, operation)
+            raise
         model = client.meta.service_model
         if operation not in model.operation_names:
             raise ValueError(f"{service} has no operation {operation!r}")
@@ -200,15 +259,52 @@ class BedrockTransport:
         def _attempt() -> dict[str, Any]:
             try:
                 response: dict[str, Any] = method(**params)
-            except ClientError as error:
-                raise_for_client_error(error, operation)
-            except _CONNECTION_ERRORS as error:
-                raise_for_connection_error(error, operation)
-            except _CREDENTIALS_ERRORS as error:
-                raise CredentialsError(str(error), operation=operation) from error
+            except Exception as error:
+                _raise_mapped(error, operation)
+                raise
             return response
 
         return self.retry.run(operation, _attempt, on_retry=on_retry, retry_if=retry_if)
+
+    def read_body(self, operation: str, body: Any) -> bytes:
+        """Read a streamed response body (e.g. InvokeModel's ``body``) to the end, with errors mapped.
+
+        Args:
+            operation: The operation the body answers, for error messages.
+            body: botocore's ``StreamingBody`` (anything with ``read()``).
+
+        Raises:
+            ConnectionFailedError: The connection broke or timed out while reading (not retried: the
+                call has been answered, and replaying it is the caller's decision).
+        """
+        try:
+            data: bytes = body.read()
+        except Exception as error:
+            _raise_mapped(error, operation)
+            raise
+        return data
+
+    def iter_events(self, operation: str, events: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Yield the events of a response event stream (e.g. InvokeModelWithResponseStream's ``body``).
+
+        An error event inside the stream is raised as the matching :class:`ServiceError`; a connection
+        that breaks or times out mid-stream as :class:`ConnectionFailedError`. A half-read stream is never
+        replayed. The stream is closed when the iteration ends, however it ends.
+
+        Args:
+            operation: The streaming operation, for error messages.
+            events: botocore's ``EventStream`` (any iterable of event dicts with an optional ``close()``).
+        """
+        try:
+            for event in events:
+                yield dict(event)
+        except Exception as error:
+            _raise_mapped(error, operation)
+            raise
+        finally:
+            close = getattr(events, "close", None)
+            if callable(close):
+                close()
 
     def paginate(self, service: str, operation: str, /, **params: Any) -> Iterator[dict[str, Any]]:
         """Yield every page of a paginated operation, each page fetched through :meth:`call`.
@@ -245,7 +341,7 @@ class BedrockTransport:
         """
         if connections <= self.max_pool_connections:
             return self
-        return BedrockTransport(
+        sibling = BedrockTransport(
             session=self._session,
             region=self._region,
             endpoint_urls=self._endpoint_urls,
@@ -254,7 +350,43 @@ class BedrockTransport:
             clock=self.clock,
             max_pool_connections=connections,
             read_timeout=self.read_timeout,
+            config=self._config,
         )
+        with self._lock:
+            self._siblings.append(sibling)  # closed with this transport
+        return sibling
+
+    # -- closing ------------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the clients this transport built (and those of its :meth:`with_pool` siblings).
+
+        Ready-made clients given to the constructor belong to the caller and stay open. Safe to call more
+        than once; a closed transport refuses new calls.
+        """
+        with self._lock:
+            self._closed = True
+            built = [c for name, c in self._clients.items() if name not in self._given]
+            for name in [name for name in self._clients if name not in self._given]:
+                del self._clients[name]
+            siblings, self._siblings = self._siblings, []
+        for client in built:
+            client.close()
+        for sibling in siblings:
+            sibling.close()
+
+    def __enter__(self) -> BedrockTransport:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def account_id(self) -> str:
         """Return the caller's AWS account id (from STS, cached)."""
@@ -265,6 +397,29 @@ class BedrockTransport:
     def __repr__(self) -> str:
         endpoints = f", endpoints={self._endpoint_urls}" if self._endpoint_urls else ""
         return f"BedrockTransport(region={self._region!r}{endpoints})"
+
+
+def _raise_mapped(error: BaseException, operation: str) -> None:
+    """Raise the library error for a botocore, urllib3 or parser error; return for anything else."""
+    if isinstance(error, ClientError):  # EventStreamError (an error event in a stream) is one too
+        raise_for_client_error(error, operation)
+    if isinstance(error, _CREDENTIALS_ERRORS):
+        raise CredentialsError(str(error), operation=operation) from error
+    if isinstance(error, _CONNECTION_ERRORS):
+        raise_for_connection_error(error, operation)
+    if isinstance(error, ResponseParserError):
+        raise_for_unparseable_response(error, operation)
+    if isinstance(error, ParamValidationError):
+        # Caught by botocore before sending: bad input, one line.
+        message = " ".join(str(error).split())
+        raise ValueError(f"{operation}: {message}") from error
+
+
+def _user_options(config: Config | None) -> dict[str, Any]:
+    """The options a botocore ``Config`` was given explicitly (its defaults left out)."""
+    if config is None:
+        return {}
+    return dict(getattr(config, "_user_provided_options", {}))
 
 
 def _snake(client: BaseClient, operation: str) -> str:
@@ -316,6 +471,22 @@ def set_default_transport(transport: BedrockTransport | None) -> None:
         _default_transport = transport
 
 
-def resolve_transport(transport: BedrockTransport | None) -> BedrockTransport:
-    """Return ``transport``, or the process default when it is None (for the library's own use)."""
-    return transport if transport is not None else get_default_transport()
+def resolve_transport(transport: BedrockTransport | None, *lenders: object) -> BedrockTransport:
+    """Return the transport a call or a new object uses: the one given, else a lender's, else the default.
+
+    The one rule for the library's own use: an object resolves its transport once, when it is built; a call
+    given no transport but an object that carries one (a ``CustomModel``, a deployment, a job, ...) uses that
+    object's; only then the process default.
+
+    Args:
+        transport: The transport given explicitly, if any.
+        *lenders: Arguments that may carry a transport (in their ``transport`` attribute); ``None`` and
+            plain values (ARN strings) are skipped.
+    """
+    if transport is not None:
+        return transport
+    for lender in lenders:
+        carried = getattr(lender, "transport", None) if lender is not None and not isinstance(lender, str) else None
+        if isinstance(carried, BedrockTransport):
+            return carried
+    return get_default_transport()

@@ -3,18 +3,20 @@
 ::
 
     HaikuFinetuneError                      every error this library raises on purpose
-    ├── ServiceError                        an AWS service said no (operation, code, message, status, request id)
-    │   ├── ThrottlingError                 429 / Throttling / TooManyRequests / SlowDown (retried)
-    │   ├── ServiceUnavailableError         5xx / InternalServer / ServiceUnavailable (retried)
-    │   ├── ModelNotReadyError              the model is still loading (retried)
-    │   ├── ServiceValidationError          400 ValidationException and friends (not retried)
-    │   ├── ResourceNotFoundError           404 / NoSuchKey / NoSuchEntity (not retried)
-    │   ├── ConflictError                   name taken, resource busy (not retried)
-    │   ├── QuotaExceededError              a service quota or limit (not retried)
-    │   ├── AccessDeniedError               403 (not retried)
-    │   ├── ModelTimeoutError               408 from the runtime (not retried)
-    │   └── ModelError                      424 from the runtime: the model failed (not retried)
-    ├── ConnectionFailedError               no answer at all: connect/read timeout, dropped connection (retried)
+    ├── CallFailedError                     an AWS call failed: refused, or no answer (operation, attempts)
+    │   ├── ServiceError                    an AWS service said no (operation, code, message, status, request id)
+    │   │   ├── ThrottlingError             429 / botocore's throttle codes (retried)
+    │   │   ├── ServiceUnavailableError     5xx / InternalServer / ServiceUnavailable (retried)
+    │   │   ├── ModelNotReadyError          the model is still loading (retried)
+    │   │   ├── ServiceValidationError      400 ValidationException and friends (not retried)
+    │   │   ├── ResourceNotFoundError       404 / NoSuchKey / NoSuchEntity (not retried)
+    │   │   ├── ConflictError               name taken, resource busy (not retried)
+    │   │   ├── QuotaExceededError          a service quota or limit (not retried)
+    │   │   ├── AccessDeniedError           403 (not retried)
+    │   │   ├── ModelTimeoutError           408 from the runtime (not retried)
+    │   │   ├── ModelError                  424 from the runtime: the model failed (not retried)
+    │   │   └── UnparseableResponseError    the endpoint answered something botocore cannot parse (not retried)
+    │   └── ConnectionFailedError           no answer at all: timeout, dropped connection, broken stream (retried)
     ├── CredentialsError                    no usable AWS credentials or profile: nothing was sent (not retried)
     ├── DatasetValidationError              the training data breaks the rules (lists every problem)
     ├── HyperparameterError                 a hyperparameter is out of range (also a ValueError)
@@ -27,7 +29,9 @@
     └── MissingExtraError                   an optional dependency is not installed (also an ImportError)
 
 ``raise_for_client_error`` is the one place a botocore ``ClientError`` becomes one of these; it raises
-``from`` the original so the full botocore context stays in the traceback. This module imports nothing
+``from`` the original so the full botocore context stays in the traceback. The transport (the only module
+that imports botocore) decides which botocore error goes to which of these functions. Catch
+:class:`CallFailedError` for "the call did not work, whatever the reason". This module imports nothing
 from the rest of the package.
 """
 
@@ -38,6 +42,7 @@ from typing import Any, NoReturn
 
 __all__ = [
     "AccessDeniedError",
+    "CallFailedError",
     "ConflictError",
     "ConnectionFailedError",
     "CredentialsError",
@@ -59,10 +64,12 @@ __all__ = [
     "ServiceUnavailableError",
     "ServiceValidationError",
     "ThrottlingError",
+    "UnparseableResponseError",
     "WaitTimeoutError",
     "error_class_for",
     "raise_for_client_error",
     "raise_for_connection_error",
+    "raise_for_unparseable_response",
 ]
 
 
@@ -70,7 +77,20 @@ class HaikuFinetuneError(Exception):
     """Base class of every error haiku_finetune raises on purpose."""
 
 
-class ServiceError(HaikuFinetuneError):
+class CallFailedError(HaikuFinetuneError):
+    """An AWS call failed: the service refused it (:class:`ServiceError`) or did not answer
+    (:class:`ConnectionFailedError`). Catch this instead of a tuple of the two.
+
+    Attributes:
+        operation: The API operation, e.g. ``"InvokeModel"``.
+        attempts: How many attempts were made before giving up (1 when it was not retried).
+    """
+
+    operation: str
+    attempts: int
+
+
+class ServiceError(CallFailedError):
     """An AWS service refused a call.
 
     Attributes:
@@ -147,8 +167,17 @@ class ModelError(ServiceError):
     """The model failed while answering (HTTP 424)."""
 
 
-class ConnectionFailedError(HaikuFinetuneError):
-    """No answer from the endpoint: a connection or read timeout, or a dropped connection. Retried.
+class UnparseableResponseError(ServiceError):
+    """The endpoint answered with something botocore could not parse as the operation's response.
+
+    Usually an endpoint (an emulator, a proxy) that does not implement the operation. Not retried.
+    """
+
+
+class ConnectionFailedError(CallFailedError):
+    """No answer from the endpoint: a connection or read timeout, a dropped connection or a broken stream. Retried.
+
+    A stream that breaks while being read is not replayed: the error then reaches the caller at once.
 
     Attributes:
         operation: The API operation that was attempted.
@@ -281,14 +310,23 @@ class MissingExtraError(HaikuFinetuneError, ImportError):
 # Error codes by meaning. Codes of bedrock and bedrock-runtime come from botocore's service models; the
 # S3, IAM and STS codes are the ones this library meets while staging data and setting up roles.
 _CODES: Mapping[type[ServiceError], Iterable[str]] = {
+    # botocore's own list (botocore/retries/standard.py, ThrottlingErrorDetector): LimitExceededException
+    # is throttling there, so it is here; IAM's quota code is the different "LimitExceeded".
     ThrottlingError: (
-        "ThrottlingException",
         "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
         "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestThrottled",
         "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
     ),
     ServiceUnavailableError: (
         "InternalServerException",
@@ -327,7 +365,7 @@ _CODES: Mapping[type[ServiceError], Iterable[str]] = {
         "BucketAlreadyExists",
         "BucketAlreadyOwnedByYou",
     ),
-    QuotaExceededError: ("ServiceQuotaExceededException", "LimitExceeded", "LimitExceededException"),
+    QuotaExceededError: ("ServiceQuotaExceededException", "LimitExceeded"),
     AccessDeniedError: ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "403"),
     ModelTimeoutError: ("ModelTimeoutException",),
     ModelError: ("ModelErrorException", "ModelStreamErrorException"),
@@ -388,3 +426,13 @@ def raise_for_client_error(error: Exception, operation: str, *, attempts: int = 
 def raise_for_connection_error(error: Exception, operation: str, *, attempts: int = 1) -> NoReturn:
     """Raise :class:`ConnectionFailedError` for a botocore connection-level error, ``from`` it."""
     raise ConnectionFailedError(str(error), operation=operation, attempts=attempts) from error
+
+
+def raise_for_unparseable_response(error: Exception, operation: str) -> NoReturn:
+    """Raise :class:`UnparseableResponseError` for an answer botocore could not parse, ``from`` it."""
+    raise UnparseableResponseError(
+        f"the endpoint answered with something that is not a {operation} response (does it implement "
+        f"{operation}?): {error}",
+        operation=operation,
+        code="UnparseableResponse",
+    ) from error
