@@ -3,6 +3,10 @@
 A ``CustomModel`` is what :attr:`CustomizationJob.custom_model` returns and what
 :meth:`ProvisionedDeployment.create` takes. It only reads and deletes custom models; creating one is the job's
 business.
+
+A ``CustomModel`` carries the transport it was found (or made) with, resolved once when it is built, so that
+``job.custom_model.delete()`` and ``ProvisionedDeployment.create(job.custom_model)`` talk to the same endpoint
+as the job. The transport is not part of the value: two models with the same fields are equal.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ._transport import BedrockTransport, resolve_transport
 from .hyperparameters import Hyperparameters
@@ -41,18 +45,53 @@ class CustomModel(BaseModel):
     hyperparameters: Hyperparameters | None = None
     created_at: datetime | None = None
 
+    _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Resolve the transport once, now: the one given to :meth:`with_transport` later replaces it."""
+        self._transport = resolve_transport(None)
+
+    def with_transport(self, transport: BedrockTransport | None) -> CustomModel:
+        """Return this model carrying ``transport`` (``None``: the process default)."""
+        copy = self.model_copy()
+        copy._transport = resolve_transport(transport)
+        return copy
+
+    @property
+    def transport(self) -> BedrockTransport:
+        """The transport calls about this model go through (fixed when it was built)."""
+        return self._transport
+
+    def __eq__(self, other: object) -> bool:
+        # The transport is how the model is reached, not part of what it is.
+        if not isinstance(other, CustomModel):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(self.arn)
+
     @classmethod
-    def from_api(cls, response: Mapping[str, Any]) -> CustomModel:
-        """Build from a ``GetCustomModel`` response (or a ``ListCustomModels`` summary)."""
+    def from_api(cls, response: Mapping[str, Any], *, transport: BedrockTransport | None = None) -> CustomModel:
+        """Build from a ``GetCustomModel`` response (or a ``ListCustomModels`` summary), carrying ``transport``."""
         raw_hp = response.get("hyperParameters")
-        return cls(
+        return cls.create(
             arn=response["modelArn"],
             name=response["modelName"],
             base_model=response.get("baseModelArn") or response.get("baseModelName"),
             job_arn=response.get("jobArn"),
             hyperparameters=Hyperparameters.from_api(raw_hp) if raw_hp else None,
             created_at=response.get("creationTime"),
+            transport=transport,
         )
+
+    @classmethod
+    def create(cls, *, transport: BedrockTransport | None = None, **fields: Any) -> CustomModel:
+        """Build a model value from its fields, carrying ``transport`` (default: the process default)."""
+        model = cls(**fields)
+        if transport is not None:
+            model._transport = transport
+        return model
 
     @classmethod
     def get(cls, name_or_arn: str, *, transport: BedrockTransport | None = None) -> CustomModel:
@@ -61,18 +100,24 @@ class CustomModel(BaseModel):
         Raises:
             ResourceNotFoundError: No such model.
         """
-        response = resolve_transport(transport).call("bedrock", "GetCustomModel", modelIdentifier=name_or_arn)
-        return cls.from_api(response)
+        resolved = resolve_transport(transport)
+        response = resolved.call("bedrock", "GetCustomModel", modelIdentifier=name_or_arn)
+        return cls.from_api(response, transport=resolved)
 
     @classmethod
     def list(cls, *, name_contains: str | None = None, transport: BedrockTransport | None = None) -> list[CustomModel]:
         """Return every custom model in the region (all pages), optionally filtered by name."""
         params: dict[str, Any] = {"nameContains": name_contains} if name_contains else {}
         found: builtins.list[CustomModel] = []
-        for page in resolve_transport(transport).paginate("bedrock", "ListCustomModels", **params):
-            found.extend(cls.from_api(summary) for summary in page.get("modelSummaries", []))
+        resolved = resolve_transport(transport)
+        for page in resolved.paginate("bedrock", "ListCustomModels", **params):
+            found.extend(cls.from_api(summary, transport=resolved) for summary in page.get("modelSummaries", []))
         return found
 
     def delete(self, *, transport: BedrockTransport | None = None) -> None:
-        """Delete this custom model (it must not be in use by a Provisioned Throughput)."""
-        resolve_transport(transport).call("bedrock", "DeleteCustomModel", modelIdentifier=self.arn)
+        """Delete this custom model (it must not be in use by a Provisioned Throughput).
+
+        Args:
+            transport: Another transport to delete it through (default: the one this model carries).
+        """
+        resolve_transport(transport, self).call("bedrock", "DeleteCustomModel", modelIdentifier=self.arn)

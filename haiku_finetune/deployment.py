@@ -25,7 +25,7 @@ from ._tags import has_library_tag, with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
 from .custom_model import CustomModel
-from .errors import DeploymentError, ResourceNotFoundError
+from .errors import DeploymentError, ResourceNotFoundError, WaitTimeoutError
 from .model import FineTunedModel
 from .pricing import Pricing
 
@@ -40,6 +40,8 @@ _NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
 _TERMINAL = {"InService", "Failed"}
 # Provisioned Throughput takes 20-30 minutes to come up: poll gently.
 _INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
+# A delete is confirmed within seconds to minutes: poll every 5 s.
+_DELETE_INTERVAL = PollInterval(initial=5.0, maximum=5.0, growth=1.0)
 
 
 class BillingWarning(UserWarning):
@@ -55,7 +57,7 @@ class ProvisionedDeployment:
 
     def __init__(self, arn: str, *, transport: BedrockTransport | None = None) -> None:
         self.arn = arn
-        self._transport = transport
+        self._transport = resolve_transport(transport)  # once: everything this hands out carries it
         self._details: dict[str, Any] = {}
 
     # -- creation and lookup ------------------------------------------------------------------------
@@ -82,7 +84,8 @@ class ProvisionedDeployment:
             tags: Extra tags; the library's own ``created-by=haiku-finetune`` is always added, and a
                 different ``created-by`` value is refused (it would hide the deployment from
                 :func:`find_orphans`).
-            transport: The transport (default: the process default).
+            transport: The transport (default: the one ``model`` carries when it is a :class:`CustomModel`,
+                else the process default).
 
         Returns:
             The deployment, usually still ``Creating``: :meth:`wait` for ``InService`` (the ``with`` block
@@ -123,11 +126,11 @@ class ProvisionedDeployment:
             BillingWarning,
             stacklevel=2,
         )
-        resolved = resolve_transport(transport)
+        resolved = resolve_transport(transport, model)
         response = resolved.call("bedrock", "CreateProvisionedModelThroughput", **params)
         arn = response["provisionedModelArn"]
         _log.info("created provisioned throughput %s for %s", arn, model_id)
-        deployment = cls(arn, transport=transport)
+        deployment = cls(arn, transport=resolved)
         deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
         if commitment is not None:
             deployment._details["commitmentDuration"] = commitment
@@ -142,7 +145,7 @@ class ProvisionedDeployment:
         """
         resolved = resolve_transport(transport)
         response = resolved.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=name_or_arn)
-        deployment = cls(response["provisionedModelArn"], transport=transport)
+        deployment = cls(response["provisionedModelArn"], transport=resolved)
         deployment._details = response
         return deployment
 
@@ -161,17 +164,18 @@ class ProvisionedDeployment:
             name_contains: Only names containing this.
             status: Only this status (``Creating``, ``InService``, ``Updating``, ``Failed``).
             model: Only deployments serving this custom model (a :class:`CustomModel` or its ARN).
-            transport: The transport (default: the process default).
+            transport: The transport (default: the one ``model`` carries, else the process default).
         """
+        resolved = resolve_transport(transport, model)
         params: dict[str, Any] = {"nameContains": name_contains} if name_contains else {}
         if status is not None:
             params["statusEquals"] = status
         if model is not None:
             params["modelArnEquals"] = model.arn if isinstance(model, CustomModel) else model
         found: builtins.list[ProvisionedDeployment] = []
-        for page in resolve_transport(transport).paginate("bedrock", "ListProvisionedModelThroughputs", **params):
+        for page in resolved.paginate("bedrock", "ListProvisionedModelThroughputs", **params):
             for summary in page.get("provisionedModelSummaries", []):
-                deployment = cls(summary["provisionedModelArn"], transport=transport)
+                deployment = cls(summary["provisionedModelArn"], transport=resolved)
                 deployment._details = summary
                 found.append(deployment)
         return found
@@ -180,12 +184,12 @@ class ProvisionedDeployment:
 
     @property
     def transport(self) -> BedrockTransport:
-        """The transport calls go through."""
-        return resolve_transport(self._transport)
+        """The transport calls go through (fixed when the deployment was built)."""
+        return self._transport
 
     def refresh(self) -> ProvisionedDeployment:
         """Fetch the current state from the service."""
-        self._details = self.transport.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=self.arn)
+        self._details = self._transport.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=self.arn)
         return self
 
     @property
@@ -252,7 +256,7 @@ class ProvisionedDeployment:
         wait_for(
             fetch,
             what=f"provisioned throughput {self._label}",
-            clock=self.transport.clock,
+            clock=self._transport.clock,
             timeout=timeout,
             interval=_INTERVAL,
             progress=progress,
@@ -277,7 +281,7 @@ class ProvisionedDeployment:
             params["desiredProvisionedModelName"] = name
         if model is not None:
             params["desiredModelId"] = model.arn if isinstance(model, CustomModel) else model
-        self.transport.call("bedrock", "UpdateProvisionedModelThroughput", **params)
+        self._transport.call("bedrock", "UpdateProvisionedModelThroughput", **params)
         return self.refresh()
 
     def delete(self, *, confirm_timeout: float = 600.0) -> None:
@@ -291,24 +295,37 @@ class ProvisionedDeployment:
                 listed after ``confirm_timeout``.
         """
         try:
-            self.transport.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=self.arn)
+            self._transport.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=self.arn)
         except ResourceNotFoundError:
             _log.info("provisioned throughput %s was already gone", self.arn)
             return
-        clock = self.transport.clock
-        deadline = clock.monotonic() + confirm_timeout
-        while True:
+
+        def fetch() -> PollState:
             try:
-                self.transport.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=self.arn)
+                status = self._transport.call(
+                    "bedrock", "GetProvisionedModelThroughput", provisionedModelId=self.arn
+                ).get("status")
             except ResourceNotFoundError:
-                _log.info("deleted provisioned throughput %s", self.arn)
-                return
-            if clock.monotonic() >= deadline:
-                raise DeploymentError(
-                    f"provisioned throughput {self.arn} was still listed {confirm_timeout:.0f}s after its delete; "
-                    "check it in the console: it may still be billed"
-                )
-            clock.sleep(5.0)
+                return PollState(status="Deleted", finished=True)
+            return PollState(status=str(status or "Deleting"), finished=False)
+
+        try:
+            wait_for(
+                fetch,
+                what=f"deletion of provisioned throughput {self._label}",
+                clock=self._transport.clock,
+                timeout=confirm_timeout,
+                interval=_DELETE_INTERVAL,
+                progress=False,
+                reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).delete()",
+                interrupt_message=False,
+            )
+        except WaitTimeoutError as error:
+            raise DeploymentError(
+                f"provisioned throughput {self.arn} was still listed {confirm_timeout:.0f}s after its delete; "
+                "check it in the console: it may still be billed"
+            ) from error
+        _log.info("deleted provisioned throughput %s", self.arn)
 
     # -- context manager ------------------------------------------------------------------------------
 
@@ -383,7 +400,7 @@ def find_orphans(
     resolved = resolve_transport(transport)
     cutoff = (now or datetime.now(timezone.utc)) - older_than
     found = []
-    for deployment in ProvisionedDeployment.list(transport=transport):
+    for deployment in ProvisionedDeployment.list(transport=resolved):
         created = deployment._details.get("creationTime")
         if isinstance(created, datetime) and created.tzinfo is None:
             created = created.replace(tzinfo=timezone.utc)
