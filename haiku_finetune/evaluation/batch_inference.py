@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from .._names import generate_name
 from .._tags import check_user_tags, with_library_tag
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
@@ -86,6 +85,9 @@ class BatchInferenceJob(BaseModel):
         input_uri: The S3 URI of the input JSONL.
         output_uri: The S3 prefix the service writes results under.
         record_ids: The record ids in request order.
+
+    The job carries the transport it was submitted through (not part of its value): waiting for it and
+    reading its results use that one unless told otherwise.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -96,6 +98,25 @@ class BatchInferenceJob(BaseModel):
     input_uri: str
     output_uri: str
     record_ids: list[str]
+
+    _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Resolve the transport once, now (``submit_batch_inference`` then sets the one it used)."""
+        self._transport = resolve_transport(None)
+
+    @property
+    def transport(self) -> BedrockTransport:
+        """The transport the job was submitted through."""
+        return self._transport
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BatchInferenceJob):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(self.arn)
 
     @property
     def job_id(self) -> str:
@@ -176,17 +197,17 @@ def submit_batch_inference(
     response = transport.call("bedrock", "CreateModelInvocationJob", **params)
     arn = str(response["jobArn"])
     _log.info("started batch-inference job %s (%d records) for %s", arn, len(ids), model_id)
-    return BatchInferenceJob(
+    job = BatchInferenceJob(
         arn=arn, name=name, model_id=model_id, input_uri=str(input_uri), output_uri=str(output_uri), record_ids=ids
     )
+    job._transport = transport
+    return job
 
 
 def default_job_name(prefix: str, label: str = "") -> str:
     """Return a fresh job name: ``<prefix>[-<label>]-<UTC time>-<random>``, at most 63 characters."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     safe = _NAME_UNSAFE.sub("-", label).strip("-")[:24]
-    parts = [prefix, safe, stamp, uuid.uuid4().hex[:6]] if safe else [prefix, stamp, uuid.uuid4().hex[:6]]
-    return "-".join(parts)[:63]
+    return generate_name(f"{prefix}-{safe}" if safe else prefix, "batch")
 
 
 def wait_for_batch_inference(
@@ -206,14 +227,14 @@ def wait_for_batch_inference(
         timeout: Seconds to wait at most (``None``: no limit). The job keeps running after a timeout.
         progress: Show a progress bar.
         interval: The polling schedule (default: 30 s growing to 2 min).
-        transport: The transport to use; its clock times the wait.
+        transport: The transport to use (default: the job's own); its clock times the wait.
 
     Raises:
         JobFailedError: The job failed or expired (the service's message is kept).
         JobStoppedError: The job was stopped.
         WaitTimeoutError: ``timeout`` passed first.
     """
-    transport = resolve_transport(transport)
+    transport = resolve_transport(transport, job)
 
     def fetch() -> PollState:
         response = transport.call("bedrock", "GetModelInvocationJob", jobIdentifier=job.arn)
@@ -265,7 +286,7 @@ def read_batch_results(
         ResourceNotFoundError: The output file is not there.
         ValueError: A line of the output is not JSON.
     """
-    transport = resolve_transport(transport)
+    transport = resolve_transport(transport, job)
     try:
         data = download_bytes(job.result_uri, transport=transport)
     except ResourceNotFoundError as error:
