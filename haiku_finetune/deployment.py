@@ -12,15 +12,14 @@ from __future__ import annotations
 import builtins
 import logging
 import re
-import secrets
 import sys
-import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Literal
 
+from ._names import generate_name
 from ._tags import has_library_tag, with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
@@ -417,7 +416,4 @@ def find_orphans(
 
 
 def _generated_name(model_name: str) -> str:
-    stem = re.sub(r"[^a-zA-Z0-9]+", "-", model_name).strip("-")[:36].strip("-") or "model"
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    # A random suffix: two deployments created in the same second must not collide on the name.
-    return f"{stem}-pt-{stamp}-{secrets.token_hex(3)}"
+    return generate_name(model_name, "deployment", infix="pt", default="model")

@@ -20,14 +20,13 @@ import math
 import random
 import re
 import sys
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
+from ._names import generate_name
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
 from .errors import HyperparameterError, MissingExtraError, QuotaExceededError, WaitTimeoutError
@@ -365,8 +364,7 @@ def _base_hyperparameters(value: Any) -> dict[str, int | float]:
 def _prefix(given: Any, default: str) -> str:
     if given:
         return _UNSAFE.sub("-", str(given)).strip("-")[:55] or default
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{default}-{stamp}-{uuid.uuid4().hex[:4]}"
+    return generate_name(default, "job", reserve=len("-t00"))
 
 
 def _plan(

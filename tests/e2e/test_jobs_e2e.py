@@ -4,6 +4,7 @@ throttling that makes exactly one job."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +36,6 @@ def _records(n: int, start: int = 0) -> list[dict[str, Any]]:
 def _write(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
-
-
 
 
 @pytest.fixture(scope="module")
@@ -153,11 +152,10 @@ def test_local_data_is_validated_staged_and_hashed(env: dict[str, Any], tmp_path
     train = _write(tmp_path / "local-train.jsonl", _records(40))
     args = {**env, "training_data": train, "validation_data": None, "staging_uri": f"s3://{BUCKET}/data/staging/"}
     job = CustomizationJob.create(**args, hyperparameters=hf.Hyperparameters(batch_size=8))
-    assert job.training_uri == f"s3://{BUCKET}/data/staging/{job.name}/train.jsonl"
+    sha = hashlib.sha256(train.read_bytes()).hexdigest()
+    assert job.training_uri == f"s3://{BUCKET}/data/staging/{sha}/train.jsonl"  # by content, not by job name
     info = job.manifest()["datasets"]["training"]
-    import hashlib
-
-    assert info["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest() and info["records"] == 40
+    assert info["sha256"] == sha and info["records"] == 40
     assert job.tags()["haiku-finetune:training-records"] == "40"
 
 

@@ -249,6 +249,7 @@ class ScriptedTransport:
 
     def __init__(self, describe: Any, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock(0.0)
+        self.retry = hf.RetryPolicy(sleep=self.clock.sleep, clock=self.clock.monotonic)
         self.region = "us-west-2"
         self.describe = describe
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -579,8 +580,8 @@ def test_s3_checksum_becomes_the_dataset_sha() -> None:
     import hashlib
 
     digest = hashlib.sha256(b"data").digest()
-    assert jobs._sha256_hex(base64.b64encode(digest).decode()) == digest.hex()
-    assert jobs._sha256_hex("abc-3") is None and jobs._sha256_hex(None) is None
+    assert jobs._staging.sha256_hex(base64.b64encode(digest).decode()) == digest.hex()
+    assert jobs._staging.sha256_hex("abc-3") is None and jobs._staging.sha256_hex(None) is None
 
 
 def test_create_reads_the_sha256_and_record_count_of_s3_data_for_the_manifest() -> None:

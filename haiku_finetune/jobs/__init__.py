@@ -1,0 +1,35 @@
+"""Customization jobs: plan (preflight + estimate), create, wait, attach, stop, read metrics, keep a manifest.
+
+The pieces: :mod:`.job` (:class:`CustomizationJob`), :mod:`.plan` (:class:`JobPlan`, the checks, the
+estimate), :mod:`._spec` (:class:`JobSpec`, names), :mod:`._staging` and :mod:`._submit` (content-addressed
+staging, the create that survives a lost answer), :mod:`.manifest`. This package module only hands names on.
+"""
+
+from __future__ import annotations
+
+from ..base_models import BASE_MODEL_ID
+from ._spec import _API_KEYS as _API_KEYS
+from ._spec import DataSource, JobSpec, generate_names, validate_job_name, validate_model_name
+from ._spec import _coerce_hyperparameters as _coerce_hyperparameters
+from .job import DEFAULT_POLL_INTERVAL, TERMINAL_STATUSES, CustomizationJob
+from .manifest import read_manifest
+from .plan import CheckStatus, DatasetInfo, JobEstimate, JobPlan, PlanCheck, estimate_job
+
+__all__ = [
+    "BASE_MODEL_ID",
+    "DEFAULT_POLL_INTERVAL",
+    "TERMINAL_STATUSES",
+    "CheckStatus",
+    "CustomizationJob",
+    "DataSource",
+    "DatasetInfo",
+    "JobEstimate",
+    "JobPlan",
+    "JobSpec",
+    "PlanCheck",
+    "estimate_job",
+    "generate_names",
+    "read_manifest",
+    "validate_job_name",
+    "validate_model_name",
+]

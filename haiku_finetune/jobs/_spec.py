@@ -1,0 +1,218 @@
+"""What a job is made from: :class:`JobSpec` (the arguments of ``plan()`` and ``create()``), name rules, and the
+normalized form the planner and the submitter work on.
+
+The keyword arguments of :meth:`CustomizationJob.plan` and :meth:`~CustomizationJob.create` are the fields of
+:class:`JobSpec`, written down once here. This module makes no AWS call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeAlias
+
+from .._names import generate_name, random_part
+from .._tags import check_user_tags
+from ..base_models import BASE_MODEL_ID
+from ..errors import HyperparameterError
+from ..hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
+from ..pricing import Pricing
+
+__all__ = ["JobSpec", "generate_names", "validate_job_name", "validate_model_name"]
+
+#: An ``s3://`` URI string, a local JSONL path, or a ``DatasetBuilder``.
+DataSource: TypeAlias = "str | os.PathLike[str] | Any"
+
+_API_KEYS = frozenset(r.api_key for r in HYPERPARAMETER_RANGES.values())
+
+# Patterns from the botocore service model of bedrock (CreateModelCustomizationJob), anchored.
+_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*")
+_MODEL_NAME = re.compile(r"([0-9a-zA-Z][_-]?){1,63}")
+ROLE_ARN = re.compile(r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+")
+KMS_KEY = re.compile(
+    r"(arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)))"
+    r"|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """Everything a customization job is made from; what :meth:`CustomizationJob.plan` checks and
+    :meth:`~CustomizationJob.create` submits. Both also take these fields as keyword arguments.
+
+    Attributes:
+        training_data: An ``s3://`` URI of a JSONL file, a local JSONL path, or a ``DatasetBuilder``.
+            Local data is validated in full, then uploaded under ``staging_uri``.
+        output_uri: Where Bedrock writes the metrics (``s3://bucket/prefix/``).
+        role_arn: The service role Bedrock assumes (see :func:`haiku_finetune.iam.ensure_service_role`).
+        hyperparameters: A :class:`Hyperparameters`, or a mapping (API camelCase keys with string values
+            as in the API, or snake_case field names); checked against the documented ranges.
+        validation_data: Like ``training_data``; needed for validation loss and early stopping.
+        staging_uri: Where local data is uploaded, by content: ``<staging_uri>/<sha256>/train.jsonl`` and
+            ``<staging_uri>/<sha256>/validation.jsonl`` (the SHA-256 of the file's bytes).
+        base_model: The base model id (default: Claude 3 Haiku, 200k context).
+        job_name: The job name; default: generated, readable and timestamped.
+        custom_model_name: The custom model name; default: generated like the job name.
+        kms_key_id: KMS key for the custom model (and for staged data, with SSE-KMS).
+        vpc_config: ``{"subnet_ids": [...], "security_group_ids": [...]}`` to run in your VPC.
+        job_tags: Tags for the job (the library always adds ``created-by=haiku-finetune``; a different
+            ``created-by`` value is refused).
+        model_tags: Tags for the custom model (likewise).
+        pricing: Prices for the cost estimate.
+    """
+
+    training_data: DataSource
+    output_uri: str
+    role_arn: str
+    hyperparameters: Hyperparameters | Mapping[str, Any] | None = None
+    validation_data: DataSource | None = None
+    staging_uri: str | None = None
+    base_model: str = BASE_MODEL_ID
+    job_name: str | None = None
+    custom_model_name: str | None = None
+    kms_key_id: str | None = None
+    vpc_config: Mapping[str, Sequence[str]] | None = None
+    job_tags: Mapping[str, str] | None = None
+    model_tags: Mapping[str, str] | None = None
+    pricing: Pricing | None = None
+
+    def replace(self, **changes: Any) -> JobSpec:
+        """Return a copy with ``changes`` applied (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def of(cls, spec: JobSpec | None, fields: Mapping[str, Any]) -> JobSpec:
+        """The spec a ``plan()``/``create()`` call describes: ``spec`` with ``fields`` over it, or ``fields`` alone.
+
+        Raises:
+            TypeError: A field is unknown, or a required one is missing.
+        """
+        if spec is None:
+            return cls(**fields)
+        return spec.replace(**fields) if fields else spec
+
+
+# -- names ------------------------------------------------------------------------------------------------
+
+
+def validate_job_name(name: str) -> str | None:
+    """Return why Bedrock would refuse ``name`` as a job name, or ``None`` when it is valid."""
+    if not 1 <= len(name) <= 63:
+        return f"job name {name!r} must be 1-63 characters long (it has {len(name)})"
+    if not _JOB_NAME.fullmatch(name):
+        return (
+            f"job name {name!r} must start with a letter or digit and contain only letters, digits and -+. "
+            "(no '-' right before the end)"
+        )
+    return None
+
+
+def validate_model_name(name: str) -> str | None:
+    """Return why Bedrock would refuse ``name`` as a custom model name, or ``None`` when it is valid."""
+    if not 1 <= len(name) <= 63:
+        return f"custom model name {name!r} must be 1-63 characters long (it has {len(name)})"
+    if not _MODEL_NAME.fullmatch(name):
+        return (
+            f"custom model name {name!r} may contain only letters, digits, and single '_' or '-' between them "
+            "(it must start with a letter or digit)"
+        )
+    return None
+
+
+def generate_names(prefix: str = "haiku-ft", *, now: datetime | None = None) -> tuple[str, str]:
+    """Return a readable, timestamped (UTC) job name and custom model name that are valid for the API.
+
+    Both end in the same 48-bit random part (see :mod:`haiku_finetune._names`), e.g.
+    ``("haiku-ft-20240601-120000-3f9a0c1b2d4e", "haiku-ft-model-20240601-120000-3f9a0c1b2d4e")``.
+
+    Args:
+        prefix: Start of both names (letters, digits and single hyphens; cut when too long).
+        now: The time to stamp (default: now, UTC).
+    """
+    now = now or datetime.now(timezone.utc)
+    shared = random_part()  # one random part for both: the pair is easy to match up
+    job = generate_name(prefix, "job", now=now, random=shared)
+    model = generate_name(prefix, "model", infix="model", now=now, random=shared)
+    return job, model
+
+
+# -- normalized inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A :class:`JobSpec` normalized: hyperparameters coerced (or why not), names fixed, strings as strings."""
+
+    training: DataSource
+    validation: DataSource | None
+    output_uri: str
+    role_arn: str
+    hyperparameters: Hyperparameters
+    hyperparameter_error: HyperparameterError | None
+    staging_uri: str | None
+    base_model: str
+    job_name: str
+    custom_model_name: str
+    kms_key_id: str | None
+    vpc_config: Mapping[str, Sequence[str]] | None
+    job_tags: Mapping[str, str] | None
+    model_tags: Mapping[str, str] | None
+    pricing: Pricing | None
+
+
+def normalize(spec: JobSpec) -> Inputs:
+    """Normalize ``spec``; generated names are fixed here, once, before anything is sent.
+
+    Raises:
+        ValueError: A tag sets the library's ``created-by`` key to another value.
+    """
+    problem = None
+    try:
+        hp = _coerce_hyperparameters(spec.hyperparameters)
+    except HyperparameterError as error:
+        problem, hp = error, Hyperparameters()
+    # Refused here, before any call: a user value under the library's key would hide what create makes from
+    # find_orphans.
+    check_user_tags(spec.job_tags)
+    check_user_tags(spec.model_tags)
+    job_name, model_name = spec.job_name, spec.custom_model_name
+    if job_name is None or model_name is None:
+        generated_job, generated_model = generate_names()
+        job_name = job_name or generated_job
+        model_name = model_name or generated_model
+    return Inputs(
+        training=spec.training_data,
+        validation=spec.validation_data,
+        output_uri=str(spec.output_uri),
+        role_arn=str(spec.role_arn),
+        hyperparameters=hp,
+        hyperparameter_error=problem,
+        staging_uri=str(spec.staging_uri) if spec.staging_uri is not None else None,
+        base_model=str(spec.base_model),
+        job_name=job_name,
+        custom_model_name=model_name,
+        kms_key_id=spec.kms_key_id,
+        vpc_config=spec.vpc_config,
+        job_tags=spec.job_tags,
+        model_tags=spec.model_tags,
+        pricing=spec.pricing,
+    )
+
+
+def _coerce_hyperparameters(value: Hyperparameters | Mapping[str, Any] | None) -> Hyperparameters:
+    if value is None:
+        return Hyperparameters()
+    if isinstance(value, Hyperparameters):
+        return value
+    if isinstance(value, Mapping):
+        # camelCase API keys (values usually strings, as in the API), or snake_case field names.
+        if set(value) <= _API_KEYS:
+            return Hyperparameters.from_api(value)
+        return Hyperparameters(**value)
+    raise HyperparameterError(
+        f"hyperparameters must be a Hyperparameters value or a mapping, got {type(value).__name__}"
+    )

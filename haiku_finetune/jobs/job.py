@@ -1,0 +1,448 @@
+"""CustomizationJob: create, attach, list, wait, stop, metrics and manifest of a Bedrock fine-tuning job.
+
+Planning lives in :mod:`.plan`, staging and submitting in :mod:`._submit`, the manifest in :mod:`.manifest`;
+this module is the handle users hold. Waiting uses the shared polling loop on the transport's clock: first
+poll after 30 s, growing to every 2 min (about 65 calls over a two-hour job), a progress bar with the stage
+from ``statusDetails``, and Ctrl-C leaves the job running and says how to re-attach. Nothing here retries or
+sleeps by itself.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .._transport import BedrockTransport, resolve_transport
+from .._wait import PollInterval, PollState, wait_for
+from ..custom_model import CustomModel
+from ..errors import ConnectionFailedError, JobError, JobFailedError, JobStoppedError, ServiceError
+from ..hyperparameters import Hyperparameters
+from ..metrics import TrainingMetrics
+from ._spec import _API_KEYS, JobSpec, normalize
+from ._submit import build_request, request_token, stage, submit
+from .manifest import build_manifest
+from .plan import DatasetInfo, JobPlan, build_plan
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "TERMINAL_STATUSES", "CustomizationJob"]
+
+_log = logging.getLogger(__name__)
+
+#: How ``wait()`` polls by default: first after 30 s, then 25 % longer each time, at most every 2 min.
+DEFAULT_POLL_INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
+
+#: The statuses a job does not leave.
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+
+_STAGES = (
+    ("validationDetails", "validation"),
+    ("dataProcessingDetails", "data processing"),
+    ("trainingDetails", "training"),
+)
+
+
+class CustomizationJob:
+    """A Bedrock model customization (fine-tuning) job.
+
+    Make one with :meth:`create`, or get an existing one with :meth:`attach` or :meth:`list`. Its state is
+    what the last :meth:`refresh` saw; :meth:`wait` refreshes until the job ends.
+
+    Args:
+        description: A ``GetModelCustomizationJob`` response (or a list summary; the rest is fetched on
+            first use).
+        transport: The transport to use.
+        plan: The plan it was created from, when created here (kept as :attr:`creation_plan`).
+        datasets: Dataset details known at creation (for the manifest).
+    """
+
+    def __init__(
+        self,
+        description: Mapping[str, Any],
+        *,
+        transport: BedrockTransport | None = None,
+        plan: JobPlan | None = None,
+        datasets: Mapping[str, DatasetInfo] | None = None,
+    ) -> None:
+        if "jobArn" not in description:
+            raise ValueError("a job description needs at least 'jobArn'")
+        self._transport = resolve_transport(transport)
+        self._description: dict[str, Any] = dict(description)
+        self._full = "roleArn" in description and "outputDataConfig" in description
+        self.creation_plan = plan
+        self._datasets: dict[str, DatasetInfo] = dict(datasets or {})
+
+    # -- construction ---------------------------------------------------------------------------------
+
+    @classmethod
+    def plan(
+        cls, spec: JobSpec | None = None, /, *, transport: BedrockTransport | None = None, **fields: Any
+    ) -> JobPlan:
+        """Check everything :meth:`create` would submit, and estimate it; submit nothing.
+
+        Local checks: hyperparameters, names, role ARN and key formats, S3 URIs, full validation of local
+        data (with cross-file limits), batch size against the record count. AWS checks: bucket region,
+        S3 data exists and fits the size limits, the role exists and trusts Bedrock for this account and
+        region, its permissions (IAM policy simulation), the base model is offered for FINE_TUNING here,
+        the job and model names are free. An AWS check the caller may not run is "not checked", with why.
+
+        Args:
+            spec: What to check, as a :class:`JobSpec`; the keyword ``fields`` (the same names) go over it.
+            transport: The transport to use.
+            **fields: :class:`JobSpec` fields, e.g. ``training_data=..., output_uri=..., role_arn=...``.
+
+        Returns:
+            The :class:`JobPlan` (``plan.ok`` is False when a check failed).
+
+        Raises:
+            TypeError: An unknown field, or a required one missing.
+        """
+        t = resolve_transport(transport)
+        plan, _ = build_plan(normalize(JobSpec.of(spec, fields)), t, remote=True)
+        return plan
+
+    @classmethod
+    def create(
+        cls,
+        spec: JobSpec | None = None,
+        /,
+        *,
+        skip_checks: bool = False,
+        transport: BedrockTransport | None = None,
+        **fields: Any,
+    ) -> CustomizationJob:
+        """Validate, stage and submit a fine-tuning job.
+
+        The job name is fixed (generated when not given) and logged before the call. If the create's answer
+        is lost or the call is interrupted, the job is found by name and returned; a retried attempt never
+        starts a second job (see :mod:`haiku_finetune.jobs._submit`).
+
+        Args:
+            spec: What to submit, as a :class:`JobSpec`; the keyword ``fields`` (the same names) go over it.
+            skip_checks: Submit even when a local check fails (local data is still validated on upload).
+            transport: The transport to use.
+            **fields: :class:`JobSpec` fields: ``training_data``, ``output_uri``, ``role_arn`` (required),
+                ``hyperparameters``, ``validation_data``, ``staging_uri`` (local data goes to
+                ``<staging_uri>/<sha256>/train.jsonl``), ``base_model``, ``job_name``, ``custom_model_name``,
+                ``kms_key_id``, ``vpc_config``, ``job_tags``, ``model_tags``, ``pricing``.
+
+        Returns:
+            The new job (status ``InProgress``).
+
+        Raises:
+            TypeError: An unknown field, or a required one missing.
+            ValueError: A tag sets the library's ``created-by`` key to another value (before any AWS call).
+            HyperparameterError: A hyperparameter is out of range (before any AWS call).
+            PlanCheckError: A local check failed (``error.plan`` has them all), or the staged data is not the
+                data that was validated; nothing was submitted.
+            DatasetValidationError: Local data is invalid (with ``skip_checks``).
+            ServiceError: Bedrock refused the job (after the narrow role-propagation retry).
+            ConnectionFailedError: No answer, and whether the job exists could not be found out (the message
+                names the job and the AWS CLI commands to check or stop it).
+        """
+        t = resolve_transport(transport)
+        inputs = normalize(JobSpec.of(spec, fields))
+        if inputs.hyperparameter_error is not None:
+            # Raised as such, before any call: never submit values the API would refuse.
+            raise inputs.hyperparameter_error
+        plan, datasets = build_plan(inputs, t, remote=False)
+        if not skip_checks:
+            plan.raise_for_failures(local_only=True)
+        infos = stage(inputs, datasets, validate=skip_checks, t=t)
+        request = build_request(inputs, infos)
+        token = request_token(request)
+        response = submit(t, request, token, inputs.role_arn)
+        description = {
+            "jobArn": response["jobArn"],
+            "jobName": inputs.job_name,
+            "outputModelName": inputs.custom_model_name,
+            "status": "InProgress",
+            "roleArn": inputs.role_arn,
+            "baseModelArn": inputs.base_model,
+            "hyperParameters": request.get("hyperParameters", {}),
+            "trainingDataConfig": request["trainingDataConfig"],
+            "validationDataConfig": request.get("validationDataConfig"),
+            "outputDataConfig": request["outputDataConfig"],
+            "clientRequestToken": token,
+        }
+        _log.info("created customization job %s (%s)", inputs.job_name, response["jobArn"])
+        return cls(description, transport=t, plan=plan, datasets=infos)
+
+    @classmethod
+    def attach(cls, name_or_arn: str, *, transport: BedrockTransport | None = None) -> CustomizationJob:
+        """Get an existing job by name or ARN (to wait for it again, read its metrics, stop it).
+
+        Raises:
+            ResourceNotFoundError: No such job.
+        """
+        t = resolve_transport(transport)
+        response = t.call("bedrock", "GetModelCustomizationJob", jobIdentifier=name_or_arn)
+        return cls(response, transport=t)
+
+    @classmethod
+    def list(
+        cls,
+        *,
+        status: str | None = None,
+        name_contains: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        newest_first: bool = True,
+        transport: BedrockTransport | None = None,
+    ) -> builtins.list[CustomizationJob]:
+        """Return the region's customization jobs (every page), newest first, optionally filtered.
+
+        Args:
+            status: Only jobs in this status (``InProgress``, ``Completed``, ``Failed``, ``Stopping``,
+                ``Stopped``).
+            name_contains: Only jobs whose name contains this.
+            created_after: Only jobs created after this time.
+            created_before: Only jobs created before this time.
+            newest_first: Sort by creation time, newest first (else oldest first).
+            transport: The transport to use.
+        """
+        t = resolve_transport(transport)
+        params: dict[str, Any] = {"sortBy": "CreationTime", "sortOrder": "Descending" if newest_first else "Ascending"}
+        if status:
+            params["statusEquals"] = status
+        if name_contains:
+            params["nameContains"] = name_contains
+        if created_after:
+            params["creationTimeAfter"] = created_after
+        if created_before:
+            params["creationTimeBefore"] = created_before
+        jobs: builtins.list[CustomizationJob] = []
+        for page in t.paginate("bedrock", "ListModelCustomizationJobs", **params):
+            jobs.extend(cls(summary, transport=t) for summary in page.get("modelCustomizationJobSummaries", []))
+        return jobs
+
+    # -- state ----------------------------------------------------------------------------------------
+
+    def refresh(self) -> CustomizationJob:
+        """Fetch the job's current state (one ``GetModelCustomizationJob`` call). Returns ``self``."""
+        self._description = self._transport.call("bedrock", "GetModelCustomizationJob", jobIdentifier=self.arn)
+        self._full = True
+        return self
+
+    def _get(self, key: str) -> Any:
+        if key not in self._description and not self._full:
+            self.refresh()
+        return self._description.get(key)
+
+    @property
+    def arn(self) -> str:
+        """The job's ARN."""
+        return str(self._description["jobArn"])
+
+    @property
+    def region(self) -> str:
+        """The region of the job's transport."""
+        return self._transport.region
+
+    @property
+    def job_id(self) -> str:
+        """The job id: the last path segment of the ARN."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def name(self) -> str:
+        """The job's name."""
+        return str(self._get("jobName"))
+
+    @property
+    def status(self) -> str:
+        """The status seen by the last refresh: InProgress, Completed, Failed, Stopping or Stopped."""
+        return str(self._get("status"))
+
+    @property
+    def stage(self) -> str | None:
+        """The current stage from ``statusDetails`` ("validation", "data processing", "training"), if reported.
+
+        ``None`` when the service reports no stages (it documents them for distillation jobs; fine-tuning
+        jobs may not have them).
+        """
+        details = self._description.get("statusDetails")
+        if not isinstance(details, Mapping):
+            return None
+        reported = [(label, (details.get(key) or {}).get("status")) for key, label in _STAGES]
+        reported = [(label, s) for label, s in reported if s]
+        if not reported:
+            return None
+        for label, stage_status in reported:
+            if stage_status != "Completed":
+                return label
+        return "completed"
+
+    @property
+    def failure_message(self) -> str | None:
+        """The service's failure message when the job failed (it often names the offending data line)."""
+        value = self._description.get("failureMessage")
+        return str(value) if value else None
+
+    @property
+    def hyperparameters(self) -> Hyperparameters:
+        """The job's hyperparameters (values the service did not report are the documented defaults)."""
+        raw = self._get("hyperParameters") or {}
+        known = {k: v for k, v in raw.items() if k in _API_KEYS}
+        return Hyperparameters.from_api(known)
+
+    @property
+    def output_uri(self) -> str:
+        """The job's output location (``outputDataConfig.s3Uri``)."""
+        return str((self._get("outputDataConfig") or {})["s3Uri"])
+
+    @property
+    def training_uri(self) -> str:
+        """The training data location."""
+        return str((self._get("trainingDataConfig") or {}).get("s3Uri"))
+
+    @property
+    def validation_uris(self) -> builtins.list[str]:
+        """The validation data locations (empty without validation data)."""
+        config = self._get("validationDataConfig") or {}
+        return [str(v["s3Uri"]) for v in config.get("validators", [])]
+
+    @property
+    def custom_model_name(self) -> str | None:
+        """The name the custom model has (or will have)."""
+        value = self._get("outputModelName") or self._description.get("customModelName")
+        return str(value) if value else None
+
+    @property
+    def custom_model_arn(self) -> str | None:
+        """The custom model's ARN, once the job completed."""
+        value = self._description.get("outputModelArn") or self._description.get("customModelArn")
+        return str(value) if value else None
+
+    @property
+    def custom_model(self) -> CustomModel:
+        """The model this job produced, as a :class:`~haiku_finetune.CustomModel` (the job must be Completed).
+
+        Raises:
+            JobError: The job has not completed (refresh or wait first).
+        """
+        arn = self.custom_model_arn
+        if self.status != "Completed" or not arn:
+            if not self._full:
+                self.refresh()
+                arn = self.custom_model_arn
+            if self.status != "Completed" or not arn:
+                raise JobError(
+                    f"job {self.name} has produced no model (status {self.status}); wait() for it first",
+                    job_arn=self.arn,
+                    status=self.status,
+                )
+        return CustomModel(
+            arn=arn,
+            name=self.custom_model_name or arn.rsplit("/", 1)[-1],
+            base_model=self._description.get("baseModelArn"),
+            job_arn=self.arn,
+            hyperparameters=self.hyperparameters,
+            created_at=self._description.get("endTime"),
+        )
+
+    # -- actions ----------------------------------------------------------------------------------------
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        progress: bool = True,
+        poll_interval: PollInterval | None = None,
+    ) -> CustomizationJob:
+        """Wait until the job ends, polling gently; return ``self`` when it completed.
+
+        Args:
+            timeout: Seconds to wait at most (``None``: no limit). The job keeps running after a timeout.
+            progress: Show a progress bar with the status, stage and elapsed time.
+            poll_interval: The polling schedule (default :data:`DEFAULT_POLL_INTERVAL`: 30 s growing to 2 min).
+
+        Raises:
+            JobFailedError: The job failed; ``failure_message`` carries the service's explanation.
+            JobStoppedError: The job was stopped.
+            WaitTimeoutError: ``timeout`` passed first.
+            KeyboardInterrupt: On Ctrl-C, after saying how to re-attach; the job keeps running.
+        """
+
+        def fetch() -> PollState:
+            self.refresh()
+            finished = self.status in TERMINAL_STATUSES
+            return PollState(status=self.status, detail="" if finished else self.stage or "", finished=finished)
+
+        wait_for(
+            fetch,
+            what=f"customization job {self.name}",
+            clock=self._transport.clock,
+            timeout=timeout,
+            interval=poll_interval or DEFAULT_POLL_INTERVAL,
+            progress=progress,
+            reattach_hint=f"haiku_finetune.CustomizationJob.attach({self.name!r}).wait()",
+        )
+        self._raise_for_status()
+        return self
+
+    def _raise_for_status(self) -> None:
+        if self.status == "Failed":
+            message = self.failure_message or "no failure message"
+            raise JobFailedError(
+                f"customization job {self.name} failed: {message}",
+                job_arn=self.arn,
+                failure_message=self.failure_message,
+            )
+        if self.status == "Stopped":
+            raise JobStoppedError(f"customization job {self.name} was stopped", job_arn=self.arn)
+
+    def stop(self) -> CustomizationJob:
+        """Ask Bedrock to stop the job (status becomes Stopping, then Stopped). A no-op once it has ended."""
+        self.refresh()
+        if self.status in TERMINAL_STATUSES or self.status == "Stopping":
+            _log.info("job %s is already %s; not stopping it", self.name, self.status)
+            return self
+        self._transport.call("bedrock", "StopModelCustomizationJob", jobIdentifier=self.arn)
+        return self.refresh()
+
+    def metrics(self) -> TrainingMetrics:
+        """Read the job's training and validation metrics from its output location.
+
+        Raises:
+            ResourceNotFoundError: The metrics are not there (yet).
+        """
+        return TrainingMetrics.read(
+            self.output_uri, self.arn, hyperparameters=self.hyperparameters, transport=self._transport
+        )
+
+    def tags(self) -> dict[str, str]:
+        """Return the job's tags."""
+        response = self._transport.call("bedrock", "ListTagsForResource", resourceARN=self.arn)
+        return {t["key"]: t["value"] for t in response.get("tags", [])}
+
+    def manifest(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """Return (and optionally save) what you keep to reproduce or audit the model.
+
+        Dataset SHA-256s and record counts, hyperparameters (all effective values and the ones sent), base
+        model, region, job and model ARNs, library version. For a job created in this process the dataset
+        details come from staging, or for data already in S3 from the object's SHA-256 checksum and the
+        record count :func:`~haiku_finetune.storage.upload_dataset` stored with it; for an attached job, from
+        the tags ``create`` put on it. A detail that is not known is ``null``, and the dataset's ``note`` says
+        why.
+
+        Args:
+            path: Also write the manifest there as JSON (atomically).
+        """
+        self.refresh()
+        tags = {} if self._datasets else self._safe_tags()
+        return build_manifest(self, self._description, self._datasets, tags, path=path)
+
+    def _safe_tags(self) -> dict[str, str]:
+        try:
+            return self.tags()
+        except (ServiceError, ConnectionFailedError) as error:
+            _log.warning("could not read the tags of %s for its manifest: %s", self.arn, error)
+            return {}
+
+    def __repr__(self) -> str:
+        return (
+            f"CustomizationJob(name={self._description.get('jobName')!r}, status={self._description.get('status')!r})"
+        )
