@@ -13,7 +13,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from haiku_finetune.local import LocalBedrock
-
 from tests.emulator.test_local_lifecycle import BUCKET, _create, _run_to_end, _upload
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
