@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ._names import generate_name
 from ._transport import BedrockTransport, resolve_transport
@@ -119,6 +119,35 @@ class Trial(BaseModel):
     failure_message: str | None = None
     estimated_tokens: int | None = None
     estimated_cost: float | None = None
+
+    # The search's transport, carried so that trial.job() reaches the same endpoint; not part of the value.
+    _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Resolve the transport once, now (``search`` then sets its own)."""
+        self._transport = resolve_transport(None)
+
+    @property
+    def transport(self) -> BedrockTransport:
+        """The transport the search ran with."""
+        return self._transport
+
+    def job(self) -> CustomizationJob:
+        """The trial's customization job, on the search's transport.
+
+        Raises:
+            ValueError: The trial was only planned, never submitted.
+        """
+        if self.job_arn is None:
+            raise ValueError(f"trial {self.index} was not submitted, so it has no job")
+        return CustomizationJob.attach(self.job_arn, transport=self._transport)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trial):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like any pydantic model
 
 
 class SearchResult(BaseModel):
@@ -297,6 +326,8 @@ def search(
         planned.append((trial, job_args))
 
     transport = resolve_transport(transport)
+    for trial, _ in planned:
+        trial._transport = transport
     if plan_only:
         return _plan(planned, objective=objective, out=out or sys.stdout, transport=transport)
     return _run(
