@@ -1,86 +1,259 @@
 """haiku_finetune: fine-tune Anthropic Claude 3 Haiku in Amazon Bedrock, safely and testably.
 
 The public surface is what ``__all__`` lists; everything else is private machinery.
+
+This module is the package's face: it only hands names on, and defines nothing. Names load lazily (PEP 562):
+``import haiku_finetune`` imports no AWS, pydantic or emulator code; ``haiku_finetune.CustomizationJob``
+imports :mod:`haiku_finetune.jobs` on first use. No module of the package may import this one (a submodule
+imports what it needs from the submodule that defines it), so the face can never take part in an import cycle.
+
+To export a new public name, add it to :data:`_EXPORTS` under the module that defines it, and to the
+``TYPE_CHECKING`` block (so type checkers and IDEs see it).
 """
 
-from . import datasets, evaluation, iam, search, storage
-from ._retry import RetryPolicy, is_retryable
-from ._transport import BedrockTransport, get_default_transport, set_default_transport
-from .custom_model import CustomModel
-from .datasets import (
-    MAX_TOKENS_PER_RECORD,
-    MAX_TOTAL_RECORDS,
-    MAX_TRAIN_BYTES,
-    MAX_TRAIN_RECORDS,
-    MAX_VALIDATION_BYTES,
-    MAX_VALIDATION_RECORDS,
-    MIN_RECORDS,
-    RESERVED_STRINGS,
-    BedrockTokenCounter,
-    ConversionResult,
-    DatasetBuilder,
-    DatasetStats,
-    EstimateTokenCounter,
-    FilesValidationReport,
-    TokenCounter,
-    ValidationIssue,
-    ValidationReport,
-    check_record,
-    convert_csv,
-    convert_openai_chat,
-    convert_prompt_completion,
-    estimate_record_tokens,
-    estimate_tokens,
-    openai_chat_record,
-    prompt_completion_record,
-    records_from_rows,
-    validate_file,
-    validate_files,
-)
-from .deployment import BillingWarning, ProvisionedDeployment, find_orphans
-from .early_stopping import EarlyStoppingResult, simulate_early_stopping
-from .errors import (
-    AccessDeniedError,
-    ConflictError,
-    ConnectionFailedError,
-    CredentialsError,
-    DatasetValidationError,
-    DeploymentError,
-    HaikuFinetuneError,
-    HyperparameterError,
-    JobError,
-    JobFailedError,
-    JobStoppedError,
-    MissingExtraError,
-    ModelError,
-    ModelNotReadyError,
-    ModelTimeoutError,
-    PlanCheckError,
-    QuotaExceededError,
-    ResourceNotFoundError,
-    ServiceError,
-    ServiceUnavailableError,
-    ServiceValidationError,
-    ThrottlingError,
-    WaitTimeoutError,
-)
-from .evaluation import EvaluationReport, evaluate
-from .hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
-from .jobs import CustomizationJob, JobEstimate, JobPlan, PlanCheck
-from .metrics import TrainingMetrics
-from .model import BatchStats, Completion, CompletionStream, FineTunedModel, Prompt, Usage
-from .pricing import Pricing
-from .search import SearchResult
-from .storage import S3Uri
+from __future__ import annotations
 
-__version__ = "0.1.0.dev0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-#: The Bedrock base model id for fine-tuning Claude 3 Haiku (200k context variant).
-BASE_MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+from ._version import __version__
 
+if TYPE_CHECKING:
+    from . import datasets, evaluation, iam, search, storage
+    from ._retry import (
+        RetryPolicy,
+        is_retryable,
+    )
+    from ._transport import (
+        BedrockTransport,
+        get_default_transport,
+        set_default_transport,
+    )
+    from .base_models import (
+        BASE_MODEL_ID,
+    )
+    from .custom_model import (
+        CustomModel,
+    )
+    from .datasets import (
+        MAX_LINE_BYTES,
+        MAX_TOKENS_PER_RECORD,
+        MAX_TOTAL_RECORDS,
+        MAX_TRAIN_BYTES,
+        MAX_TRAIN_RECORDS,
+        MAX_VALIDATION_BYTES,
+        MAX_VALIDATION_RECORDS,
+        MIN_RECORDS,
+        RESERVED_STRINGS,
+        BedrockTokenCounter,
+        ConversionResult,
+        DatasetBuilder,
+        DatasetStats,
+        EstimateTokenCounter,
+        FilesValidationReport,
+        TokenCounter,
+        ValidationIssue,
+        ValidationReport,
+        check_record,
+        convert_csv,
+        convert_openai_chat,
+        convert_prompt_completion,
+        estimate_record_tokens,
+        estimate_tokens,
+        openai_chat_record,
+        prompt_completion_record,
+        records_from_rows,
+        validate_file,
+        validate_files,
+        validate_stream,
+    )
+    from .deployment import (
+        BillingWarning,
+        ProvisionedDeployment,
+        find_orphans,
+    )
+    from .early_stopping import (
+        EarlyStoppingResult,
+        simulate_early_stopping,
+    )
+    from .errors import (
+        AccessDeniedError,
+        ConflictError,
+        ConnectionFailedError,
+        CredentialsError,
+        DatasetValidationError,
+        DeploymentError,
+        HaikuFinetuneError,
+        HyperparameterError,
+        JobError,
+        JobFailedError,
+        JobStoppedError,
+        MissingExtraError,
+        ModelError,
+        ModelNotReadyError,
+        ModelTimeoutError,
+        PlanCheckError,
+        QuotaExceededError,
+        ResourceNotFoundError,
+        ServiceError,
+        ServiceUnavailableError,
+        ServiceValidationError,
+        ThrottlingError,
+        WaitTimeoutError,
+    )
+    from .evaluation import (
+        EvaluationReport,
+        evaluate,
+    )
+    from .hyperparameters import (
+        HYPERPARAMETER_RANGES,
+        Hyperparameters,
+    )
+    from .jobs import (
+        CustomizationJob,
+        JobEstimate,
+        JobPlan,
+        PlanCheck,
+    )
+    from .metrics import (
+        TrainingMetrics,
+    )
+    from .model import (
+        BatchStats,
+        Completion,
+        CompletionStream,
+        FineTunedModel,
+        Prompt,
+        Usage,
+    )
+    from .pricing import (
+        Pricing,
+    )
+    from .search import (
+        SearchResult,
+    )
+    from .storage import (
+        S3Uri,
+    )
+
+#: Public name -> the submodule (relative to this package) that defines it. Submodules exported as
+#: themselves are in :data:`_SUBMODULES`.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_retry": (
+        "RetryPolicy",
+        "is_retryable",
+    ),
+    "_transport": (
+        "BedrockTransport",
+        "get_default_transport",
+        "set_default_transport",
+    ),
+    "base_models": ("BASE_MODEL_ID",),
+    "custom_model": ("CustomModel",),
+    "datasets": (
+        "MAX_LINE_BYTES",
+        "MAX_TOKENS_PER_RECORD",
+        "MAX_TOTAL_RECORDS",
+        "MAX_TRAIN_BYTES",
+        "MAX_TRAIN_RECORDS",
+        "MAX_VALIDATION_BYTES",
+        "MAX_VALIDATION_RECORDS",
+        "MIN_RECORDS",
+        "RESERVED_STRINGS",
+        "BedrockTokenCounter",
+        "ConversionResult",
+        "DatasetBuilder",
+        "DatasetStats",
+        "EstimateTokenCounter",
+        "FilesValidationReport",
+        "TokenCounter",
+        "ValidationIssue",
+        "ValidationReport",
+        "check_record",
+        "convert_csv",
+        "convert_openai_chat",
+        "convert_prompt_completion",
+        "estimate_record_tokens",
+        "estimate_tokens",
+        "openai_chat_record",
+        "prompt_completion_record",
+        "records_from_rows",
+        "validate_file",
+        "validate_files",
+        "validate_stream",
+    ),
+    "deployment": (
+        "BillingWarning",
+        "ProvisionedDeployment",
+        "find_orphans",
+    ),
+    "early_stopping": (
+        "EarlyStoppingResult",
+        "simulate_early_stopping",
+    ),
+    "errors": (
+        "AccessDeniedError",
+        "ConflictError",
+        "ConnectionFailedError",
+        "CredentialsError",
+        "DatasetValidationError",
+        "DeploymentError",
+        "HaikuFinetuneError",
+        "HyperparameterError",
+        "JobError",
+        "JobFailedError",
+        "JobStoppedError",
+        "MissingExtraError",
+        "ModelError",
+        "ModelNotReadyError",
+        "ModelTimeoutError",
+        "PlanCheckError",
+        "QuotaExceededError",
+        "ResourceNotFoundError",
+        "ServiceError",
+        "ServiceUnavailableError",
+        "ServiceValidationError",
+        "ThrottlingError",
+        "WaitTimeoutError",
+    ),
+    "evaluation": (
+        "EvaluationReport",
+        "evaluate",
+    ),
+    "hyperparameters": (
+        "HYPERPARAMETER_RANGES",
+        "Hyperparameters",
+    ),
+    "jobs": (
+        "CustomizationJob",
+        "JobEstimate",
+        "JobPlan",
+        "PlanCheck",
+    ),
+    "metrics": ("TrainingMetrics",),
+    "model": (
+        "BatchStats",
+        "Completion",
+        "CompletionStream",
+        "FineTunedModel",
+        "Prompt",
+        "Usage",
+    ),
+    "pricing": ("Pricing",),
+    "search": ("SearchResult",),
+    "storage": ("S3Uri",),
+}
+
+#: Submodules that are public names themselves (``haiku_finetune.iam.ensure_service_role``).
+_SUBMODULES: tuple[str, ...] = ("datasets", "evaluation", "iam", "search", "storage")
+
+_MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+
+# Literal, so linters and type checkers read it; tests/unit/test_public_api.py checks it matches _EXPORTS.
 __all__ = [
     "BASE_MODEL_ID",
     "HYPERPARAMETER_RANGES",
+    "MAX_LINE_BYTES",
     "MAX_TOKENS_PER_RECORD",
     "MAX_TOTAL_RECORDS",
     "MAX_TRAIN_BYTES",
@@ -166,4 +339,22 @@ __all__ = [
     "storage",
     "validate_file",
     "validate_files",
+    "validate_stream",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use, and remember the value."""
+    module = _MODULE_OF.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,18 +20,18 @@ import json
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import BASE_MODEL_ID
 from ._transport import BedrockTransport
+from .base_models import BASE_MODEL_ID
 from .data import SYSTEM_PROMPT, support_tickets_path
 from .early_stopping import simulate_early_stopping
 from .errors import HyperparameterError
-from .hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
+from .hyperparameters import Hyperparameters, correct_hyperparameters
 
 if TYPE_CHECKING:
     from .local import LocalBedrock
@@ -81,6 +81,10 @@ class DemoOptions:
         keep: With ``aws``: keep the custom model at the end.
         seed: Seed of the train/validation/test split.
         validation_losses: Offline: the per-epoch validation losses the emulator reports.
+        confirm: With ``aws``: asks a yes/no question before each billable step and returns True to go on; an
+            exception it raises ends the demo cleanly with its message. Left out (and without ``assume_yes``),
+            the demo declines every billable step. The ``haiku-finetune demo`` command passes its terminal
+            prompt.
     """
 
     output: Path = Path("haiku-finetune-demo")
@@ -94,6 +98,7 @@ class DemoOptions:
     keep: bool = False
     seed: int = 7
     validation_losses: tuple[float, ...] = DEMO_VALIDATION_LOSSES
+    confirm: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -129,41 +134,6 @@ class DemoResult:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     corrections: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def correct_hyperparameters(values: Mapping[str, str]) -> tuple[Hyperparameters, list[str]]:
-    """Bring API-style hyperparameter strings into their documented ranges, saying what changed.
-
-    Each value outside its range is moved to the nearest bound (``learningRateMultiplier`` 0.05 becomes the
-    minimum, 0.1).
-
-    Args:
-        values: camelCase keys and string values, as ``CreateModelCustomizationJob`` takes them.
-
-    Returns:
-        The corrected :class:`Hyperparameters` and one sentence per correction.
-
-    Raises:
-        HyperparameterError: An unknown key or a value that is not a number.
-    """
-    by_key = {spec.api_key: name for name, spec in HYPERPARAMETER_RANGES.items()}
-    fixed: dict[str, int | float] = {}
-    notes: list[str] = []
-    for key, raw in values.items():
-        name = by_key.get(key)
-        if name is None:
-            raise HyperparameterError(f"unknown hyperparameter {key!r}", field=None, value=raw)
-        spec = HYPERPARAMETER_RANGES[name]
-        try:
-            number = float(raw)
-        except ValueError:
-            raise HyperparameterError(f"{key} = {raw!r} is not a number", field=name, value=raw) from None
-        bounded = min(max(number, spec.minimum), spec.maximum)
-        if bounded != number:
-            side = "below the documented minimum" if number < spec.minimum else "above the documented maximum"
-            notes.append(f"{key} = {raw} is {side} ({spec.describe()}): using {bounded:g}")
-        fixed[name] = int(bounded) if spec.kind is int else bounded
-    return Hyperparameters(**fixed), notes
 
 
 class _Printer:
@@ -238,10 +208,7 @@ def run_demo(
 
 
 def _aws_transport(opts: DemoOptions) -> BedrockTransport:
-    import boto3
-
-    session = boto3.Session(profile_name=opts.profile, region_name=opts.region)
-    return BedrockTransport(session=session, region=opts.region)
+    return BedrockTransport(profile=opts.profile, region=opts.region)
 
 
 def _confirm(opts: DemoOptions, printer: _Printer, question: str) -> None:
@@ -249,10 +216,13 @@ def _confirm(opts: DemoOptions, printer: _Printer, question: str) -> None:
     if not opts.aws or opts.assume_yes:
         return
     printer.say(question)
-    if not sys.stdin.isatty():
-        raise _Declined("no terminal to ask on: pass --yes to agree to billable steps up front")
-    answer = input("        Continue? [y/N] ")
-    if answer.strip().lower() not in ("y", "yes"):
+    if opts.confirm is None:
+        raise _Declined("nobody to ask before a billable step: pass assume_yes=True (--yes) or confirm=")
+    try:
+        agreed = opts.confirm("        Continue?")
+    except Exception as error:  # the asker's reason for not asking (no terminal, ...): end cleanly with it
+        raise _Declined(str(error)) from error
+    if not agreed:
         raise _Declined("stopped at your request before a billable step")
 
 
@@ -340,7 +310,6 @@ def _workflow(
     prefix: str,
 ) -> None:
     from . import iam, storage
-    from .cli import metrics_table
     from .data import CATEGORIES
     from .deployment import BillingWarning, ProvisionedDeployment
     from .evaluation import LabelAccuracy, evaluate
@@ -448,7 +417,7 @@ def _workflow(
             )
         )
         result.expected_epochs = rules.epochs_run
-        printer.say(metrics_table(metrics))
+        printer.say(metrics.table())
         printer.say("")
         printer.say(str(early))
         result.files["job manifest"] = output / "manifest.json"

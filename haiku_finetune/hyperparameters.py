@@ -9,40 +9,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from .base_models import DEFAULT_BASE_MODEL, BaseModelProfile, HyperparameterRange, get_profile
 from .errors import HyperparameterError
 
-__all__ = ["HYPERPARAMETER_RANGES", "HyperparameterRange", "Hyperparameters"]
+__all__ = [
+    "HYPERPARAMETER_RANGES",
+    "HyperparameterRange",
+    "Hyperparameters",
+    "correct_hyperparameters",
+    "hyperparameter_ranges",
+]
 
 
-@dataclass(frozen=True)
-class HyperparameterRange:
-    """The documented API key, default and inclusive range of one hyperparameter."""
-
-    api_key: str
-    default: float
-    minimum: float
-    maximum: float
-    kind: type
-
-    def describe(self) -> str:
-        """Return the range as text, e.g. ``"a float from 0.1 to 2"``."""
-        article = "an integer" if self.kind is int else "a number"
-        return f"{article} from {_format(self.minimum)} to {_format(self.maximum)}"
+#: Documented ranges of the default base model (Claude 3 Haiku), by snake_case field name; from its profile.
+HYPERPARAMETER_RANGES: Mapping[str, HyperparameterRange] = DEFAULT_BASE_MODEL.hyperparameters
 
 
-#: Documented ranges for Claude 3 Haiku, by snake_case field name.
-HYPERPARAMETER_RANGES: Mapping[str, HyperparameterRange] = {
-    "epoch_count": HyperparameterRange("epochCount", 2, 1, 10, int),
-    "batch_size": HyperparameterRange("batchSize", 32, 4, 256, int),
-    "learning_rate_multiplier": HyperparameterRange("learningRateMultiplier", 1.0, 0.1, 2.0, float),
-    "early_stopping_threshold": HyperparameterRange("earlyStoppingThreshold", 0.001, 0.0, 0.1, float),
-    "early_stopping_patience": HyperparameterRange("earlyStoppingPatience", 2, 1, 10, int),
-}
+def hyperparameter_ranges(base_model: BaseModelProfile | str | None = None) -> Mapping[str, HyperparameterRange]:
+    """Return a base model's hyperparameter ranges and defaults, by snake_case name.
+
+    Args:
+        base_model: A profile, its key, a model id or ARN (``None``: the default, Claude 3 Haiku).
+
+    Raises:
+        ValueError: No profile matches ``base_model``.
+    """
+    return get_profile(base_model).hyperparameters
+
+
 _FIELD_BY_API_KEY = {r.api_key: name for name, r in HYPERPARAMETER_RANGES.items()}
 
 
@@ -106,6 +104,41 @@ class Hyperparameters(BaseModel):
                 )
             parsed[name] = _parse(name, raw)
         return cls(**parsed)
+
+
+def correct_hyperparameters(values: Mapping[str, str]) -> tuple[Hyperparameters, list[str]]:
+    """Bring API-style hyperparameter strings into their documented ranges, saying what changed.
+
+    Each value outside its range is moved to the nearest bound (``learningRateMultiplier`` 0.05 becomes the
+    minimum, 0.1).
+
+    Args:
+        values: camelCase keys and string values, as ``CreateModelCustomizationJob`` takes them.
+
+    Returns:
+        The corrected :class:`Hyperparameters` and one sentence per correction.
+
+    Raises:
+        HyperparameterError: An unknown key or a value that is not a number.
+    """
+    by_key = {spec.api_key: name for name, spec in HYPERPARAMETER_RANGES.items()}
+    fixed: dict[str, int | float] = {}
+    notes: list[str] = []
+    for key, raw in values.items():
+        name = by_key.get(key)
+        if name is None:
+            raise HyperparameterError(f"unknown hyperparameter {key!r}", field=None, value=raw)
+        spec = HYPERPARAMETER_RANGES[name]
+        try:
+            number = float(raw)
+        except ValueError:
+            raise HyperparameterError(f"{key} = {raw!r} is not a number", field=name, value=raw) from None
+        bounded = min(max(number, spec.minimum), spec.maximum)
+        if bounded != number:
+            side = "below the documented minimum" if number < spec.minimum else "above the documented maximum"
+            notes.append(f"{key} = {raw} is {side} ({spec.describe()}): using {bounded:g}")
+        fixed[name] = int(bounded) if spec.kind is int else bounded
+    return Hyperparameters(**fixed), notes
 
 
 def _check(name: str, value: Any) -> None:

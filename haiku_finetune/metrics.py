@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from ._files import atomic_write
+from ._table import text_table
 from ._transport import BedrockTransport, resolve_transport
 from .early_stopping import EarlyStoppingResult, simulate_early_stopping
 from .errors import MissingExtraError, ResourceNotFoundError
@@ -357,6 +358,31 @@ class TrainingMetrics(BaseModel):
         if path is not None:
             _save_figure(figure, Path(path))
         return figure
+
+    def table(self) -> str:
+        """Return a per-epoch table: training steps, mean training loss, validation loss, and the best epoch.
+
+        Returns:
+            Plain text, one row per epoch (``-`` where an epoch has no value), the best epoch marked.
+        """
+        steps: dict[int, int] = {}
+        for row in self.training:
+            steps[row.epoch] = steps.get(row.epoch, 0) + 1
+        step_counts = [steps[epoch] for epoch in sorted(steps)]
+        training = self.epoch_training_losses()
+        validation = self.epoch_validation_losses()
+        best = self.best_epoch
+        rows = [
+            (
+                index + 1,
+                step_counts[index] if index < len(step_counts) else None,
+                training[index] if index < len(training) else None,
+                validation[index] if index < len(validation) else None,
+                "best" if index + 1 == best else "",
+            )
+            for index in range(max(len(training), len(validation)))
+        ]
+        return text_table(("epoch", "steps", "mean training loss", "validation loss", "note"), rows)
 
     def __str__(self) -> str:
         losses = self.epoch_validation_losses()

@@ -131,6 +131,10 @@ def _aws_demo(local: Any, tmp_path: Path, **options: Any) -> tuple[Any, str]:
         "s3", "CreateBucket", Bucket=AWS_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
     )
     out = io.StringIO()
+    # The command's one y/N prompt, as `haiku-finetune demo --aws` lends it.
+    from haiku_finetune.cli.demo import _confirm_billable
+
+    options.setdefault("confirm", _confirm_billable)
     opts = DemoOptions(output=tmp_path / "aws", aws=True, bucket=AWS_BUCKET, progress=False, **options)
     result = run_demo(opts, out=out, transport=transport)
     return result, out.getvalue()
@@ -182,6 +186,13 @@ def test_demo_aws_without_a_terminal_refuses_before_anything_billable(
     result, printed = _aws_demo(local, tmp_path)
     assert not result.ok
     assert "no terminal to ask on: pass --yes" in printed
+    assert local.jobs() == [] and local.deployments() == []
+
+
+def test_demo_aws_with_nobody_to_ask_declines_before_anything_billable(local: Any, tmp_path: Path) -> None:
+    result, printed = _aws_demo(local, tmp_path, confirm=None)
+    assert not result.ok
+    assert "nobody to ask before a billable step" in printed
     assert local.jobs() == [] and local.deployments() == []
 
 

@@ -39,3 +39,131 @@ def test_every_public_dataset_name_is_re_exported() -> None:
     assert not missing, f"haiku_finetune.datasets names missing from haiku_finetune.__all__: {missing}"
     for name in hf.datasets.__all__:
         assert getattr(hf, name) is getattr(hf.datasets, name), name
+
+
+# -- the lazy face ------------------------------------------------------------------------------------------------
+
+
+def _fresh(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing imported yet) and return what it printed."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_all_matches_the_lazy_mapping_and_dir_lists_it() -> None:
+    from haiku_finetune import _EXPORTS, _SUBMODULES
+
+    mapped = {name for names in _EXPORTS.values() for name in names} | set(_SUBMODULES) | {"__version__"}
+    assert set(hf.__all__) == mapped
+    assert len(hf.__all__) == len(set(hf.__all__))
+    # In a fresh process nothing has been resolved yet: dir() must list every public name anyway.
+    listed = _fresh("import haiku_finetune as hf; print(' '.join(dir(hf)))").split()
+    assert set(hf.__all__) <= set(listed)
+
+
+def test_every_public_name_resolves_from_a_fresh_import() -> None:
+    code = (
+        "import haiku_finetune as hf\n"
+        "missing = [n for n in hf.__all__ if getattr(hf, n, None) is None]\n"
+        "print(','.join(missing))"
+    )
+    assert _fresh(code) == ""
+
+
+def test_each_name_is_the_one_its_module_defines() -> None:
+    import importlib
+
+    from haiku_finetune import _EXPORTS
+
+    for module, names in _EXPORTS.items():
+        defining = importlib.import_module(f"haiku_finetune.{module}")
+        for name in names:
+            assert getattr(hf, name) is getattr(defining, name), f"{name} from {module}"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = hf.no_such_name  # type: ignore[attr-defined]
+
+
+def test_import_loads_no_aws_or_pydantic_code() -> None:
+    heavy = ("boto3", "botocore", "pydantic", "pydantic_core", "tenacity", "tqdm", "orjson")
+    code = f"import sys, haiku_finetune; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    assert _fresh(code) == "", "import haiku_finetune must load no heavy module"
+    # The version and the base model id are at hand without loading anything heavy either.
+    code = (
+        f"import sys, haiku_finetune as hf; hf.__version__; hf.BASE_MODEL_ID; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    assert _fresh(code) == ""
+
+
+def test_attribute_access_loads_only_the_defining_module() -> None:
+    code = "import sys, haiku_finetune as hf; hf.simulate_early_stopping; print('haiku_finetune.jobs' in sys.modules)"
+    assert _fresh(code) == "False"
+
+
+def _package_modules() -> list[str]:
+    root = Path(hf.__file__).parent
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_no_module_imports_the_package_face() -> None:
+    """``from . import X`` of a face name (not a submodule) from inside the package would make a cycle."""
+    import ast
+
+    root = Path(hf.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if path == root / "__init__.py":
+            continue
+        package = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or (node.level == 0 and node.module != "haiku_finetune"):
+                continue
+            if node.level:
+                target = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                target = f"{target}.{node.module}" if node.module else target
+            else:
+                target = "haiku_finetune"
+            if target != "haiku_finetune":
+                continue
+            for alias in node.names:
+                if not (root / alias.name).is_dir() and not (root / f"{alias.name}.py").is_file():
+                    offenders.append(f"{path.relative_to(root.parent)}:{node.lineno}: from the face: {alias.name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_import_cycles_between_submodules() -> None:
+    """Import every submodule, in a random order, each in a fresh interpreter: a cycle fails one of them."""
+    import random
+
+    modules = _package_modules()
+    order = modules[:]
+    random.Random().shuffle(order)
+    code = (
+        "import importlib, sys, traceback\n"
+        "failed = []\n"
+        f"for name in {order!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'haiku_finetune' or m.startswith('haiku_finetune.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ImportError as error:\n"
+        "        if 'partially initialized' in str(error) or 'circular' in str(error):\n"
+        "            failed.append(f'{name}: {error}')\n"
+        "        elif getattr(error, 'name', '') not in ('moto', 'matplotlib', 'pandas', 'jsonschema', 'flask'):\n"
+        "            failed.append(f'{name}: {error}')\n"
+        "print('\\n'.join(failed))\n"
+    )
+    assert _fresh(code) == "", f"order tried: {order}"

@@ -1,0 +1,189 @@
+"""Argument types and shared option groups of the command's parser.
+
+Each type checks one value and fails with one line naming it (argparse makes that exit status 2). This module
+must stay light: ``--help`` loads it, so nothing here imports the AWS layers or pydantic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TypeAlias
+
+from ._context import EXIT_USAGE, UsageError
+from ._transport import endpoint_url
+
+__all__ = [
+    "Parser",
+    "Subparsers",
+    "aws_options",
+    "existing_file",
+    "fraction",
+    "json_option",
+    "losses",
+    "new_directory",
+    "non_negative_float",
+    "output_file",
+    "port",
+    "positive_float",
+    "positive_int",
+    "verbose_option",
+]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+#: What ``add_subparsers()`` returns; each command group registers its subcommands on one. (A string: the
+#: class is generic only to type checkers.)
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def existing_file(value: str) -> Path:
+    """An input file that exists and is not a directory."""
+    path = Path(value)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a directory, not a file")
+    return path
+
+
+def output_file(value: str) -> Path:
+    """A file to write: its directory must exist and be writable, and it must not be a directory itself."""
+    path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a directory: name a file to write")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {value}: directory {parent} does not exist (create it first)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {value}: directory {parent} is not writable")
+    return path
+
+
+def new_directory(value: str) -> Path:
+    """An output directory: created if missing, but not an existing file, and under a writable directory."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is an existing file, not a directory: choose another --output")
+    ancestor = path.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot create {value}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write to {value}: {ancestor} is not writable")
+    return path
+
+
+def fraction(value: str) -> float:
+    """A number strictly between 0 and 1."""
+    number = _number(value)
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return number
+
+
+def positive_int(value: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def port(value: str) -> int:
+    """A TCP port from 1 to 65535."""
+    number = positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return number
+
+
+def non_negative_float(value: str) -> float:
+    """A finite number of at least 0."""
+    number = _number(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value}")
+    return number
+
+
+def positive_float(value: str) -> float:
+    """A finite number above 0."""
+    number = _number(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
+    return number
+
+
+def _number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"not a finite number: {value!r}")
+    return number
+
+
+def losses(values: Sequence[str]) -> list[float]:
+    """Parse ``--losses`` given as separate words, commas, or both."""
+    parsed: list[float] = []
+    for word in values:
+        for item in word.replace(",", " ").split():
+            try:
+                number = float(item)
+            except ValueError:
+                raise UsageError(f"--losses: not a number: {item!r}") from None
+            if not math.isfinite(number):
+                raise UsageError(f"--losses: not a finite number: {item!r}")
+            parsed.append(number)
+    if not parsed:
+        raise UsageError("--losses needs at least one validation loss")
+    return parsed
+
+
+def verbose_option(*, top: bool) -> Parser:
+    """``-v/--verbose``: on the top-level parser (default 0), and on every subcommand (left unset unless given)."""
+    parent = Parser(add_help=False)
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="log what the library does to stderr (-v: INFO, -vv: DEBUG)",
+    )
+    return parent
+
+
+def aws_options() -> Parser:
+    """``--region``, ``--profile`` and ``--endpoint-url``: how the command reaches AWS."""
+    parent = Parser(add_help=False)
+    group = parent.add_argument_group("AWS")
+    group.add_argument("--region", help="AWS region (default: the profile's, else us-west-2)")
+    group.add_argument("--profile", help="named AWS profile to use (default: AWS_PROFILE, else the default chain)")
+    group.add_argument(
+        "--endpoint-url",
+        type=endpoint_url,
+        metavar="URL",
+        help="send Bedrock and Bedrock Runtime calls to this URL (e.g. LocalBedrock's)",
+    )
+    return parent
+
+
+def json_option() -> Parser:
+    """``--json``: machine-readable output."""
+    parent = Parser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parent

@@ -1,0 +1,49 @@
+"""Formatting for the command's output: tables, compiler-style issue lines, JSON-ready values, error lines.
+
+Pure formatting: no I/O, no AWS, nothing heavy imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .._table import text_table
+
+__all__ = ["issue_lines", "json_ready", "one_line", "os_error", "table"]
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Render a plain-text table with a header rule; numbers right-aligned."""
+    return text_table(headers, rows)
+
+
+def issue_lines(source: str, issues: Iterable[Any], kind: str) -> list[str]:
+    """Format issues compiler-style: ``FILE:LINE: error [code] message``."""
+    lines = []
+    for issue in issues:
+        where = f"{source}:{issue.line}" if getattr(issue, "line", None) is not None else source
+        lines.append(f"{where}: {kind} [{issue.code}] {issue.message}")
+    return lines
+
+
+def json_ready(value: Any) -> Any:
+    """Return a JSON-ready form of a pydantic model, an object with ``to_dict()``, or a plain value."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+def os_error(error: OSError) -> str:
+    """Say what an ``OSError`` means for the user, naming the file: ``No such file or directory: x.jsonl``."""
+    name = error.filename if error.filename is not None else ""
+    reason = error.strerror or str(error)
+    return f"{reason}: {name}" if name else reason
+
+
+def one_line(text: str) -> str:
+    """The first line of ``text``, saying how many more there were."""
+    first, _, rest = text.strip().partition("\n")
+    return first + (f" (+{rest.count(chr(10)) + 1} more line(s))" if rest else "")

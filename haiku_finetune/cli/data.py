@@ -1,0 +1,307 @@
+"""Dataset commands: ``validate``, ``convert``, ``split``, ``stats`` and ``simulate-early-stopping``.
+
+They work offline on local files and call the library for everything (validation, conversion, splitting,
+early stopping); handlers import what they need when they run. This module only parses, calls and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._args import Parser, Subparsers, existing_file, fraction, losses, non_negative_float, output_file, positive_int
+from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
+from ._format import issue_lines, table
+
+
+def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
+    from ..datasets import validate_file, validate_files
+
+    if args.validation is not None:
+        both = validate_files(args.file, args.validation, max_issues=args.max_issues)
+        if args.json:
+            ctx.json(both.to_dict())
+            return EXIT_OK if both.ok else EXIT_PROBLEMS
+        reports = [both.train, *([both.validation] if both.validation is not None else [])]
+        cross_errors, cross_warnings, ok = both.cross_errors, both.cross_warnings, both.ok
+    else:
+        report = validate_file(args.file, split=args.split, max_issues=args.max_issues)
+        if args.json:
+            ctx.json(report.to_dict())
+            return EXIT_OK if report.ok else EXIT_PROBLEMS
+        reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
+
+    paths = [str(args.file), str(args.validation)]
+    for path, rep in zip(paths, reports, strict=False):
+        for text in issue_lines(path, rep.errors, "error"):
+            ctx.print(text)
+        if not args.quiet:
+            for text in issue_lines(path, rep.warnings, "warning"):
+                ctx.print(text)
+    for text in issue_lines("training + validation", cross_errors, "error"):
+        ctx.print(text)
+    if not args.quiet:
+        for text in issue_lines("training + validation", cross_warnings, "warning"):
+            ctx.print(text)
+    for path, rep in zip(paths, reports, strict=False):
+        errors = len(rep.errors) + rep.omitted_errors
+        warnings = len(rep.warnings) + rep.omitted_warnings
+        verdict = "valid" if rep.ok else "INVALID"
+        more = (
+            f" (only the first {len(rep.errors) + len(rep.warnings)} listed: raise --max-issues to see more)"
+            if rep.omitted_errors or rep.omitted_warnings
+            else ""
+        )
+        ctx.print(
+            f"{path}: {verdict} as {rep.split} data: {rep.stats.records} records, {errors} error(s), "
+            f"{warnings} warning(s){more}"
+        )
+    if cross_errors or cross_warnings:
+        ctx.print(f"training + validation: {len(cross_errors)} error(s), {len(cross_warnings)} warning(s)")
+    return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+def _cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
+    from ..datasets import convert_csv, convert_openai_chat, convert_prompt_completion
+
+    if args.src.resolve() == Path(args.dst).resolve():
+        raise UsageError("SRC and DST are the same file; write the converted data somewhere else")
+    if args.format == "prompt-completion":
+        result = convert_prompt_completion(args.src, args.dst, system=args.system)
+    elif args.format == "openai":
+        result = convert_openai_chat(args.src, args.dst, drop_unsupported=args.drop_unsupported)
+    else:
+        result = convert_csv(
+            args.src,
+            args.dst,
+            user_column=args.user_column,
+            assistant_column=args.assistant_column,
+            system_column=args.system_column,
+            system=args.system,
+        )
+    if args.json:
+        ctx.json(result.to_dict())
+        return EXIT_OK if result.ok else EXIT_PROBLEMS
+    for text in issue_lines(str(args.src), result.errors, "error"):
+        ctx.print(text)
+    if result.destination is None:
+        ctx.print(f"nothing written: {len(result.errors)} problem(s) with {args.src}")
+        return EXIT_PROBLEMS
+    dropped = f", {result.dropped} dropped on purpose" if result.dropped else ""
+    ctx.print(
+        f"wrote {result.written} record(s) to {result.destination}{dropped}; "
+        f"{len(result.errors)} input line(s) could not be converted"
+    )
+    if result.ok:
+        ctx.print(f"next: {PROG} validate {result.destination}")
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _cmd_split(args: argparse.Namespace, ctx: Context) -> int:
+    from ..datasets import DatasetBuilder
+    from ..errors import DatasetValidationError
+
+    src: Path = args.src
+    stem = src.name[: -len(".jsonl")] if src.name.endswith(".jsonl") else src.stem
+    train_out = Path(args.train_out) if args.train_out else src.with_name(f"{stem}.train.jsonl")
+    val_out = Path(args.validation_out) if args.validation_out else src.with_name(f"{stem}.validation.jsonl")
+    if len({src.resolve(), train_out.resolve(), val_out.resolve()}) < 3:
+        raise UsageError("the source and the two outputs must be three different files")
+    builder = DatasetBuilder.from_jsonl(src)
+    try:
+        if args.validation_size is not None:
+            train, validation = builder.split(validation_size=args.validation_size, seed=args.seed)
+        else:
+            train, validation = builder.split(validation_fraction=args.validation_fraction, seed=args.seed)
+    except DatasetValidationError:
+        raise
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    train.write(train_out)
+    validation.write(val_out, split="validation")
+    if args.json:
+        ctx.json(
+            {
+                "train": {"path": str(train_out), "records": len(train), "sha256": train.sha256()},
+                "validation": {"path": str(val_out), "records": len(validation), "sha256": validation.sha256()},
+                "seed": args.seed,
+            }
+        )
+    else:
+        ctx.print(f"train:      {len(train):>6} records -> {train_out}")
+        ctx.print(f"validation: {len(validation):>6} records -> {val_out}")
+    return EXIT_OK
+
+
+def _cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
+    from ..datasets import validate_file
+
+    report = validate_file(args.file, split=args.split)
+    if args.json:
+        ctx.json({"file": str(args.file), "ok": report.ok, "stats": report.stats.to_dict()})
+    else:
+        ctx.print(str(args.file))
+        ctx.print(str(report.stats))
+        if not report.ok:
+            errors = len(report.errors) + report.omitted_errors
+            ctx.print(f"{errors} validation error(s): '{PROG} validate {args.file}' lists them")
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
+    from ..early_stopping import simulate_early_stopping
+
+    values = losses(args.losses)
+    _check_range("--threshold", "early_stopping_threshold", args.threshold)
+    _check_range("--patience", "early_stopping_patience", args.patience)
+    try:
+        result = simulate_early_stopping(values, threshold=args.threshold, patience=args.patience)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        ctx.json(result.model_dump(mode="json"))
+        return EXIT_OK
+    rows = []
+    for epoch, (loss, improved) in enumerate(zip(values, result.improved, strict=False), 1):
+        note = "best" if epoch == result.best_epoch else ""
+        if epoch == result.stopped_epoch:
+            note = (note + ", stopped here").lstrip(", ")
+        rows.append((epoch, loss, "yes" if improved else ("reference" if epoch == 1 else "no"), note))
+    ctx.print(table(("epoch", "validation loss", "improved", "note"), rows))
+    ignored = len(values) - result.epochs_run
+    if ignored:
+        ctx.print(f"({ignored} later epoch(s) would not run)")
+    ctx.print("")
+    ctx.print(result.explanation)
+    return EXIT_OK
+
+
+def _check_range(option: str, name: str, value: float) -> None:
+    """Refuse a value outside the documented range of hyperparameter ``name`` (read where ``Hyperparameters``
+    reads it), naming the option and the range."""
+    from ..hyperparameters import HYPERPARAMETER_RANGES
+
+    spec = HYPERPARAMETER_RANGES[name]
+    if not spec.minimum <= value <= spec.maximum:
+        raise UsageError(f"{option} {value:g} is outside the documented range of {spec.api_key}: {spec.describe()}")
+
+
+def _src_dst(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("src", type=existing_file, metavar="SRC", help="input file")
+    parser.add_argument("dst", type=output_file, metavar="DST", help="output JSONL file (written atomically)")
+
+
+def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    # validate
+    p = sub.add_parser(
+        "validate",
+        parents=[as_json],
+        help="check a training (and validation) file against every Bedrock rule",
+        description="Check JSONL training data line by line; every problem is listed with its line number. "
+        "Exit status 1 when the data has errors (warnings alone do not fail).",
+    )
+    p.add_argument("file", type=existing_file, metavar="FILE", help="JSONL file in the Messages format")
+    p.add_argument(
+        "--split", choices=("train", "validation"), default="train", help="which limits apply (default: train)"
+    )
+    p.add_argument(
+        "--validation", type=existing_file, metavar="FILE", help="also check a validation file and cross-file rules"
+    )
+    p.add_argument("--max-issues", type=positive_int, default=1000, metavar="N", help="list at most N (default 1000)")
+    p.add_argument("-q", "--quiet", action="store_true", help="list errors only, not warnings")
+    p.set_defaults(handler=_cmd_validate)
+
+    # convert
+    p = sub.add_parser(
+        "convert",
+        help="convert prompt/completion, OpenAI chat or CSV data to the Messages format",
+        description="Convert data to the JSONL Messages format Claude 3 Haiku fine-tuning takes. Bad input lines "
+        "are listed with their numbers (exit status 1); the output is written atomically.",
+    )
+    conv = p.add_subparsers(dest="format", metavar="FORMAT", required=True, parser_class=Parser)
+    c = conv.add_parser(
+        "prompt-completion",
+        parents=[as_json],
+        help='{"prompt", "completion"} JSONL (the format of other Bedrock models)',
+        description='Convert {"prompt": ..., "completion": ...} JSONL records to the Messages format.',
+    )
+    _src_dst(c)
+    c.add_argument("--system", metavar="TEXT", help="system prompt to add to every record")
+    c.set_defaults(handler=_cmd_convert)
+    c = conv.add_parser(
+        "openai",
+        parents=[as_json],
+        help="OpenAI chat fine-tuning JSONL",
+        description='Convert OpenAI chat JSONL ({"messages": [...]}); system messages move to the top-level '
+        "system prompt. Tool calls, images and names are refused unless --drop-unsupported.",
+    )
+    _src_dst(c)
+    c.add_argument("--drop-unsupported", action="store_true", help="drop tool calls, images and names")
+    c.set_defaults(handler=_cmd_convert)
+    c = conv.add_parser(
+        "csv",
+        parents=[as_json],
+        help="a CSV file with a prompt column and a reply column",
+        description="Convert a CSV file with a header row: one record per row.",
+    )
+    _src_dst(c)
+    c.add_argument("--user-column", default="prompt", metavar="NAME", help="column with the user turn (prompt)")
+    c.add_argument(
+        "--assistant-column", default="completion", metavar="NAME", help="column with the reply (completion)"
+    )
+    c.add_argument("--system-column", metavar="NAME", help="column with a per-row system prompt")
+    c.add_argument("--system", metavar="TEXT", help="system prompt for every record")
+    c.set_defaults(handler=_cmd_convert)
+
+    # split
+    p = sub.add_parser(
+        "split",
+        parents=[as_json],
+        help="split a JSONL file into training and validation files",
+        description="Shuffle deterministically (by --seed) and split into training and validation files that "
+        "respect the Bedrock limits.",
+    )
+    p.add_argument("src", type=existing_file, metavar="SRC", help="JSONL file in the Messages format")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument(
+        "--validation-fraction", type=fraction, default=0.1, metavar="F", help="share for validation (default 0.1)"
+    )
+    size.add_argument("--validation-size", type=positive_int, metavar="N", help="records for validation")
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    p.add_argument(
+        "--train-out", type=output_file, metavar="PATH", help="training output (default SRC stem + .train.jsonl)"
+    )
+    p.add_argument(
+        "--validation-out",
+        type=output_file,
+        metavar="PATH",
+        help="validation output (default SRC stem + .validation.jsonl)",
+    )
+    p.set_defaults(handler=_cmd_split)
+
+    # stats
+    p = sub.add_parser(
+        "stats",
+        parents=[as_json],
+        help="record, turn and token statistics of a JSONL file",
+        description="Print records, turns, system prompts and estimated tokens per record of a Messages file.",
+    )
+    p.add_argument("file", type=existing_file, metavar="FILE")
+    p.add_argument("--split", choices=("train", "validation"), default="train", help="which limits apply")
+    p.set_defaults(handler=_cmd_stats)
+
+    # simulate-early-stopping
+    p = sub.add_parser(
+        "simulate-early-stopping",
+        parents=[as_json],
+        help="apply Bedrock's early-stopping rules to per-epoch validation losses",
+        description="Show at which epoch training would stop and which checkpoint is best.",
+        epilog="Example (the documented table): --losses 0.9 0.8 0.7 0.66 0.64 0.65 0.65 --threshold 0 --patience 2",
+    )
+    p.add_argument("--losses", nargs="+", required=True, metavar="LOSS", help="validation loss per epoch")
+    p.add_argument(
+        "--threshold", type=non_negative_float, default=0.001, help="earlyStoppingThreshold, 0-0.1 (default 0.001)"
+    )
+    p.add_argument("--patience", type=positive_int, default=2, help="earlyStoppingPatience, 1-10 (default 2)")
+    p.set_defaults(handler=_cmd_simulate)

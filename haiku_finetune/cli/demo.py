@@ -1,0 +1,73 @@
+"""``demo``: the whole fine-tuning workflow, offline on LocalBedrock or, with ``--aws``, on a real account.
+
+The workflow itself is :mod:`haiku_finetune.demo`; this module only turns options into
+:class:`~haiku_finetune.demo.DemoOptions`, lends it the one prompt and the one transport, and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._args import Parser, Subparsers, new_directory
+from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
+
+
+def _cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
+    from ..demo import DemoOptions, run_demo
+
+    if args.aws and not args.bucket:
+        raise UsageError("--aws needs --bucket: an existing S3 bucket in the region, for the data and the output")
+    if not args.aws and (args.bucket or args.keep or args.yes):
+        raise UsageError("--bucket, --keep and --yes only apply with --aws")
+    options = DemoOptions(
+        output=args.output,
+        aws=args.aws,
+        assume_yes=args.yes,
+        progress=not args.no_progress,
+        region=args.region,
+        profile=args.profile,
+        bucket=args.bucket,
+        role_name=args.role_name,
+        keep=args.keep,
+        confirm=_confirm_billable,
+    )
+    result = run_demo(options, out=ctx.out, transport=ctx.transport(args) if args.aws else None)
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _confirm_billable(question: str) -> bool:
+    from ._prompt import confirm
+
+    return confirm(question, no_terminal="no terminal to ask on: pass --yes to agree to billable steps up front")
+
+
+def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    # demo
+    p = sub.add_parser(
+        "demo",
+        parents=[aws],
+        help="run the whole fine-tuning workflow offline on LocalBedrock (under a minute)",
+        description="Sample data -> convert -> validate -> split -> IAM role -> upload -> plan -> job -> "
+        "metrics and loss plot -> Provisioned Throughput -> invoke -> evaluate base vs tuned -> clean up. "
+        "Offline on LocalBedrock unless --aws.",
+    )
+    p.add_argument(
+        "--output",
+        type=new_directory,
+        default=Path("haiku-finetune-demo"),
+        metavar="DIR",
+        help="where to write files (default ./haiku-finetune-demo)",
+    )
+    p.add_argument(
+        "--aws", action="store_true", help="run against your real AWS account (billable; asks first, cleans up)"
+    )
+    p.add_argument("--bucket", metavar="NAME", help="with --aws: an S3 bucket in the region for data and output")
+    p.add_argument(
+        "--role-name", default="haiku-finetune-demo", metavar="NAME", help="with --aws: the service role to ensure"
+    )
+    p.add_argument("-y", "--yes", action="store_true", help="with --aws: do not ask before billable steps")
+    p.add_argument("--keep", action="store_true", help="with --aws: keep the custom model at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_cmd_demo)

@@ -1,0 +1,259 @@
+"""Job commands: ``plan`` and ``jobs list/show/wait/stop/metrics``.
+
+Handlers import the jobs layer when they run, so the parser (and ``--help``) never loads it. This module only
+parses, calls the library and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from .._constants import JOB_STATUSES, TERMINAL_JOB_STATUSES
+from ._args import Parser, Subparsers, non_negative_float, output_file, positive_int
+from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
+from ._format import json_ready, table
+
+if TYPE_CHECKING:
+    from ..hyperparameters import Hyperparameters
+    from ..jobs import CustomizationJob
+    from ..pricing import Pricing
+
+
+def _hyperparameters(args: argparse.Namespace) -> Hyperparameters:
+    from ..errors import HyperparameterError
+    from ..hyperparameters import Hyperparameters
+
+    values = {
+        "epoch_count": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate_multiplier": args.learning_rate_multiplier,
+        "early_stopping_threshold": args.early_stopping_threshold,
+        "early_stopping_patience": args.early_stopping_patience,
+    }
+    chosen = {k: v for k, v in values.items() if v is not None}
+    try:
+        return Hyperparameters(**chosen)
+    except HyperparameterError as error:
+        raise UsageError(str(error)) from None
+
+
+def _pricing(args: argparse.Namespace) -> Pricing | None:
+    if args.price_per_1k_training_tokens is None:
+        return None
+    from ..pricing import Pricing
+
+    return Pricing(training_per_1k_tokens=args.price_per_1k_training_tokens)
+
+
+def _cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
+    from ..jobs import CustomizationJob
+
+    transport = ctx.transport(args)
+    plan = CustomizationJob.plan(
+        training_data=args.training,
+        validation_data=args.validation,
+        output_uri=args.output_uri,
+        role_arn=args.role_arn,
+        staging_uri=args.staging_uri,
+        hyperparameters=_hyperparameters(args),
+        base_model=args.base_model,
+        job_name=args.job_name,
+        custom_model_name=args.model_name,
+        pricing=_pricing(args),
+        transport=transport,
+    )
+    if args.json:
+        ctx.json({"ok": plan.ok, **plan.model_dump(mode="json")})
+    else:
+        ctx.print(str(plan))
+    return EXIT_OK if plan.ok else EXIT_PROBLEMS
+
+
+def _job_summary(job: CustomizationJob) -> dict[str, Any]:
+    return {
+        "name": job.name,
+        "arn": job.arn,
+        "status": job.status,
+        "stage": job.stage,
+        "failure_message": job.failure_message,
+    }
+
+
+def _cmd_jobs_list(args: argparse.Namespace, ctx: Context) -> int:
+    from ..jobs import CustomizationJob
+
+    params: dict[str, Any] = {"transport": ctx.transport(args)}
+    if args.status:
+        params["status"] = args.status
+    if args.name_contains:
+        params["name_contains"] = args.name_contains
+    jobs = list(CustomizationJob.list(**params))
+    if args.limit:
+        jobs = jobs[: args.limit]
+    if args.json:
+        ctx.json([_job_summary(job) for job in jobs])
+    elif not jobs:
+        ctx.print("no customization jobs found")
+    else:
+        ctx.print(table(("name", "status", "arn"), [(j.name, j.status, j.arn) for j in jobs]))
+    return EXIT_OK
+
+
+def _attach(args: argparse.Namespace, ctx: Context) -> CustomizationJob:
+    from ..jobs import CustomizationJob
+
+    return CustomizationJob.attach(args.job, transport=ctx.transport(args))
+
+
+def _cmd_jobs_show(args: argparse.Namespace, ctx: Context) -> int:
+    job = _attach(args, ctx)
+    summary = _job_summary(job)
+    summary["hyperparameters"] = job.hyperparameters.resolved()
+    if args.json:
+        ctx.json(summary)
+    else:
+        for key, value in summary.items():
+            if value is not None:
+                ctx.print(f"{key + ':':<18}{value}")
+    return EXIT_PROBLEMS if job.status in ("Failed", "Stopped") else EXIT_OK
+
+
+def _cmd_jobs_wait(args: argparse.Namespace, ctx: Context) -> int:
+    from ..errors import JobError, WaitTimeoutError
+
+    job = _attach(args, ctx)
+    try:
+        job.wait(timeout=args.timeout, progress=not args.no_progress)
+    except (JobError, WaitTimeoutError) as error:
+        ctx.error(str(error))
+        return EXIT_PROBLEMS
+    ctx.print(f"{job.name}: {job.status}")
+    return EXIT_OK
+
+
+def _cmd_jobs_stop(args: argparse.Namespace, ctx: Context) -> int:
+    job = _attach(args, ctx)
+    # Decide here, from a fresh status, rather than after job.stop(): it quietly does nothing for a job that has
+    # ended, and "stop requested" would then be untrue. Nothing is left running either way, hence exit 0.
+    if job.status in TERMINAL_JOB_STATUSES:
+        ctx.print(f"{job.name}: already finished (status {job.status}); nothing to stop")
+        return EXIT_OK
+    if job.status == "Stopping":
+        ctx.print(f"{job.name}: already stopping; nothing sent")
+        return EXIT_OK
+    job.stop()
+    ctx.print(f"{job.name}: stop requested (status {job.status})")
+    return EXIT_OK
+
+
+def _cmd_jobs_metrics(args: argparse.Namespace, ctx: Context) -> int:
+    job = _attach(args, ctx)
+    metrics = job.metrics()
+    early = metrics.early_stopping()
+    if args.plot:
+        metrics.plot(args.plot)
+    if args.json:
+        ctx.json(
+            {
+                "job": job.arn,
+                "validation_losses": metrics.epoch_validation_losses(),
+                "best_validation_loss": metrics.best_validation_loss,
+                "training": [json_ready(r) for r in metrics.training],
+                "validation": [json_ready(r) for r in metrics.validation],
+                "early_stopping": json_ready(early),
+                "plot": str(args.plot) if args.plot else None,
+            }
+        )
+        return EXIT_OK
+    ctx.print(metrics.table())
+    ctx.print("")
+    ctx.print(str(early))
+    if args.plot:
+        ctx.print(f"loss plot written to {args.plot}")
+    return EXIT_OK
+
+
+def _hyperparameter_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hyperparameters (documented defaults when left out)")
+    group.add_argument("--epochs", type=int, metavar="N", help="epochCount, 1-10 (default 2)")
+    group.add_argument("--batch-size", type=int, metavar="N", help="batchSize, 4-256 (default 32)")
+    group.add_argument(
+        "--learning-rate-multiplier", type=float, metavar="X", help="learningRateMultiplier, 0.1-2 (default 1)"
+    )
+    group.add_argument(
+        "--early-stopping-threshold", type=float, metavar="X", help="earlyStoppingThreshold, 0-0.1 (default 0.001)"
+    )
+    group.add_argument(
+        "--early-stopping-patience", type=int, metavar="N", help="earlyStoppingPatience, 1-10 (default 2)"
+    )
+
+
+def _base_model() -> str:
+    from ..base_models import BASE_MODEL_ID
+
+    return BASE_MODEL_ID
+
+
+def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    # plan
+    p = sub.add_parser(
+        "plan",
+        parents=[aws, as_json],
+        help="preflight a customization job and estimate it, submitting nothing",
+        description="Run every preflight check of a customization job (data, hyperparameters, role, bucket, "
+        "names, base model) and estimate tokens, steps and cost. Nothing is created. Exit status 1 when a "
+        "check fails.",
+    )
+    p.add_argument("--training", required=True, metavar="PATH_OR_S3", help="training data (local JSONL or s3://)")
+    p.add_argument("--validation", metavar="PATH_OR_S3", help="validation data (local JSONL or s3://)")
+    p.add_argument("--output-uri", required=True, metavar="S3", help="s3:// prefix for the job's output")
+    p.add_argument("--role-arn", required=True, metavar="ARN", help="the service role Bedrock assumes")
+    p.add_argument("--staging-uri", metavar="S3", help="s3:// prefix where local data would be uploaded")
+    p.add_argument("--base-model", default=_base_model(), metavar="ID", help="base model id (default: Haiku)")
+    p.add_argument("--job-name", metavar="NAME")
+    p.add_argument("--model-name", metavar="NAME", help="custom model name")
+    p.add_argument(
+        "--price-per-1k-training-tokens",
+        type=non_negative_float,
+        metavar="USD",
+        help="training price, to estimate the cost (the library ships no prices)",
+    )
+    _hyperparameter_options(p)
+    p.set_defaults(handler=_cmd_plan)
+
+    # jobs
+    p = sub.add_parser("jobs", help="list, inspect, wait for, stop customization jobs; read their metrics")
+    jobs = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    j = jobs.add_parser("list", parents=[aws, as_json], help="list customization jobs (newest first)")
+    j.add_argument("--status", choices=JOB_STATUSES, help="only this status")
+    j.add_argument("--name-contains", metavar="TEXT")
+    j.add_argument("--limit", type=positive_int, metavar="N", help="show at most N jobs")
+    j.set_defaults(handler=_cmd_jobs_list)
+    j = jobs.add_parser("show", parents=[aws, as_json], help="show a job's status, stage and settings")
+    j.add_argument("job", metavar="JOB", help="job name or ARN")
+    j.set_defaults(handler=_cmd_jobs_show)
+    j = jobs.add_parser(
+        "wait",
+        parents=[aws],
+        help="wait for a job to finish (exit 1 if it fails or stops)",
+        description="Poll gently with a progress bar until the job finishes. Ctrl-C stops waiting, not the job.",
+    )
+    j.add_argument("job", metavar="JOB", help="job name or ARN")
+    j.add_argument("--timeout", type=non_negative_float, metavar="SECONDS", help="give up after this long")
+    j.add_argument("--no-progress", action="store_true", help="no progress bar")
+    j.set_defaults(handler=_cmd_jobs_wait)
+    j = jobs.add_parser("stop", parents=[aws], help="ask Bedrock to stop a running job")
+    j.add_argument("job", metavar="JOB", help="job name or ARN")
+    j.set_defaults(handler=_cmd_jobs_stop)
+    j = jobs.add_parser(
+        "metrics",
+        parents=[aws, as_json],
+        help="per-epoch losses and the early-stopping explanation",
+        description="Read the job's training and validation metrics from S3, print them per epoch, and explain "
+        "early stopping. --plot writes a loss plot (needs the 'plot' extra).",
+    )
+    j.add_argument("job", metavar="JOB", help="job name or ARN")
+    j.add_argument("--plot", type=output_file, metavar="FILE", help="write a loss plot (PNG, SVG or PDF by extension)")
+    j.set_defaults(handler=_cmd_jobs_metrics)
