@@ -25,9 +25,10 @@ from .conversion import (
 )
 from .report import DatasetStats, FilesValidationReport, ValidationIssue, ValidationReport
 from .tokens import BedrockTokenCounter, EstimateTokenCounter, TokenCounter, estimate_record_tokens, estimate_tokens
-from .validation import check_record, validate_file, validate_files
+from .validation import MAX_LINE_BYTES, check_record, validate_file, validate_files, validate_stream
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "MAX_TOKENS_PER_RECORD",
     "MAX_TOTAL_RECORDS",
     "MAX_TRAIN_BYTES",
@@ -56,4 +57,5 @@ __all__ = [
     "records_from_rows",
     "validate_file",
     "validate_files",
+    "validate_stream",
 ]

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 import orjson
 
-from .._files import atomic_write
+from .._files import atomic_write, atomic_write_many, regular_input
 from ..errors import DatasetValidationError
-from ._limits import MAX_TOTAL_RECORDS, MAX_VALIDATION_RECORDS
+from ._limits import MAX_TOTAL_RECORDS, MAX_VALIDATION_RECORDS, MIN_RECORDS
 from .conversion import (
     ConversionProblem,
     ConversionResult,
@@ -267,6 +267,70 @@ class DatasetBuilder:
         validation._records = [r for i, r in enumerate(self._records) if i in chosen]
         return train, validation
 
+    def write_split(
+        self,
+        train_path: str | os.PathLike[str],
+        validation_path: str | os.PathLike[str],
+        *,
+        validation_fraction: float | None = None,
+        validation_size: int | None = None,
+        seed: int = 0,
+        inputs: Iterable[str | os.PathLike[str]] = (),
+    ) -> tuple[DatasetBuilder, DatasetBuilder]:
+        """Split (as :meth:`split`) and write both files, all or nothing.
+
+        Both parts must be usable as they are: each needs at least 32 records (Bedrock's minimum for training
+        and for validation data), and each is validated before anything is written. Both files are written to
+        temporary files and renamed into place only when both are complete, so a failure leaves neither.
+
+        Args:
+            train_path: Where to write the training part.
+            validation_path: Where to write the validation part.
+            validation_fraction: As :meth:`split`.
+            validation_size: As :meth:`split`.
+            seed: As :meth:`split`.
+            inputs: Files the records came from: an output that is one of them is refused.
+
+        Returns:
+            The training and validation parts.
+
+        Raises:
+            ValueError: The split cannot give two parts of at least 32 records; the message says what to pass
+                (``validation_size=``) or how many records are missing.
+            DatasetValidationError: A part breaks the rules (nothing is written).
+            UnsafePathError: An output is an input, a symlink, a FIFO or a device, or both outputs are one file.
+        """
+        n = len(self._records)
+        train, validation = self.split(
+            validation_fraction=validation_fraction, validation_size=validation_size, seed=seed
+        )
+        if len(validation) < MIN_RECORDS or len(train) < MIN_RECORDS:
+            asked = f"a {validation_fraction:.0%} validation split" if validation_fraction is not None else "this split"
+            got = f"{asked} of {n:,} records gives {len(validation):,} validation and {len(train):,} training records"
+            need = f"each file needs at least {MIN_RECORDS} records (Bedrock's minimum for training and validation)"
+            if n < 2 * MIN_RECORDS:
+                advice = (
+                    f"{n:,} records cannot make two such files: add at least {2 * MIN_RECORDS - n} records, or train "
+                    "without a validation file"
+                )
+            else:
+                advice = (
+                    f"pass validation_size=N (--validation-size N) with {MIN_RECORDS} <= N <= "
+                    f"{min(n - MIN_RECORDS, MAX_VALIDATION_RECORDS):,}"
+                )
+            raise ValueError(f"{got}, but {need}; {advice}")
+        train_data, validation_data = train.to_jsonl_bytes(), validation.to_jsonl_bytes()
+        parts: tuple[tuple[bytes, Literal["train", "validation"]], ...] = (
+            (train_data, "train"),
+            (validation_data, "validation"),
+        )
+        for data, split in parts:
+            report = validate_file(io.BytesIO(data), split=split)
+            report.source = f"DatasetBuilder ({split})"
+            report.raise_for_errors()
+        atomic_write_many([(train_path, train_data), (validation_path, validation_data)], inputs=inputs)
+        return train, validation
+
     def write(
         self,
         path: str | os.PathLike[str],
@@ -292,14 +356,11 @@ class DatasetBuilder:
             report = validate_file(io.BytesIO(data), split=split)
             report.source = f"DatasetBuilder ({split})"
             report.raise_for_errors()
-        return atomic_write(path, data)
+        return atomic_write(path, data)  # refuses a symlink, a FIFO or a device at the path; keeps a file's mode
 
 
 def _existing(path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    if not target.is_file():
-        raise FileNotFoundError(f"dataset file not found: {target}")
-    return target
+    return regular_input(path, what="dataset file")  # os.stat first: a FIFO or a device is refused, not opened
 
 
 def _raise_problems(source: object, problems: list[ValidationIssue]) -> None:

@@ -14,11 +14,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
-from .._files import atomic_write
+from .._files import atomic_write, regular_input
+from ._lines import LongLine, lines
 from .report import ValidationIssue
 
 __all__ = [
@@ -208,6 +209,8 @@ def convert_prompt_completion(
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
+        UnsafePathError: ``source`` is a FIFO, a device or a socket; or ``destination`` is ``source`` itself, a
+            symbolic link, or an existing FIFO, device or socket (nothing is read or written).
     """
     return _convert_jsonl(
         source,
@@ -255,6 +258,8 @@ def convert_csv(
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
+        UnsafePathError: ``source`` is a FIFO, a device or a socket; or ``destination`` is ``source`` itself, a
+            symbolic link, or an existing FIFO, device or socket (nothing is read or written).
     """
     path = _existing(source)
     # surrogateescape: an undecodable byte becomes a lone surrogate that _undecodable() finds per row, instead
@@ -283,6 +288,7 @@ def convert_csv(
             return result
         return _write(
             destination,
+            path,
             _converted(
                 _csv_rows(reader, header),
                 lambda row: _row_record(row, user_column, assistant_column, system_column, system),
@@ -417,10 +423,8 @@ def _row_record(
 
 
 def _existing(source: str | os.PathLike[str]) -> Path:
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
-    return path
+    # os.stat before open: a FIFO or a device is refused instead of blocking or being read without end.
+    return regular_input(source, what="input file")
 
 
 def _convert_jsonl(
@@ -428,11 +432,15 @@ def _convert_jsonl(
 ) -> ConversionResult:
     path = _existing(source)
     with open(path, "rb") as handle:
-        return _write(destination, _converted(_parsed_lines(handle), make))
+        return _write(destination, path, _converted(_parsed_lines(handle), make))
 
 
-def _parsed_lines(handle: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
-    for number, raw in enumerate(handle, start=1):
+def _parsed_lines(handle: BinaryIO) -> Iterator[tuple[int, Any]]:
+    # Bounded lines: an over-long line is skipped unread (see _lines), never held in memory.
+    for number, raw in enumerate(lines(handle), start=1):
+        if isinstance(raw, LongLine):
+            yield number, ConversionProblem("line_too_long", raw.message())
+            continue
         line = raw.strip()
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]
@@ -475,7 +483,10 @@ def _converted(
     return counts, lines()
 
 
-def _write(destination: str | os.PathLike[str], converted: tuple[_Tally, Iterator[bytes]]) -> ConversionResult:
+def _write(
+    destination: str | os.PathLike[str], source: Path, converted: tuple[_Tally, Iterator[bytes]]
+) -> ConversionResult:
     tally, lines = converted
-    target = atomic_write(destination, lines)
+    # inputs=: converting a file onto itself would truncate the data being read (refused before any write).
+    target = atomic_write(destination, lines, inputs=[source])
     return ConversionResult(destination=target, written=tally.written, dropped=tally.dropped, errors=tally.errors)

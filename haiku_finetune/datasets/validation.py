@@ -1,8 +1,13 @@
 """The streaming validator for Claude 3 Haiku fine-tuning data: every problem, with its line number, fast.
 
-One pass over the file in binary, one JSON parse per line (orjson), then plain checks on dicts; detailed
-messages are only built for records that fail. Nothing here raises for bad data: only a missing or unreadable
-path raises.
+One pass over the file in binary, read in chunks and cut into lines in bounded memory (``_lines``: a line over
+4 MiB is reported ``line_too_long`` without being held), one JSON parse per line (orjson), then plain checks
+on dicts; detailed messages are only built for records that fail. Nothing here raises for bad data: only a
+missing or unreadable path, or one that is not a regular file (a FIFO, a device), raises.
+
+Duplicate keys: orjson keeps the last of two equal keys. A record that passes the fast checks has a known
+number of strings, so counting the quotes of its line (less escaped ones) says whether a duplicate can hide
+in it; only then, and for records that fail anyway, is the line parsed again with every member kept.
 
 Memory does not grow with the number of records past a fixed cap:
 
@@ -18,12 +23,13 @@ Memory does not grow with the number of records past a fixed cap:
 from __future__ import annotations
 
 import io
+import json
 import os
-from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import orjson
 
+from .._files import regular_input
 from ._limits import (
     ALLOWED_MESSAGE_KEYS,
     ALLOWED_RECORD_KEYS,
@@ -36,10 +42,11 @@ from ._limits import (
     MIN_RECORDS,
     NEAR_TOKEN_LIMIT_FRACTION,
 )
+from ._lines import MAX_LINE_BYTES, READ_LIMIT, skip_long_line
 from .report import DatasetStats, FilesValidationReport, ValidationIssue, ValidationReport
 from .tokens import TokenCounter, counted_exactly, estimate_record_tokens
 
-__all__ = ["DataSource", "check_record", "validate_file", "validate_files"]
+__all__ = ["MAX_LINE_BYTES", "DataSource", "check_record", "validate_file", "validate_files", "validate_stream"]
 
 Split = Literal["train", "validation"]
 #: A file path, or a binary file object (e.g. ``io.BytesIO``) positioned at the start of the data.
@@ -105,10 +112,34 @@ def validate_file(
         FileNotFoundError: The path does not exist.
         PermissionError: The path cannot be read.
         IsADirectoryError: The path is a directory.
+        UnsafePathError: The path is a FIFO, a device or a socket (checked with ``os.stat``, never opened: pass
+            an open stream to :func:`validate_stream` to read one, e.g. stdin).
         ValueError: ``split`` or ``max_issues`` is not valid.
     """
     report, _, _ = _validate(source, split=split, max_issues=max_issues, token_counter=token_counter, keep_hashes=False)
     return report
+
+
+def validate_stream(
+    stream: BinaryIO,
+    *,
+    split: Split = "train",
+    max_issues: int = 1000,
+    token_counter: TokenCounter | None = None,
+) -> ValidationReport:
+    """Validate JSON Lines read from an open binary stream (``sys.stdin.buffer``, a pipe, a socket file).
+
+    The stream is read to its end (or until reading stops, below) and not closed. Memory stays bounded
+    whatever arrives: no line over :data:`MAX_LINE_BYTES` (4 MiB) is held (it is reported ``line_too_long``
+    and skipped), and after 64 MiB with no newline reading stops with a ``line_too_long`` error, so even
+    ``/dev/zero`` ends promptly.
+
+    Args and returns as :func:`validate_file`.
+
+    Raises:
+        TypeError: ``stream`` is a text stream (open it with ``"rb"``, or use ``sys.stdin.buffer``).
+    """
+    return validate_file(stream, split=split, max_issues=max_issues, token_counter=token_counter)
 
 
 def validate_files(
@@ -166,6 +197,10 @@ def validate_files(
 def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
     """Check one parsed record against the record-level rules (tokens by estimate).
 
+    Never raises for any JSON value (``[]``, ``"x"``, ``None``, ``5``, nested junk): whatever is not a valid
+    record comes back as issues. A parsed value cannot show duplicate keys (the parser already dropped them):
+    :func:`validate_file` checks those on the raw line.
+
     Args:
         record: The parsed JSON value.
         line: The line number to put on the issues.
@@ -174,8 +209,11 @@ def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
         The problems found (errors and warnings), empty when the record is valid.
     """
     issues = _Collector(cap=1_000_000)
-    count, _ = _check(record, line or 0, issues)
-    _token_issues(count, line or 0, issues, exact=False)
+    if type(record) is not dict:
+        issues.error("not_object", line or 0, f"a record must be a JSON object with 'messages', got {_kind(record)}")
+    else:
+        count, _ = _check(record, line or 0, issues)
+        _token_issues(count, line or 0, issues, exact=False)
     found = issues.errors + issues.warnings
     return found if line is not None else [ValidationIssue(i.code, None, i.message, i.severity) for i in found]
 
@@ -213,14 +251,17 @@ def _validate(
     seen: dict[int, int] = {}
     hashes: list[tuple[int, int]] = []
     loads = orjson.loads
+    dumps = orjson.dumps
     remember = seen.setdefault
     near = _NEAR
     tracked = _TRACKED_RECORDS
+    limit = READ_LIMIT
+    readline = stream.readline
     try:
-        for raw in stream:
+        while raw := readline(limit):  # bounded: a longer line arrives in pieces (see _lines)
             lineno += 1
             size += len(raw)
-            if lineno == 1 and raw.startswith(_BOM):
+            if lineno == 1 and raw.startswith(_BOM) and (len(raw) < limit or raw[-1] == 10):
                 issues.error(
                     "utf8_bom",
                     1,
@@ -230,10 +271,18 @@ def _validate(
             try:
                 record = loads(raw)  # JSON allows the trailing "\r\n" / "\n": no copy to strip it
             except orjson.JSONDecodeError as error:
-                if not raw or raw.isspace():
+                if len(raw) == limit and raw[-1] != 10:
+                    if _long_line(readline, raw, lineno, issues):
+                        break
+                elif not raw or raw.isspace():
                     issues.error("blank_line", lineno, "blank line: every line must be one JSON record; delete it")
                 else:
                     _parse_error(raw.rstrip(b"\r\n"), lineno, error, issues)
+                continue
+            end = raw[-1]
+            if end != 10 and len(raw) == limit:  # the first 4 MiB of a longer line happened to parse
+                if _long_line(readline, raw, lineno, issues):
+                    break
                 continue
             counted = _fast_check(record)
             clean = True
@@ -247,7 +296,22 @@ def _validate(
                     continue
                 before = len(issues.errors) + issues.omitted_errors
                 counted = (*_check(record, lineno, issues), "system" in record)
-                clean = len(issues.errors) + issues.omitted_errors == before
+                unique = _no_duplicate_keys(raw, lineno, issues)
+                clean = unique and len(issues.errors) + issues.omitted_errors == before
+            else:
+                # orjson keeps the last of duplicate keys, so a duplicate must be found in the line itself. The
+                # record's compact form is the shortest text it can have (its values are all strings, each
+                # written with the fewest escapes); a duplicate adds at least 6 bytes (,"k":v) on top. So a
+                # line exactly as long as that form (the common case: compact JSON) holds none. Else: a valid
+                # record has exactly 1 + 2*system + 8*turns strings, 2 unescaped quotes each, and a duplicate
+                # adds at least one string; escaped quotes (\") are subtracted, and a doubled backslash makes
+                # that count unsure. Only a record that fails both takes the exact (slow) check.
+                if len(dumps(record)) + 1 != len(raw):
+                    quotes = raw.count(b'"')
+                    if b"\\" in raw:
+                        quotes = -1 if b"\\\\" in raw else quotes - raw.count(b'\\"')
+                    if quotes != 2 + 4 * counted[2] + 16 * counted[1]:
+                        clean = _no_duplicate_keys(raw, lineno, issues)
             count, user_turns, has_system = counted
             if count > near:
                 exact = False
@@ -264,7 +328,7 @@ def _validate(
             # Python's hash of the line with "\n" as its ending: fast, stable within this process (all duplicate
             # and overlap checks happen in one process); a collision would only cost a spurious warning. Only a
             # CRLF line or a last line without a newline pays for a copy. (An object's line has >= 2 bytes.)
-            if raw[-1] != 10:
+            if end != 10:
                 raw += b"\n"
             elif raw[-2] == 13:
                 raw = raw[:-2] + b"\n"
@@ -311,16 +375,72 @@ def _order(issue: ValidationIssue) -> tuple[int, int]:
 
 def _open(source: DataSource) -> tuple[str, BinaryIO, bool]:
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise IsADirectoryError(f"dataset path is a directory, not a JSONL file: {path}")
-        if not path.exists():
-            raise FileNotFoundError(f"dataset file not found: {path}")
+        # os.stat before open: a FIFO with no writer would block open() forever, a device be read without end.
+        path = regular_input(source, what="dataset file")
         return str(path), open(path, "rb"), True
     if isinstance(source, io.TextIOBase):
         raise TypeError("open the dataset in binary mode ('rb') or pass its path")
+    if not callable(getattr(source, "read", None)):
+        raise TypeError(f"a dataset is a path or a binary file object, got {type(source).__name__}")
     name = getattr(source, "name", None)
     return (name if isinstance(name, str) else "<stream>"), source, False
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's members in order, duplicates kept (``object_pairs_hook`` for the exact duplicate check)."""
+
+
+def _no_duplicate_keys(raw: bytes, lineno: int, issues: _Collector) -> bool:
+    """Parse the line again keeping every member; report the first duplicated key. True when there is none."""
+    try:
+        tree = json.loads(raw, object_pairs_hook=_Pairs)
+        found = _duplicate(tree, "")
+    except (ValueError, RecursionError):  # orjson parsed it; a parser disagreement is not this check's business
+        return True
+    if found is None:
+        return True
+    path, key = found
+    issues.error(
+        "duplicate_key",
+        lineno,
+        f"duplicate key {key!r} at {_join(path, key)}; JSON parsers disagree on which value counts (this one "
+        "keeps the last, others the first or refuse the record): keep exactly one",
+    )
+    return False
+
+
+def _duplicate(value: Any, path: str) -> tuple[str, str] | None:
+    """(path of the object, key) of the first duplicated key in a ``_Pairs`` tree, depth first; else None."""
+    if type(value) is _Pairs:
+        keys: set[str] = set()
+        for key, _ in value:
+            if key in keys:
+                return path, key
+            keys.add(key)
+        for key, item in value:
+            found = _duplicate(item, _join(path, key))
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            found = _duplicate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _join(path: str, key: str) -> str:
+    step = key if key.isidentifier() else json.dumps(key, ensure_ascii=False)
+    if not key.isidentifier():
+        return f"{path}[{step}]"
+    return f"{path}.{step}" if path else step
+
+
+def _long_line(readline: Any, raw: bytes, lineno: int, issues: _Collector) -> bool:
+    """Skip and report an over-long line; True when reading must stop (no newline within MAX_SKIP_BYTES)."""
+    long = skip_long_line(readline, len(raw))
+    issues.error("line_too_long", lineno, long.message())
+    return long.stopped
 
 
 def _kind(value: Any) -> str:
