@@ -211,7 +211,7 @@ def submit(t: BedrockTransport, request: Mapping[str, Any], token: str, role_arn
             raise
         _log.info("job %s already exists from this same request (an earlier answer was lost); attaching", name)
         return {"jobArn": found["jobArn"]}
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         check, stop = _commands(name)
         _log.warning("interrupted while creating job %s; looking it up by name (to check: %s)", name, check)
         try:
@@ -220,9 +220,9 @@ def submit(t: BedrockTransport, request: Mapping[str, Any], token: str, role_arn
             _log.warning(
                 "could not find out whether job %s was created: check with %s; stop it with %s", name, check, stop
             )
-            raise
+            raise interrupt from None
         if found is None or not _is_ours(found, token):
-            _log.warning("job %s was not created", name)
+            _log.warning("job %s was not created by this request (no job of that name carries its token)", name)
             raise
         _log.warning("job %s was created before the interrupt (%s); stop it with %s", name, found["jobArn"], stop)
         return {"jobArn": found["jobArn"]}

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from botocore.parsers import ResponseParserError
 from pydantic import BaseModel, ConfigDict
 
 from .. import iam, storage
@@ -32,7 +31,13 @@ from ..datasets import (
     validate_file,
     validate_files,
 )
-from ..errors import AccessDeniedError, ConnectionFailedError, PlanCheckError, ResourceNotFoundError, ServiceError
+from ..errors import (
+    AccessDeniedError,
+    CallFailedError,
+    PlanCheckError,
+    ResourceNotFoundError,
+    UnparseableResponseError,
+)
 from ..hyperparameters import Hyperparameters
 from ..pricing import Pricing
 from ..storage import S3Uri
@@ -437,13 +442,13 @@ def _aws_check(checks: list[PlanCheck], name: str, run: Callable[[], tuple[Check
         status, detail = run()
     except AccessDeniedError as error:
         status, detail = "not checked", f"not allowed to {what} ({error.code}: {error.message})"
-    except (ServiceError, ConnectionFailedError) as error:
-        status, detail = "not checked", f"could not {what}: {error}"
-    except ResponseParserError as error:
-        # An endpoint that does not implement the API (e.g. moto has no IAM policy simulator) answers
-        # with something that is not an AWS error; botocore cannot parse it, the transport cannot map it.
+    except UnparseableResponseError as error:
+        # An endpoint that does not implement the API (e.g. moto has no IAM policy simulator) answers with
+        # something that is not an AWS response; the transport maps botocore's parser error to this.
         _log.debug("unparseable answer while trying to %s: %s", what, error)
         status, detail = "not checked", f"could not {what}: the endpoint does not implement it"
+    except CallFailedError as error:
+        status, detail = "not checked", f"could not {what}: {error}"
     checks.append(PlanCheck(name=name, status=status, detail=detail, local=False))
 
 
