@@ -63,7 +63,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 #: The AWS services the library talks to.
-SERVICES = ("bedrock", "bedrock-runtime", "s3", "iam", "sts")
+SERVICES = ("bedrock", "bedrock-runtime", "s3", "iam", "sts", "scheduler")
 
 #: Fine-tuning of Claude 3 Haiku launched in us-west-2; used when no region is configured anywhere.
 DEFAULT_REGION = "us-west-2"

@@ -388,3 +388,299 @@ def test_a_missing_profile_is_a_credentials_error(monkeypatch: pytest.MonkeyPatc
     transport = hf.BedrockTransport(endpoint_urls={"bedrock": "http://127.0.0.1:9"})
     with pytest.raises(errors.CredentialsError, match="no-such-profile"):
         transport.call("bedrock", "ListCustomModels")
+
+
+# -- throttle codes: botocore's list -------------------------------------------------------------------
+
+_BOTOCORE_THROTTLE_CODES = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+]
+
+
+def test_throttle_codes_are_botocores() -> None:
+    from botocore.retries.standard import ThrottledRetryableChecker
+
+    assert set(ThrottledRetryableChecker._THROTTLED_ERROR_CODES) == set(_BOTOCORE_THROTTLE_CODES)
+
+
+@pytest.mark.parametrize("code", _BOTOCORE_THROTTLE_CODES)
+def test_every_botocore_throttle_code_is_throttling_and_retried(code: str) -> None:
+    client, clock = _client("bedrock-runtime"), FakeClock()
+    with Stubber(client) as stub:
+        stub.add_client_error("converse", code, "slow down", 400)
+        stub.add_response(
+            "converse",
+            {
+                "output": {"message": {"role": "assistant", "content": []}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+                "metrics": {"latencyMs": 1},
+            },
+        )
+        _transport(client, clock).call("bedrock-runtime", "Converse", modelId="m", messages=[])
+    assert errors.error_class_for(code, 400) is errors.ThrottlingError
+    assert len(clock.sleeps) == 1  # throttled once, retried once
+
+
+def test_iam_limit_exceeded_stays_a_quota() -> None:
+    assert errors.error_class_for("LimitExceeded", 409) is errors.QuotaExceededError
+
+
+# -- one umbrella over "the call failed" ------------------------------------------------------------------
+
+
+def test_call_failed_is_the_base_of_service_and_connection_errors() -> None:
+    assert issubclass(errors.ServiceError, errors.CallFailedError)
+    assert issubclass(errors.ConnectionFailedError, errors.CallFailedError)
+    assert issubclass(errors.UnparseableResponseError, errors.ServiceError)
+    assert not issubclass(errors.CredentialsError, errors.CallFailedError)
+    client, clock = _client("bedrock"), FakeClock()
+    with Stubber(client) as stub:
+        stub.add_client_error("get_model_customization_job", "AccessDeniedException", "no", 403)
+        with pytest.raises(errors.CallFailedError) as caught:
+            _transport(client, clock).call("bedrock", "GetModelCustomizationJob", jobIdentifier="x")
+    assert caught.value.operation == "GetModelCustomizationJob" and caught.value.attempts == 1
+
+
+# -- every botocore / urllib3 / parser error is mapped here ------------------------------------------------
+
+
+def _raising(client: BaseClient, operation: str, error: Exception) -> None:
+    def _raise(**_: Any) -> None:
+        raise error
+
+    client.meta.events.register_first(f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", _raise)
+
+
+def test_an_unparseable_answer_is_an_unparseable_response_error_not_retried() -> None:
+    from botocore.parsers import ResponseParserError
+
+    client, clock = _client("iam"), FakeClock()
+    _raising(client, "SimulatePrincipalPolicy", ResponseParserError("Unable to parse response (not XML)"))
+    with pytest.raises(errors.UnparseableResponseError, match="does it implement SimulatePrincipalPolicy") as caught:
+        _transport(client, clock).call(
+            "iam", "SimulatePrincipalPolicy", PolicySourceArn="arn:aws:iam::123456789012:role/r", ActionNames=["s3:*"]
+        )
+    assert isinstance(caught.value.__cause__, ResponseParserError)
+    assert caught.value.code == "UnparseableResponse" and clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: botocore.exceptions.ResponseStreamingError(error="reset"),
+        lambda: botocore.exceptions.ProxyConnectionError(proxy_url="http://proxy", error="refused"),
+        lambda: botocore.exceptions.SSLError(endpoint_url="https://x", error="bad cert"),
+        lambda: __import__("urllib3").exceptions.ProtocolError("connection broken"),
+    ],
+)
+def test_transport_level_errors_are_connection_failures_and_retried(make: Any) -> None:
+    client, clock = _client("bedrock"), FakeClock()
+    _raising(client, "ListCustomModels", make())
+    with pytest.raises(errors.ConnectionFailedError) as caught:
+        _transport(client, clock, max_attempts=3).call("bedrock", "ListCustomModels")
+    assert caught.value.attempts == 3 and len(clock.sleeps) == 2
+
+
+def test_parameters_botocore_refuses_are_one_value_error() -> None:
+    client, clock = _client("bedrock"), FakeClock()
+    with pytest.raises(ValueError, match=r"^GetModelCustomizationJob: Parameter validation failed") as caught:
+        _transport(client, clock).call("bedrock", "GetModelCustomizationJob", jobIdentifier=5)
+    assert "\n" not in str(caught.value)
+
+
+class _Body:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self) -> bytes:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ReadTimeoutError(endpoint_url="http://x"),
+        botocore.exceptions.ResponseStreamingError(error="reset"),
+        botocore.exceptions.IncompleteReadError(actual_bytes=1, expected_bytes=9),
+    ],
+)
+def test_read_body_maps_errors_while_reading(error: Exception) -> None:
+    transport = _transport(_client("bedrock-runtime"), FakeClock())
+    with pytest.raises(errors.ConnectionFailedError, match="InvokeModel failed"):
+        transport.read_body("InvokeModel", _Body(error))
+
+
+class _Events:
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.closed = 0
+
+    def __iter__(self) -> Any:
+        for event in self.events:
+            if isinstance(event, Exception):
+                raise event
+            yield event
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_iter_events_maps_an_error_event_and_closes_the_stream() -> None:
+    from botocore.exceptions import EventStreamError
+
+    error = EventStreamError(
+        {"Error": {"Code": "modelStreamErrorException", "Message": "model broke"}}, "InvokeModelWithResponseStream"
+    )
+    stream = _Events([{"chunk": {"bytes": b"{}"}}, error])
+    transport = _transport(_client("bedrock-runtime"), FakeClock())
+    events = transport.iter_events("InvokeModelWithResponseStream", stream)
+    assert next(events) == {"chunk": {"bytes": b"{}"}}
+    with pytest.raises(errors.ModelError, match="model broke"):
+        next(events)
+    assert stream.closed == 1
+
+
+def test_iter_events_maps_a_broken_connection_and_closes_when_abandoned() -> None:
+    import urllib3
+
+    broken = _Events([{"chunk": {}}, urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out")])  # type: ignore[arg-type]
+    transport = _transport(_client("bedrock-runtime"), FakeClock())
+    with pytest.raises(errors.ConnectionFailedError, match="read timed out"):
+        list(transport.iter_events("InvokeModelWithResponseStream", broken))
+    assert broken.closed == 1
+    abandoned = _Events([{"chunk": {}}, {"chunk": {}}])
+    events = transport.iter_events("InvokeModelWithResponseStream", abandoned)
+    next(events)
+    events.close()  # type: ignore[attr-defined]
+    assert abandoned.closed == 1
+
+
+def test_only_the_transport_imports_botocore_exceptions_or_urllib3() -> None:
+    import ast
+    from pathlib import Path
+
+    package = Path(hf.__file__).parent
+    forbidden = ("botocore.exceptions", "botocore.parsers", "botocore.eventstream", "urllib3")
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "_transport.py" and path.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                if name.startswith(forbidden):
+                    offenders.append(f"{path.relative_to(package)}:{node.lineno} imports {name}")
+    assert offenders == []
+
+
+# -- close, Config, profile ------------------------------------------------------------------------------
+
+
+def _session() -> boto3.Session:
+    return boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
+
+
+def test_close_closes_built_clients_only_and_refuses_new_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = _client("bedrock")
+    closed: list[str] = []
+    monkeypatch.setattr(given, "close", lambda: closed.append("given"))
+    with hf.BedrockTransport(
+        session=_session(), clients={"bedrock": given}, endpoint_urls={"s3": "http://127.0.0.1:9"}
+    ) as transport:
+        built = transport.client("s3")
+        monkeypatch.setattr(built, "close", lambda: closed.append("s3"))
+        pooled = transport.with_pool(50)
+        pooled_s3 = pooled.client("s3")
+        monkeypatch.setattr(pooled_s3, "close", lambda: closed.append("pooled s3"))
+    assert sorted(closed) == ["pooled s3", "s3"]
+    assert transport.closed and pooled.closed
+    with pytest.raises(ValueError, match="is closed"):
+        transport.call("s3", "ListBuckets")
+    transport.close()  # twice is fine
+    assert transport.client("bedrock") is given  # the caller's client is the caller's
+
+
+def test_a_botocore_config_is_merged_and_the_librarys_retry_setting_wins() -> None:
+    config = Config(
+        user_agent_extra="my-app/1.0", retries={"total_max_attempts": 7, "mode": "adaptive"}, connect_timeout=3
+    )
+    transport = hf.BedrockTransport(session=_session(), config=config, endpoint_urls={"bedrock": "http://127.0.0.1:9"})
+    client = transport.client("bedrock")
+    assert "my-app/1.0" in client.meta.config.user_agent_extra
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert client.meta.config.connect_timeout == 3
+    assert client.meta.config.read_timeout == 120.0
+    plain = hf.BedrockTransport(session=_session(), endpoint_urls={"bedrock": "http://127.0.0.1:9"})
+    assert plain.client("bedrock").meta.config.connect_timeout == 10
+    with pytest.raises(TypeError, match=r"botocore\.config\.Config"):
+        hf.BedrockTransport(config={"retries": {}})  # type: ignore[arg-type]
+
+
+def test_config_pool_and_read_timeout_are_used_unless_given_explicitly() -> None:
+    transport = hf.BedrockTransport(session=_session(), config=Config(max_pool_connections=40, read_timeout=9))
+    assert transport.max_pool_connections == 40 and transport.read_timeout == 9
+    explicit = hf.BedrockTransport(session=_session(), config=Config(max_pool_connections=40), max_pool_connections=5)
+    assert explicit.max_pool_connections == 5
+
+
+def test_profile_builds_a_session_and_an_unknown_one_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    _no_aws_configuration(monkeypatch)
+    config_file = tmp_path / "config"
+    config_file.write_text("[profile work]\nregion = eu-central-1\naws_access_key_id = a\naws_secret_access_key = b\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    transport = hf.BedrockTransport(profile="work")
+    assert transport.session.profile_name == "work" and transport.region == "eu-central-1"
+    with pytest.raises(errors.CredentialsError, match="nope") as caught:
+        hf.BedrockTransport(profile="nope")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match="not both"):
+        hf.BedrockTransport(profile="work", session=_session())
+
+
+def test_retry_if_decides_what_is_retried() -> None:
+    client, clock = _client("bedrock"), FakeClock()
+    with Stubber(client) as stub:
+        stub.add_client_error("get_model_customization_job", "ConflictException", "busy", 409)
+        stub.add_response("get_model_customization_job", _job_response())
+        response = _transport(client, clock).call(
+            "bedrock",
+            "GetModelCustomizationJob",
+            retry_if=lambda e: isinstance(e, errors.ConflictError),
+            jobIdentifier=JOB_ARN,
+        )
+    assert response["status"] == "InProgress" and len(clock.sleeps) == 1
+
+
+def test_resolve_transport_prefers_given_then_lender_then_default() -> None:
+    mine, lent = _transport(_client("bedrock"), FakeClock()), _transport(_client("bedrock"), FakeClock())
+
+    class Lender:
+        transport = lent
+
+    assert resolve_transport(mine, Lender()) is mine
+    assert resolve_transport(None, None, "arn:...", Lender()) is lent
+    try:
+        hf.set_default_transport(mine)
+        assert resolve_transport(None, "arn:...", object()) is mine
+    finally:
+        hf.set_default_transport(None)
