@@ -5,7 +5,10 @@
 * :func:`data_access_policy` grants read on exactly the training/validation objects (or prefixes), read and
   write under the output prefix only, ``s3:ListBucket`` only with an ``s3:prefix`` condition, never ``*`` as
   an S3 resource, and KMS permissions only when a key is given. Compare AWS's sample notebook (8 S3 actions
-  on whole buckets) or helpers that attach ``AmazonS3FullAccess``.
+  on whole buckets) or helpers that attach ``AmazonS3FullAccess``. S3 keys are written with IAM's escapes
+  (``*`` as ``${*}``, ``?`` as ``${?}``, ``$`` as ``${$}``), so a key character never becomes a wildcard or a
+  policy variable: ``s3://bkt/*`` grants the one object named ``*``, not the bucket. ARNs and ids given to the
+  builders (KMS keys, subnets, security groups) holding those characters are refused.
 * :func:`vpc_policy` adds the EC2 permissions a job in a VPC needs, scoped to the named subnets and
   security groups (the ``Describe*`` actions cannot be scoped, so they are on ``*``).
 * :func:`ensure_service_role` creates the role, or updates its inline policies, and returns its ARN.
@@ -73,6 +76,41 @@ _VERSION = "2012-10-17"
 Locations: TypeAlias = "str | Sequence[str]"
 
 
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+#: IAM policy characters with a meaning in ARNs and StringLike values: wildcards, and ``$`` opening a policy
+#: variable (``${aws:username}``). IAM's own escapes for them: ``${*}``, ``${?}``, ``${$}``.
+_IAM_SPECIAL = re.compile(r"[*?$]")
+
+
+def _literal(text: str) -> str:
+    """Write ``text`` so IAM matches it literally: ``*``, ``?`` and ``$`` become ``${*}``, ``${?}``, ``${$}``.
+
+    An S3 key may hold any of them (``team*/train.jsonl`` is a valid key, and Bedrock's URI pattern allows
+    ``*``); unescaped, a key character would widen the grant (``s3://bkt/*`` would grant the whole bucket).
+    The library's own wildcards (a trailing ``*`` after a prefix) are added after escaping.
+    """
+    return _IAM_SPECIAL.sub(lambda m: "${" + m.group(0) + "}", text)
+
+
+def _object_arn(uri: S3Uri, partition: str) -> str:
+    return f"arn:{partition}:s3:::{uri.bucket}/{_literal(uri.key)}"
+
+
+def _plain(value: str, what: str) -> str:
+    """Refuse an ARN or id given to a policy builder that holds an IAM wildcard or variable character."""
+    if _IAM_SPECIAL.search(value):
+        raise ValueError(
+            f"{what} {value!r} contains '*', '?' or '$', which IAM would read as a wildcard or a policy variable; "
+            "give the exact ARN or id"
+        )
+    return value
+
+
+def _check_region(region: str) -> None:
+    if not _REGION.fullmatch(region):
+        raise ValueError(f"not an AWS region name: {region!r} (e.g. us-west-2)")
+
+
 def partition_for(region: str) -> str:
     """Return the AWS partition of a region (``aws``, ``aws-cn`` or ``aws-us-gov``)."""
     if region.startswith("cn-"):
@@ -100,6 +138,7 @@ def trust_policy(account_id: str, region: str) -> dict[str, Any]:
         region: The region jobs run in.
     """
     _check_account(account_id)
+    _check_region(region)
     partition = partition_for(region)
     return {
         "Version": _VERSION,
@@ -153,16 +192,22 @@ def data_access_policy(
     if not readers:
         raise ValueError("no training data location given")
     out = S3Uri(output).as_prefix()
+    if bucket_owner is not None:
+        _check_account(bucket_owner)
+    if partition not in ("aws", "aws-cn", "aws-us-gov"):
+        raise ValueError(f"unknown AWS partition {partition!r}; expected aws, aws-cn or aws-us-gov")
 
+    # Keys are written with IAM's escapes (see _literal): the only wildcards in the document are the library's
+    # own trailing "*" after a prefix.
     read_objects: list[str] = []
     list_prefixes: dict[str, list[str]] = {}
     for uri in readers:
         if uri.is_prefix:
-            read_objects.append(f"{uri.arn(partition)}*")
+            read_objects.append(f"{_object_arn(uri, partition)}*")
             list_prefixes.setdefault(uri.bucket, []).extend(_listing_prefixes(uri.key))
         else:
-            read_objects.append(uri.arn(partition))
-            list_prefixes.setdefault(uri.bucket, []).append(uri.key)
+            read_objects.append(_object_arn(uri, partition))
+            list_prefixes.setdefault(uri.bucket, []).append(_literal(uri.key))
     list_prefixes.setdefault(out.bucket, []).extend(_listing_prefixes(out.key))
 
     owner = {"StringEquals": {"s3:ResourceAccount": bucket_owner}} if bucket_owner else None
@@ -171,7 +216,7 @@ def data_access_policy(
         _statement(
             "ReadAndWriteOutput",
             ["s3:GetObject", "s3:PutObject"],
-            [f"{out.arn(partition)}*"],
+            [f"{_object_arn(out, partition)}*"],
             owner,
         ),
     ]
@@ -207,6 +252,9 @@ def vpc_policy(
     if not subnets or not security_groups:
         raise ValueError("a VPC configuration needs at least one subnet and one security group")
     _check_account(account_id)
+    _check_region(region)
+    for value in (*subnets, *security_groups):
+        _plain(value, "subnet or security group")
     partition = partition_for(region)
     ec2 = f"arn:{partition}:ec2:{region}:{account_id}"
     subnet_arns = [s if s.startswith("arn:") else f"{ec2}:subnet/{s}" for s in subnets]
@@ -261,6 +309,7 @@ def vpc_policy(
 
 
 def _kms_statement(kms_key_arn: str) -> dict[str, Any]:
+    _plain(kms_key_arn, "kms_key_arn")
     parts = kms_key_arn.split(":")
     if len(parts) < 6 or parts[0] != "arn" or parts[2] != "kms" or not parts[5].startswith("key/"):
         raise ValueError(
@@ -291,7 +340,8 @@ def _listing_prefixes(key: str) -> list[str]:
     # A prefix "a/b/" is listed as "a/b/" or anything under it; also allow "a/b" (without the slash), which
     # some clients send when they list a folder.
     if not key:
-        return ["*"]
+        return ["*"]  # the bucket itself was named: listing all of it is what was asked
+    key = _literal(key)
     return [key.rstrip("/"), f"{key}*"] if key.endswith("/") else [key, f"{key}/*"]
 
 
