@@ -334,7 +334,8 @@ class CustomizationJob:
                     job_arn=self.arn,
                     status=self.status,
                 )
-        return CustomModel(
+        return CustomModel.create(
+            transport=self._transport,  # the model is reached the way the job was
             arn=arn,
             name=self.custom_model_name or arn.rsplit("/", 1)[-1],
             base_model=self._description.get("baseModelArn"),
