@@ -1,6 +1,8 @@
 """``local serve``: run LocalBedrock, the offline emulator, until Ctrl-C.
 
-The emulator is imported when the command runs (it needs the ``local`` extra).
+The emulator is imported when the command runs (it needs the ``local`` extra). Serving itself is the
+emulator's one entry point, ``haiku_finetune.local.serve.run_serve`` (also behind ``python -m
+haiku_finetune.local``), so both commands behave the same.
 """
 
 from __future__ import annotations
@@ -15,15 +17,24 @@ from ._context import EXIT_OK, Context, UsageError
 
 
 def _cmd_local_serve(args: argparse.Namespace, ctx: Context) -> int:
+    if args.port:
+        _check_port_free(args.port)
+    try:
+        from ..local.serve import run_serve
+    except ImportError:  # an emulator without the shared entry point: serve it here, the way it always was
+        return _serve_here(args, ctx)
+    return run_serve(args, out=ctx.out, err=ctx.err, prog=ctx.where)
+
+
+def _serve_here(args: argparse.Namespace, ctx: Context) -> int:
     import threading
 
     from ..local import ACCOUNT, REGION, LocalBedrock
 
     options: dict[str, Any] = {"time_scale": args.time_scale, "seed": args.seed}
-    if args.port is not None:
-        _check_port_free(args.port)
+    if args.port:
         if "port" not in inspect.signature(LocalBedrock).parameters:
-            raise UsageError("--port: this LocalBedrock cannot listen on a chosen port yet; leave --port out")
+            raise UsageError("--port: this LocalBedrock cannot listen on a chosen port; leave --port out")
         options["port"] = args.port
     local = LocalBedrock(**options)
     try:
@@ -58,6 +69,11 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
+#: The same default as ``python -m haiku_finetune.local`` (``haiku_finetune.local.serve.DEFAULT_TIME_SCALE``),
+#: written here so that building the parser does not import the emulator.
+_DEFAULT_TIME_SCALE = 60.0
+
+
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     """Add this group's subcommands to the top-level parser."""
     # local
@@ -72,10 +88,16 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     s.add_argument(
         "--time-scale",
         type=positive_float,
-        default=3600.0,
+        default=_DEFAULT_TIME_SCALE,
         metavar="X",
-        help="emulated seconds per real second (default 3600: a 2-hour job takes 2 s)",
+        help=f"emulated seconds per real second, above 0 (default {_DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 min)",
     )
     s.add_argument("--seed", type=int, default=0, help="seed of loss curves and fault injection")
-    s.add_argument("--port", type=port, metavar="N", help="port of the Bedrock endpoint (default: a free one)")
+    s.add_argument(
+        "--port",
+        type=port,
+        default=0,
+        metavar="N",
+        help="port of the Bedrock endpoint on 127.0.0.1 (default: a free one)",
+    )
     s.set_defaults(handler=_cmd_local_serve)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from haiku_finetune.cli import EXIT_OK, EXIT_USAGE, build_parser, main
+from haiku_finetune.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, build_parser, main
 
 
 def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -207,3 +211,222 @@ def test_cli_reference_documents_every_command_and_option() -> None:
             assert f"`{option}" in reference or f"[{option}" in reference or f" {option}" in reference, (
                 f"docs/cli.md does not document {option} of '{' '.join(path)}'"
             )
+
+
+# -- no tracebacks: every mistake is one line and exit status 1 or 2 ---------------------------------------------
+
+_AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_BEDROCK",
+)
+
+
+@pytest.fixture
+def aws_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An AWS setup of our own: one profile whose credential_process fails, no credentials anywhere else.
+
+    Nothing can reach the network: credentials fail before a request is signed, and the metadata service is off.
+    """
+    config = tmp_path / "aws-config"
+    config.write_text("[profile broken]\ncredential_process = false\nregion = us-west-2\n", encoding="utf-8")
+    (tmp_path / "aws-credentials").write_text("", encoding="utf-8")
+    for name in _AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-west-2",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that something already listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        yield listener.getsockname()[1]
+
+
+def _mistakes(tmp: Path, port: int) -> list[tuple[str, list[str], dict[str, str], int, str]]:
+    """(id, argv, extra environment, exit status, fragment of the one error line)."""
+    a_file = tmp / "a-file.txt"
+    a_file.write_text("not a directory\n", encoding="utf-8")
+    src = tmp / "in.jsonl"
+    src.write_text('{"prompt": "p", "completion": "c"}\n', encoding="utf-8")
+    missing = tmp / "no-such-dir"
+    losses = ["simulate-early-stopping", "--losses", "0.9", "0.8"]
+    return [
+        ("unknown --profile", ["jobs", "list", "--profile", "nope"], {}, EXIT_PROBLEMS, "nope"),
+        ("AWS_PROFILE typo", ["jobs", "list"], {"AWS_PROFILE": "typo"}, EXIT_PROBLEMS, "typo"),
+        ("failing credential_process", ["jobs", "list", "--profile", "broken"], {}, EXIT_PROBLEMS, "credential"),
+        ("endpoint not a URL", ["jobs", "list", "--endpoint-url", "localhost"], {}, EXIT_USAGE, "--endpoint-url"),
+        ("endpoint scheme", ["jobs", "list", "--endpoint-url", "ftp://h/"], {}, EXIT_USAGE, "http://"),
+        ("endpoint port", ["deployments", "list", "--endpoint-url", "http://h:70000"], {}, EXIT_USAGE, "port"),
+        ("time scale 0", ["local", "serve", "--time-scale", "0"], {}, EXIT_USAGE, "> 0"),
+        ("time scale < 0", ["local", "serve", "--time-scale", "-60"], {}, EXIT_USAGE, "> 0"),
+        ("time scale inf", ["local", "serve", "--time-scale", "inf"], {}, EXIT_USAGE, "finite"),
+        ("port in use", ["local", "serve", "--port", str(port)], {}, EXIT_USAGE, f"port {port}"),
+        ("port out of range", ["local", "serve", "--port", "70000"], {}, EXIT_USAGE, "65535"),
+        ("demo output is a file", ["demo", "--output", str(a_file)], {}, EXIT_USAGE, "existing file"),
+        ("demo output under a file", ["demo", "--output", str(a_file / "out")], {}, EXIT_USAGE, "is a file"),
+        ("demo --yes without --aws", ["demo", "--yes", "--output", str(tmp / "d")], {}, EXIT_USAGE, "--aws"),
+        (
+            "convert into a missing dir",
+            ["convert", "prompt-completion", str(src), str(missing / "o.jsonl")],
+            {},
+            EXIT_USAGE,
+            "does not exist",
+        ),
+        (
+            "convert under a file",
+            ["convert", "openai", str(src), str(a_file / "o.jsonl")],
+            {},
+            EXIT_USAGE,
+            "cannot write",
+        ),
+        ("convert onto a dir", ["convert", "csv", str(src), str(tmp)], {}, EXIT_USAGE, "is a directory"),
+        (
+            "split into a missing dir",
+            ["split", str(src), "--train-out", str(missing / "t.jsonl")],
+            {},
+            EXIT_USAGE,
+            "does not exist",
+        ),
+        (
+            "plot into a missing dir",
+            ["jobs", "metrics", "j", "--plot", str(missing / "p.png")],
+            {},
+            EXIT_USAGE,
+            "does not exist",
+        ),
+        ("threshold above range", [*losses, "--threshold", "0.5"], {}, EXIT_USAGE, "earlyStoppingThreshold"),
+        ("threshold below range", [*losses, "--threshold", "-0.01"], {}, EXIT_USAGE, ">= 0"),
+        ("patience above range", [*losses, "--patience", "11"], {}, EXIT_USAGE, "earlyStoppingPatience"),
+        ("patience below range", [*losses, "--patience", "0"], {}, EXIT_USAGE, "at least 1"),
+        (
+            "plan epochs out of range",
+            [
+                "plan",
+                "--training",
+                str(src),
+                "--output-uri",
+                "s3://b/o/",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/r",
+                "--epochs",
+                "11",
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ],
+            {},
+            EXIT_USAGE,
+            "epoch",
+        ),
+    ]
+
+
+def _check_one_line(code: int, out: str, err: str, expected: int, fragment: str) -> None:
+    assert "Traceback" not in out and "Traceback" not in err, err
+    assert code in (EXIT_PROBLEMS, EXIT_USAGE) and code == expected, (code, err)
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("haiku-finetune") and "error:" in lines[0], lines[0]
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("row", range(24), ids=lambda i: f"row{i}")
+def test_mistakes_are_one_line_in_process(
+    row: int,
+    tmp_path: Path,
+    aws_home: dict[str, str],
+    busy_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _name, argv, env, expected, fragment = _mistakes(tmp_path, busy_port)[row]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code = main(argv)
+    captured = capsys.readouterr()
+    _check_one_line(code, captured.out, captured.err, expected, fragment)
+
+
+def test_the_table_has_every_row_tested(tmp_path: Path) -> None:
+    assert len(_mistakes(tmp_path, 1)) == 24
+
+
+@pytest.mark.parametrize(
+    "name", ["unknown --profile", "AWS_PROFILE typo", "failing credential_process", "time scale 0", "port in use"]
+)
+def test_mistakes_are_one_line_in_a_real_process(
+    name: str, tmp_path: Path, aws_home: dict[str, str], busy_port: int
+) -> None:
+    [(_, argv, env, expected, fragment)] = [row for row in _mistakes(tmp_path, busy_port) if row[0] == name]
+    full_env = {k: v for k, v in os.environ.items() if k not in _AWS_ENV} | aws_home | env
+    done = subprocess.run(
+        [sys.executable, "-m", "haiku_finetune", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full_env,
+        check=False,
+    )
+    _check_one_line(done.returncode, done.stdout, done.stderr, expected, fragment)
+
+
+def test_unexpected_failures_are_one_line_and_vv_shows_the_details(
+    aws_home: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(args: argparse.Namespace, ctx: object) -> int:
+        raise RuntimeError("something inside broke")
+
+    def run(argv: list[str]) -> tuple[int, str]:
+        import importlib
+
+        cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
+
+        real = cli_main.build_parser
+
+        def patched() -> argparse.ArgumentParser:
+            parser = real()
+            stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
+            stats.set_defaults(handler=broken)
+            return parser
+
+        monkeypatch.setattr(cli_main, "build_parser", patched)
+        code = main(argv)
+        return code, capsys.readouterr().err
+
+    code, err = run(["stats", __file__])
+    assert code == EXIT_PROBLEMS
+    assert err.splitlines() == [
+        "haiku-finetune stats: error: RuntimeError: something inside broke "
+        "(run again with -vv for the details, and please report it)"
+    ]
+    code, err = run(["stats", __file__, "-vv"])
+    assert code == EXIT_PROBLEMS
+    assert "DEBUG haiku_finetune.cli: haiku-finetune stats failed" in err and "Traceback" in err
+    # The log handler is removed afterwards: the library logs nothing once the command has returned.
+    import logging
+
+    assert not logging.getLogger("haiku_finetune").handlers
+
+
+@pytest.mark.parametrize(("argv", "level"), [(["-v", "stats"], 1), (["stats", "-vv"], 2), (["stats"], 0)])
+def test_verbose_goes_before_or_after_the_command(argv: list[str], level: int) -> None:
+    args = build_parser().parse_args([*argv, __file__])
+    assert getattr(args, "verbose", 0) == level
