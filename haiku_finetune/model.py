@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import orjson
 
@@ -58,6 +58,21 @@ BASE_INVOKE_MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 _RUNTIME = "bedrock-runtime"
 
 
+class _BaseFactory(Protocol):
+    def __call__(self, *, transport: BedrockTransport | None = None) -> FineTunedModel: ...
+
+
+class _BaseModelFactory:
+    """``base`` on the class and on instances: an instance lends its transport to the base model it hands out."""
+
+    def __get__(self, instance: FineTunedModel | None, owner: type[FineTunedModel]) -> _BaseFactory:
+        def base(*, transport: BedrockTransport | None = None) -> FineTunedModel:
+            return owner(BASE_INVOKE_MODEL_ID, transport=resolve_transport(transport, instance))
+
+        base.__doc__ = "Return on-demand Claude 3 Haiku (``anthropic.claude-3-haiku-20240307-v1:0``)."
+        return base
+
+
 class FineTunedModel:
     """A Claude 3 Haiku model to invoke: a fine-tuned one behind Provisioned Throughput, or the base model.
 
@@ -80,10 +95,12 @@ class FineTunedModel:
         self._pooled: dict[int, BedrockTransport] = {}
         self._pooled_lock = threading.Lock()
 
-    @classmethod
-    def base(cls, *, transport: BedrockTransport | None = None) -> FineTunedModel:
-        """Return on-demand Claude 3 Haiku (``anthropic.claude-3-haiku-20240307-v1:0``), to compare against."""
-        return cls(BASE_INVOKE_MODEL_ID, transport=transport)
+    base = _BaseModelFactory()
+    """On-demand Claude 3 Haiku, to compare against: ``FineTunedModel.base(transport=...)`` or ``model.base()``.
+
+    Called on a model it carries that model's transport; called on the class, the one given (default: the
+    process default).
+    """
 
     def with_model_id(self, model_id: str) -> FineTunedModel:
         """Return a model with another id on this model's transport (e.g. ``model.with_model_id(BASE_...)``)."""
