@@ -11,7 +11,6 @@
     │   │   ├── ServiceValidationError      400 ValidationException and friends (not retried)
     │   │   ├── ResourceNotFoundError       404 / NoSuchKey / NoSuchEntity (not retried)
     │   │   │   └── ModelEndOfLifeError     the base model reached its end of life (names the date, the successor)
-    │   │   │   └── ModelEndOfLifeError     the base model reached its end of life (names the date, the successor)
     │   │   ├── ConflictError               name taken, resource busy (not retried)
     │   │   ├── QuotaExceededError          a service quota or limit (not retried)
     │   │   ├── AccessDeniedError           403 (not retried)
@@ -41,7 +40,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from datetime import date
 from typing import Any, NoReturn
 
 __all__ = [
@@ -58,7 +56,6 @@ __all__ = [
     "JobFailedError",
     "JobStoppedError",
     "MissingExtraError",
-    "ModelEndOfLifeError",
     "ModelEndOfLifeError",
     "ModelError",
     "ModelNotReadyError",
@@ -151,53 +148,6 @@ class ServiceValidationError(ServiceError):
 
 class ResourceNotFoundError(ServiceError):
     """The named resource does not exist (or is not visible to the caller)."""
-
-
-class ModelEndOfLifeError(ResourceNotFoundError):
-    """The base model reached its end of life in the region: the service no longer trains or serves it.
-
-    Built by ``haiku_finetune.lifecycle.end_of_life_error`` from the service's refusal ("This model version has
-    reached the end of its life."), with the date and successor from the model's profile.
-
-    Attributes:
-        model_id: The model the call named, when known.
-        region: The region of the call.
-        end_of_life: The end-of-life date there, when known.
-        successor: The key of the profile to move to (``haiku_finetune.base_models.get_profile(successor)``).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        code: str = "ResourceNotFoundException",
-        http_status: int | None = 404,
-        request_id: str | None = None,
-        attempts: int = 1,
-        model_id: str | None = None,
-        region: str | None = None,
-        end_of_life: date | None = None,
-        successor: str | None = None,
-    ) -> None:
-        self.model_id = model_id
-        self.region = region
-        self.end_of_life = end_of_life
-        self.successor = successor
-        super().__init__(
-            message, operation=operation, code=code, http_status=http_status, request_id=request_id, attempts=attempts
-        )
-
-    def __str__(self) -> str:
-        model = self.model_id or "the model"
-        where = f" in {self.region}" if self.region else ""
-        when = f" on {self.end_of_life}" if self.end_of_life else ""
-        move = (
-            f"; move to the successor profile {self.successor!r} (see docs/migration.md)"
-            if self.successor
-            else "; see docs/migration.md"
-        )
-        return f"{super().__str__()} ({model} reached its end of life{where}{when}{move})"
 
 
 class ModelEndOfLifeError(ResourceNotFoundError):
