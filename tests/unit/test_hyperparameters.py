@@ -122,3 +122,17 @@ def test_hyperparameters_are_immutable() -> None:
     hp = hf.Hyperparameters()
     with pytest.raises(Exception, match="frozen"):
         hp.epoch_count = 3  # type: ignore[misc]
+
+
+def test_the_ranges_are_the_default_profiles() -> None:
+    from haiku_finetune.base_models import CLAUDE_3_HAIKU, CLAUDE_HAIKU_4_5
+    from haiku_finetune.hyperparameters import hyperparameter_ranges
+
+    assert HYPERPARAMETER_RANGES is CLAUDE_3_HAIKU.hyperparameters
+    assert hyperparameter_ranges(None) is CLAUDE_3_HAIKU.hyperparameters
+    assert hyperparameter_ranges(CLAUDE_3_HAIKU.arn()) is CLAUDE_3_HAIKU.hyperparameters
+    # Haiku 4.5's ranges are not confirmed: it takes Claude 3 Haiku's (the conservative values).
+    assert dict(hyperparameter_ranges("claude-haiku-4-5")) == dict(CLAUDE_3_HAIKU.hyperparameters)
+    assert hyperparameter_ranges(CLAUDE_HAIKU_4_5) is CLAUDE_HAIKU_4_5.hyperparameters
+    with pytest.raises(ValueError, match="no base-model profile for 'nope'"):
+        hyperparameter_ranges("nope")
