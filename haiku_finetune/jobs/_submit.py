@@ -207,7 +207,8 @@ def submit(t: BedrockTransport, request: Mapping[str, Any], token: str, role_arn
             found = _find(t, name)
         except (ServiceError, ConnectionFailedError):
             raise error from None
-        if found is None or not _is_ours(found, token):
+        # Strict here: a job that does not report its token may be anyone's, and the name is taken either way.
+        if found is None or found.get("clientRequestToken") != token:
             raise
         _log.info("job %s already exists from this same request (an earlier answer was lost); attaching", name)
         return {"jobArn": found["jobArn"]}

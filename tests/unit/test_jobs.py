@@ -255,6 +255,9 @@ class ScriptedTransport:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.responses: dict[str, Any] = {"HeadObject": {"ContentLength": 10}}  # create reads S3 data's checksum
 
+    def account_id(self) -> str:
+        return "123456789012"
+
     def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         self.calls.append((operation, params))
         if operation == "GetModelCustomizationJob":

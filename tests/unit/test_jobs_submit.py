@@ -56,6 +56,9 @@ class Fake:
             raise answer
         return cast(dict[str, Any], answer)
 
+    def account_id(self) -> str:
+        return "123456789012"
+
     def token(self) -> str:
         return str(next(p for op, p in self.calls if op == "CreateModelCustomizationJob")["clientRequestToken"])
 
@@ -188,5 +191,11 @@ def test_conflict_with_the_job_of_this_same_request_attaches() -> None:
 def test_conflict_with_another_job_is_raised() -> None:
     fake = Fake(_conflict, None)
     fake.lookup = _found(fake, token="someone-else")
+    with pytest.raises(hf.ConflictError, match="name taken"):
+        _create(fake)
+
+
+def test_conflict_with_a_job_that_reports_no_token_is_raised() -> None:
+    fake = Fake(_conflict, {"jobArn": ARN, "jobName": "j1"})
     with pytest.raises(hf.ConflictError, match="name taken"):
         _create(fake)
