@@ -4,9 +4,17 @@
 narrower pattern Bedrock accepts for data locations). :func:`upload_dataset` validates a JSONL file or a
 ``DatasetBuilder`` with the dataset validator, then uploads it with a SHA-256 checksum computed locally from
 the very bytes that were validated (S3 refuses the upload if they do not arrive intact), server-side
-encryption (SSE-S3, or SSE-KMS when a key is given) and, optionally, ``ExpectedBucketOwner``. Files larger
-than one part go up as a multipart upload with a checksum per part. The download helpers read the job's
-metrics CSVs.
+encryption (SSE-S3, or SSE-KMS when a key is given). Files larger than one part go up as a multipart upload
+with a checksum per part. The download helpers read the job's metrics CSVs.
+
+Bucket owner: every call this module makes to a bucket sends ``ExpectedBucketOwner``, the account given as
+``expected_bucket_owner=`` or else the caller's own account (STS ``GetCallerIdentity``, asked once per
+transport). A bucket name that now belongs to another account is refused by S3 (403, raised as
+:class:`~haiku_finetune.errors.AccessDeniedError`) instead of receiving the data.
+
+Never replacing: ``stage_dataset(..., if_absent=True)`` uploads with ``IfNoneMatch="*"``, so an existing object
+is never replaced. When one is there already, its SHA-256 (kept in the object's metadata) decides: the same
+data is reused, different data is refused with :class:`~haiku_finetune.errors.ConflictError`.
 
 Every call goes through :class:`~haiku_finetune.BedrockTransport`. This module knows nothing about jobs.
 """
@@ -25,14 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from ._files import atomic_write
+from ._files import atomic_write, regular_input
 from ._transport import BedrockTransport, resolve_transport
 from .datasets import DatasetBuilder, ValidationReport, validate_file
-from .errors import DatasetValidationError, ResourceNotFoundError
+from .errors import ConflictError, DatasetValidationError, ResourceNotFoundError, ServiceError
 
 __all__ = [
     "MULTIPART_THRESHOLD",
     "RECORDS_METADATA_KEY",
+    "SHA256_METADATA_KEY",
     "S3Uri",
     "StagedDataset",
     "bucket_region",
@@ -55,6 +64,9 @@ _MAX_PARTS = 10_000
 #: User metadata (``x-amz-meta-…``) under which a validated upload records its record count, so a job made
 #: later from the S3 URI can put it in its manifest without reading the data again.
 RECORDS_METADATA_KEY = "haiku-finetune-records"
+#: User metadata under which an upload records the hex SHA-256 of its bytes (multipart objects have no
+#: whole-object SHA-256 of their own), so a conditional upload can tell the same data from different data.
+SHA256_METADATA_KEY = "haiku-finetune-sha256"
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # Bedrock's own pattern for data locations (botocore shape ``S3Uri`` of the bedrock service model).
@@ -200,6 +212,7 @@ def upload_dataset(
     kms_key_id: str | None = None,
     expected_bucket_owner: str | None = None,
     validate: bool = True,
+    if_absent: bool = False,
     transport: BedrockTransport | None = None,
 ) -> S3Uri:
     """Validate a dataset, then upload it with a SHA-256 checksum and server-side encryption.
@@ -214,8 +227,11 @@ def upload_dataset(
         split: Which rules to validate against: ``"train"`` or ``"validation"``.
         kms_key_id: A KMS key id, alias or ARN: the object is encrypted with SSE-KMS under it. Without
             one, SSE-S3 (AES256) is used.
-        expected_bucket_owner: The account id that must own the bucket; S3 refuses the upload otherwise.
+        expected_bucket_owner: The account id that must own the bucket (default: the caller's own account,
+            from STS); S3 refuses the upload otherwise.
         validate: Validate first (default). Turn off only for data you validated yourself.
+        if_absent: Never replace an object: upload only if the key is free (``IfNoneMatch="*"``). An object
+            already there with the same SHA-256 is reused; one with other data raises ``ConflictError``.
         transport: The transport to use (default: the process default).
 
     Returns:
@@ -223,6 +239,8 @@ def upload_dataset(
 
     Raises:
         DatasetValidationError: The data breaks the rules; nothing was uploaded.
+        AccessDeniedError: The bucket does not belong to ``expected_bucket_owner`` (or you may not write it).
+        ConflictError: ``if_absent`` and the key holds different data.
         ServiceError: S3 refused the upload (e.g. ``BadDigest`` when the bytes were corrupted in transit).
     """
     staged = stage_dataset(
@@ -232,6 +250,7 @@ def upload_dataset(
         kms_key_id=kms_key_id,
         expected_bucket_owner=expected_bucket_owner,
         validate=validate,
+        if_absent=if_absent,
         transport=transport,
     )
     return staged.uri
@@ -245,6 +264,7 @@ def stage_dataset(
     kms_key_id: str | None = None,
     expected_bucket_owner: str | None = None,
     validate: bool = True,
+    if_absent: bool = False,
     transport: BedrockTransport | None = None,
 ) -> StagedDataset:
     """Like :func:`upload_dataset`, but return what was uploaded: URI, SHA-256, size, record count, report.
@@ -252,19 +272,16 @@ def stage_dataset(
     Args and raises as :func:`upload_dataset`.
     """
     target = S3Uri(s3_uri)
+    t = resolve_transport(transport)
     if isinstance(source, (str, os.PathLike)):
-        return _stage_file(
-            Path(source), target, split, kms_key_id, expected_bucket_owner, validate, resolve_transport(transport)
-        )
+        return _stage_file(Path(source), target, split, kms_key_id, expected_bucket_owner, validate, if_absent, t)
     if not isinstance(source, DatasetBuilder):
         raise TypeError(f"a dataset must be a path or a DatasetBuilder, got {type(source).__name__}")
     with tempfile.TemporaryDirectory(prefix="haiku-finetune-") as tmp:
         name = f"{split}-{source.sha256()[:12]}.jsonl"
         # Written without the builder's own check: the file is validated below, once.
         path = source.write(Path(tmp) / name, split=split, allow_invalid=True)
-        return _stage_file(
-            path, target, split, kms_key_id, expected_bucket_owner, validate, resolve_transport(transport)
-        )
+        return _stage_file(path, target, split, kms_key_id, expected_bucket_owner, validate, if_absent, t)
 
 
 def _stage_file(
@@ -274,10 +291,10 @@ def _stage_file(
     kms_key_id: str | None,
     expected_bucket_owner: str | None,
     validate: bool,
+    if_absent: bool,
     transport: BedrockTransport,
 ) -> StagedDataset:
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
+    path = regular_input(path, what="dataset file")
     report = validate_dataset_file(path, split=split) if validate else None
     if target.is_prefix:
         target = target.joinpath(path.name)
@@ -285,17 +302,65 @@ def _stage_file(
     extra: dict[str, Any] = {"ServerSideEncryption": "AES256"}
     if kms_key_id:
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
-    if expected_bucket_owner:
-        extra["ExpectedBucketOwner"] = expected_bucket_owner
+    owner = _owner(expected_bucket_owner, transport)
+    extra["ExpectedBucketOwner"] = owner
     records = _records_of(report)
+    sha = _sha256_of(path)
+    extra["Metadata"] = {SHA256_METADATA_KEY: sha}
     if records is not None:
-        extra["Metadata"] = {RECORDS_METADATA_KEY: str(records)}
+        extra["Metadata"][RECORDS_METADATA_KEY] = str(records)
     _log.info("uploading %s (%d bytes) to %s", path.name, size, target)
-    if size <= MULTIPART_THRESHOLD:
-        sha = _put_single(path, target, extra, transport)
-    else:
-        sha = _put_multipart(path, target, size, extra, transport)
+    condition: dict[str, Any] = {"IfNoneMatch": "*"} if if_absent else {}
+    try:
+        if size <= MULTIPART_THRESHOLD:
+            _put_single(path, target, extra, condition, transport)
+        else:
+            _put_multipart(path, target, size, extra, condition, transport)
+    except ServiceError as error:
+        if not if_absent or error.code not in _PRECONDITION_CODES:
+            raise
+        _same_or_refuse(target, sha, owner, transport, error)
+        _log.info("%s already holds this data (sha256 %s): reused", target, sha)
     return StagedDataset(uri=target, sha256=sha, size=size, records=records, report=report)
+
+
+# S3's answers to a conditional write whose key is taken: 412 when the object exists, 409 when another
+# conditional write to the same key is in flight.
+_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+
+
+def _same_or_refuse(target: S3Uri, sha: str, owner: str, transport: BedrockTransport, error: ServiceError) -> None:
+    """The key is taken: fine when it holds these very bytes, else refuse (staged data is never replaced)."""
+    head = head_object(target, expected_bucket_owner=owner, transport=transport) or {}
+    found = (head.get("Metadata") or {}).get(SHA256_METADATA_KEY)
+    if found == sha:
+        return
+    detail = f"sha256 {found}" if found else "no recorded sha256"
+    raise ConflictError(
+        f"{target} already holds other data ({detail}, not {sha}); staged data is never replaced: "
+        "stage it under another key",
+        operation="PutObject",
+        code="ObjectAlreadyExists",
+        http_status=error.http_status,
+        request_id=error.request_id,
+    ) from error
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in _chunks(handle, 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _owner(given: str | None, transport: BedrockTransport) -> str:
+    """The account that must own the bucket: the one given, else the caller's (cached by the transport)."""
+    if given is not None:
+        if not re.fullmatch(r"\d{12}", given):
+            raise ValueError(f"expected_bucket_owner must be a 12-digit AWS account id, got {given!r}")
+        return given
+    return transport.account_id()
 
 
 def validate_dataset_file(path: Path, *, split: Literal["train", "validation"]) -> ValidationReport:
@@ -321,7 +386,9 @@ def _records_of(report: ValidationReport | None) -> int | None:
     return report.stats.records if report is not None else None
 
 
-def _put_single(path: Path, target: S3Uri, extra: dict[str, Any], transport: BedrockTransport) -> str:
+def _put_single(
+    path: Path, target: S3Uri, extra: dict[str, Any], condition: dict[str, Any], transport: BedrockTransport
+) -> str:
     # Bytes, not a file object: a retried attempt must send the same body from the start.
     body = path.read_bytes()
     digest = hashlib.sha256(body)
@@ -335,13 +402,21 @@ def _put_single(path: Path, target: S3Uri, extra: dict[str, Any], transport: Bed
         ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
         ContentType="application/jsonl",
         **extra,
+        **condition,
     )
     return digest.hexdigest()
 
 
-def _put_multipart(path: Path, target: S3Uri, size: int, extra: dict[str, Any], transport: BedrockTransport) -> str:
+def _put_multipart(
+    path: Path,
+    target: S3Uri,
+    size: int,
+    extra: dict[str, Any],
+    condition: dict[str, Any],
+    transport: BedrockTransport,
+) -> str:
     part_size = max(MULTIPART_THRESHOLD, -(-size // _MAX_PARTS))
-    owner = {"ExpectedBucketOwner": extra["ExpectedBucketOwner"]} if "ExpectedBucketOwner" in extra else {}
+    owner = {"ExpectedBucketOwner": extra["ExpectedBucketOwner"]}
     upload = transport.call(
         "s3",
         "CreateMultipartUpload",
@@ -380,6 +455,7 @@ def _put_multipart(path: Path, target: S3Uri, size: int, extra: dict[str, Any], 
             UploadId=upload_id,
             MultipartUpload={"Parts": parts},
             **owner,
+            **condition,
         )
     except BaseException:
         _log.warning("aborting the multipart upload of %s", target)
@@ -399,38 +475,62 @@ def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
 def head_object(
     uri: str, *, expected_bucket_owner: str | None = None, transport: BedrockTransport | None = None
 ) -> dict[str, Any] | None:
-    """Return an object's metadata (``HeadObject``), or ``None`` when it does not exist."""
+    """Return an object's metadata (``HeadObject``, checksums included), or ``None`` when it does not exist.
+
+    Args:
+        uri: The object's URI.
+        expected_bucket_owner: The account that must own the bucket (default: the caller's own).
+        transport: The transport to use.
+
+    Raises:
+        AccessDeniedError: The bucket belongs to another account (or you may not read it).
+    """
     target = S3Uri(uri)
-    params: dict[str, Any] = {"Bucket": target.bucket, "Key": target.key}
-    if expected_bucket_owner:
-        params["ExpectedBucketOwner"] = expected_bucket_owner
+    t = resolve_transport(transport)
+    params: dict[str, Any] = {
+        "Bucket": target.bucket,
+        "Key": target.key,
+        "ExpectedBucketOwner": _owner(expected_bucket_owner, t),
+        "ChecksumMode": "ENABLED",
+    }
     try:
-        return resolve_transport(transport).call("s3", "HeadObject", **params)
+        return t.call("s3", "HeadObject", **params)
     except ResourceNotFoundError:
         return None
 
 
-def object_exists(uri: str, *, transport: BedrockTransport | None = None) -> bool:
+def object_exists(
+    uri: str, *, expected_bucket_owner: str | None = None, transport: BedrockTransport | None = None
+) -> bool:
     """Return True when the object exists (for a prefix: when any object is under it)."""
     target = S3Uri(uri)
     if target.is_prefix:
-        return next(iter(list_objects(target, limit=1, transport=transport)), None) is not None
-    return head_object(target, transport=transport) is not None
+        found = list_objects(target, limit=1, expected_bucket_owner=expected_bucket_owner, transport=transport)
+        return next(iter(found), None) is not None
+    return head_object(target, expected_bucket_owner=expected_bucket_owner, transport=transport) is not None
 
 
 def list_objects(
-    prefix: str, *, limit: int | None = None, transport: BedrockTransport | None = None
+    prefix: str,
+    *,
+    limit: int | None = None,
+    expected_bucket_owner: str | None = None,
+    transport: BedrockTransport | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield the objects (``ListObjectsV2`` ``Contents`` entries) under a URI prefix, all pages.
 
     Args:
         prefix: An S3 URI; its key is used as a plain key prefix.
         limit: Stop after this many objects.
+        expected_bucket_owner: The account that must own the bucket (default: the caller's own).
         transport: The transport to use.
     """
     target = S3Uri(prefix)
+    t = resolve_transport(transport)
+    owner = _owner(expected_bucket_owner, t)
     seen = 0
-    for page in resolve_transport(transport).paginate("s3", "ListObjectsV2", Bucket=target.bucket, Prefix=target.key):
+    pages = t.paginate("s3", "ListObjectsV2", Bucket=target.bucket, Prefix=target.key, ExpectedBucketOwner=owner)
+    for page in pages:
         for item in page.get("Contents", []):
             yield item
             seen += 1
@@ -438,14 +538,24 @@ def list_objects(
                 return
 
 
-def download_bytes(uri: str, *, transport: BedrockTransport | None = None) -> bytes:
+def download_bytes(
+    uri: str, *, expected_bucket_owner: str | None = None, transport: BedrockTransport | None = None
+) -> bytes:
     """Return an object's content. Meant for small objects like the metrics CSVs.
+
+    Args:
+        uri: The object's URI.
+        expected_bucket_owner: The account that must own the bucket (default: the caller's own).
+        transport: The transport to use.
 
     Raises:
         ResourceNotFoundError: No such object.
+        AccessDeniedError: The bucket belongs to another account (or you may not read it).
     """
     target = S3Uri(uri)
-    response = resolve_transport(transport).call("s3", "GetObject", Bucket=target.bucket, Key=target.key)
+    t = resolve_transport(transport)
+    owner = _owner(expected_bucket_owner, t)
+    response = t.call("s3", "GetObject", Bucket=target.bucket, Key=target.key, ExpectedBucketOwner=owner)
     body = response["Body"]
     try:
         data: bytes = body.read()
@@ -454,22 +564,42 @@ def download_bytes(uri: str, *, transport: BedrockTransport | None = None) -> by
     return data
 
 
-def download_text(uri: str, *, transport: BedrockTransport | None = None) -> str:
+def download_text(
+    uri: str, *, expected_bucket_owner: str | None = None, transport: BedrockTransport | None = None
+) -> str:
     """Return an object's content decoded as UTF-8 (a leading BOM is dropped)."""
-    return download_bytes(uri, transport=transport).decode("utf-8-sig")
+    return download_bytes(uri, expected_bucket_owner=expected_bucket_owner, transport=transport).decode("utf-8-sig")
 
 
-def download_file(uri: str, path: str | os.PathLike[str], *, transport: BedrockTransport | None = None) -> Path:
-    """Download an object to ``path`` atomically (a temporary file renamed into place). Returns the path."""
+def download_file(
+    uri: str,
+    path: str | os.PathLike[str],
+    *,
+    expected_bucket_owner: str | None = None,
+    transport: BedrockTransport | None = None,
+) -> Path:
+    """Download an object to ``path`` atomically (a temporary file renamed into place). Returns the path.
+
+    The path is checked as every write is (no symlink, FIFO or device is replaced; a file keeps its mode).
+    """
     destination = Path(path)
-    data = download_bytes(uri, transport=transport)
+    data = download_bytes(uri, expected_bucket_owner=expected_bucket_owner, transport=transport)
     destination.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(destination, data)
 
 
-def bucket_region(bucket: str, *, transport: BedrockTransport | None = None) -> str:
-    """Return the region a bucket lives in (``GetBucketLocation``; an empty answer means us-east-1)."""
-    response = resolve_transport(transport).call("s3", "GetBucketLocation", Bucket=bucket)
+def bucket_region(
+    bucket: str, *, expected_bucket_owner: str | None = None, transport: BedrockTransport | None = None
+) -> str:
+    """Return the region a bucket lives in (``GetBucketLocation``; an empty answer means us-east-1).
+
+    Raises:
+        AccessDeniedError: The bucket belongs to another account than ``expected_bucket_owner`` (default: the
+            caller's own).
+    """
+    t = resolve_transport(transport)
+    owner = _owner(expected_bucket_owner, t)
+    response = t.call("s3", "GetBucketLocation", Bucket=bucket, ExpectedBucketOwner=owner)
     location = response.get("LocationConstraint")
     if not location:
         return "us-east-1"

@@ -58,7 +58,13 @@ class Stubs:
         self.clock = FakeClock()
         self.put_bodies: list[bytes] = []
         self.s3.meta.events.register("provide-client-params.s3.PutObject", self._capture)
-        self.transport = BedrockTransport(clients={"s3": self.s3, "bedrock": self.bedrock}, clock=self.clock)
+        # storage sends ExpectedBucketOwner (the caller's account, from STS) on every bucket call.
+        self.sts = _client("sts")
+        self.sts_stub = Stubber(self.sts)
+        self.sts_stub.add_response("get_caller_identity", {"Account": "123456789012"})
+        self.sts_stub.activate()
+        clients = {"s3": self.s3, "bedrock": self.bedrock, "sts": self.sts}
+        self.transport = BedrockTransport(clients=clients, clock=self.clock)
 
     def _capture(self, params: dict[str, Any], **_: Any) -> None:
         self.put_bodies.append(params["Body"])
@@ -237,7 +243,7 @@ def test_read_results_in_request_order_with_errors_and_missing_records(stubs: St
     stubs.s3_stub.add_response(
         "get_object",
         {"Body": _streaming(data)},
-        {"Bucket": "bucket", "Key": "eval/output/abcdef123456/records.jsonl.out"},
+        {"Bucket": "bucket", "Key": "eval/output/abcdef123456/records.jsonl.out", "ExpectedBucketOwner": ANY},
     )
     results = read_batch_results(_job(4), transport=stubs.transport)
     first, missing, throttled, absent = results
@@ -258,7 +264,9 @@ def test_read_results_names_the_missing_output(stubs: Stubs) -> None:
 
 
 def test_read_results_refuses_broken_lines(stubs: Stubs) -> None:
-    stubs.s3_stub.add_response("get_object", {"Body": _streaming(b"{oops\n")}, {"Bucket": "bucket", "Key": ANY})
+    stubs.s3_stub.add_response(
+        "get_object", {"Body": _streaming(b"{oops\n")}, {"Bucket": "bucket", "Key": ANY, "ExpectedBucketOwner": ANY}
+    )
     with pytest.raises(ValueError, match="line 1: not valid JSON"):
         read_batch_results(_job(), transport=stubs.transport)
 
