@@ -75,3 +75,59 @@ def test_bad_arguments() -> None:
         wait_for(lambda: PollState("x"), what="w", clock=FakeClock(), timeout=-1, progress=False)
     with pytest.raises(ValueError, match="initial"):
         PollInterval(initial=0)
+
+
+def test_no_module_but_the_retry_wait_and_clock_ones_sleeps() -> None:
+    """One wait path: a poll loop anywhere else (e.g. a delete confirmation) goes through wait_for."""
+    import re
+    from pathlib import Path
+
+    import haiku_finetune
+
+    package = Path(haiku_finetune.__file__).parent
+    allowed = {"_retry.py", "_wait.py", "_clock.py"}
+    sleeping = re.compile(r"\btime\.sleep\b|\.sleep\(")
+    offenders = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if not (path.parent == package and path.name in allowed) and "local" not in path.relative_to(package).parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if sleeping.search(line.split("#", 1)[0])
+    ]
+    assert offenders == []
+
+
+def test_deployment_delete_confirmation_polls_through_wait_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    import haiku_finetune.errors as haiku_finetune_errors
+    from haiku_finetune import deployment
+
+    calls: list[str] = []
+    real = deployment.wait_for
+
+    def spy(*args: object, **kwargs: object) -> PollState:
+        calls.append(str(kwargs["what"]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deployment, "wait_for", spy)
+
+    class _Transport:
+        clock = FakeClock()
+
+        def __init__(self) -> None:
+            self.gets = 0
+
+        def call(self, service: str, operation: str, **params: object) -> dict[str, object]:
+            if operation == "GetProvisionedModelThroughput":
+                self.gets += 1
+                if self.gets > 2:
+                    raise haiku_finetune_errors.ResourceNotFoundError(
+                        "gone", operation=operation, code="ResourceNotFoundException"
+                    )
+                return {"status": "InService"}
+            return {}
+
+    transport = _Transport()
+    dep = deployment.ProvisionedDeployment("arn:aws:bedrock:us-west-2:1:provisioned-model/x", transport=transport)  # type: ignore[arg-type]
+    dep.delete()
+    assert calls == ["deletion of provisioned throughput arn:aws:bedrock:us-west-2:1:provisioned-model/x"]
+    assert transport.clock.sleeps == [5.0, 5.0]
