@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from haiku_finetune import errors as hf_errors
 from haiku_finetune import simulate_early_stopping
 from haiku_finetune.demo import DEMO_VALIDATION_LOSSES, DemoOptions, run_demo
 from haiku_finetune.local import LocalBedrock
@@ -234,3 +235,16 @@ def test_the_cli_demo_aws_with_yes_asks_nothing(
 
 def _fail_on_question(prompt: str) -> str:
     raise AssertionError(f"asked {prompt!r} despite --yes")
+
+
+def test_correct_hyperparameters_moves_out_of_range_values_to_the_bound() -> None:
+    from haiku_finetune.demo import SEED_HYPERPARAMETERS
+    from haiku_finetune.hyperparameters import correct_hyperparameters
+
+    fixed, notes = correct_hyperparameters(SEED_HYPERPARAMETERS)
+    assert fixed.learning_rate_multiplier == 0.1 and fixed.epoch_count == 5
+    assert len(notes) == 1 and "learningRateMultiplier = 0.05 is below the documented minimum" in notes[0]
+    fixed, notes = correct_hyperparameters({"batchSize": "512"})
+    assert fixed.batch_size == 256 and "above the documented maximum" in notes[0]
+    with pytest.raises(hf_errors.HyperparameterError, match="unknown hyperparameter"):
+        correct_hyperparameters({"epochs": "2"})

@@ -81,6 +81,28 @@ def test_epoch_training_losses_are_means() -> None:
     assert "4 training steps over 2 epoch(s)" in str(m)
 
 
+def test_table_has_one_row_per_epoch_and_marks_the_best() -> None:
+    m = TrainingMetrics(
+        training=metrics.parse_training_csv(_training_csv(epochs=3, steps=2)),
+        validation=metrics.parse_validation_csv(_validation_csv([0.9, 0.7, 0.8], steps_per_epoch=2)),
+    )
+    lines = m.table().splitlines()
+    assert lines[0].split() == ["epoch", "steps", "mean", "training", "loss", "validation", "loss", "note"]
+    assert set(lines[1]) <= {"-", " "}
+    rows = [line.split() for line in lines[2:]]
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    assert [row[1] for row in rows] == ["2", "2", "2"]
+    assert [row[3] for row in rows] == ["0.9", "0.7", "0.8"]
+    assert [row[4:] for row in rows] == [[], ["best"], []]
+
+
+def test_table_without_validation_shows_dashes() -> None:
+    m = TrainingMetrics(training=metrics.parse_training_csv(_training_csv(epochs=2, steps=1)))
+    rows = [line.split() for line in m.table().splitlines()[2:]]
+    assert [row[3] for row in rows] == ["-", "-"]
+    assert "best" not in m.table()
+
+
 # -- the documented early-stopping table -------------------------------------------------------------------
 
 
