@@ -74,3 +74,18 @@ def test_library_tag_is_added_once_and_found() -> None:
     assert has_library_tag(tags)
     assert len(with_library_tag({"created-by": "haiku-finetune"})) == 1
     assert not has_library_tag([{"key": "team", "value": "ml"}])
+
+
+def test_a_custom_model_carries_its_transport_and_equality_ignores_it(
+    stubbed: tuple[hf.BedrockTransport, Stubber],
+) -> None:
+    transport, stub = stubbed
+    model = hf.CustomModel.create(arn=MODEL_ARN, name="m", transport=transport)
+    assert model.transport is transport
+    assert model == hf.CustomModel(arn=MODEL_ARN, name="m")
+    assert model.model_copy().transport is transport
+    assert model.with_transport(None).transport is hf.get_default_transport()
+    stub.add_response("delete_custom_model", {}, {"modelIdentifier": MODEL_ARN})
+    with stub:
+        model.delete()  # through the carried transport's (stubbed) client
+    stub.assert_no_pending_responses()

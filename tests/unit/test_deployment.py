@@ -326,3 +326,29 @@ def test_update_points_the_deployment_at_another_model(stub: Any) -> None:
     stub.add_response("get_provisioned_model_throughput", _pt("Updating", desiredModelArn=other))
     dep = ProvisionedDeployment(PT_ARN, transport=stub.transport)
     assert dep.update(model=other).status == "Updating"
+
+
+def test_create_from_a_custom_model_uses_its_transport_and_hands_it_on(stub: Any) -> None:
+    model = hf.CustomModel.create(arn=MODEL_ARN, name="support", transport=stub.transport)
+    stub.add_response(
+        "create_provisioned_model_throughput",
+        {"provisionedModelArn": PT_ARN},
+        {
+            "modelUnits": 1,
+            "provisionedModelName": "support-pt",
+            "modelId": MODEL_ARN,
+            "tags": ANY,
+            "clientRequestToken": ANY,
+        },
+    )
+    try:
+        hf.set_default_transport(
+            hf.BedrockTransport(region="us-west-2", endpoint_urls={"bedrock": "http://127.0.0.1:9"})
+        )
+        with pytest.warns(BillingWarning):
+            deployment = ProvisionedDeployment.create(model, name="support-pt")  # no transport of its own
+    finally:
+        hf.set_default_transport(None)
+    assert deployment.transport is stub.transport
+    assert deployment.model.transport is stub.transport
+    assert deployment.model.base().transport is stub.transport

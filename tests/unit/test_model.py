@@ -417,3 +417,51 @@ def test_repeated_batches_reuse_one_pooled_transport() -> None:
     assert first is model._pooled_transport(16)
     assert first.max_pool_connections == 16
     assert model._pooled_transport(2) is transport  # already big enough
+
+
+# -- one inference-parameters type ---------------------------------------------------------------------
+
+
+def test_inference_parameters_are_one_checked_frozen_value() -> None:
+    import dataclasses
+
+    from haiku_finetune.model import InferenceOptions, InferenceParameters
+
+    params = InferenceParameters(max_tokens=200, temperature=0.1, stop_sequences=["END"], system="Be brief.")
+    assert params.stop_sequences == ("END",) and hash(params)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.max_tokens = 5  # type: ignore[misc]
+    # The keyword form names exactly the same parameters.
+    assert set(InferenceOptions.__annotations__) == {f.name for f in dataclasses.fields(InferenceParameters)}
+    with pytest.raises(ValueError, match="top_p must be a number from 0 to 1"):
+        InferenceParameters(top_p=2)
+    with pytest.raises(TypeError, match="unknown inference parameter"):
+        InferenceParameters.of(None, max_token=5)
+
+
+def test_params_value_and_keywords_build_the_same_body_and_keywords_override() -> None:
+    from haiku_finetune.model import InferenceParameters
+
+    model = FineTunedModel(ARN, transport=hf.BedrockTransport(region="us-west-2"))
+    params = InferenceParameters(max_tokens=200, temperature=0.3, system="S")
+    assert model.request_body("hi", params=params) == model.request_body(
+        "hi", max_tokens=200, temperature=0.3, system="S"
+    )
+    assert model.request_body("hi", params=params, max_tokens=10)["max_tokens"] == 10
+    assert params.converse_params("hi")["inferenceConfig"] == {"maxTokens": 200, "temperature": 0.3}
+
+
+def test_a_model_keeps_the_transport_it_was_built_with_and_lends_it() -> None:
+    built_with = hf.BedrockTransport(region="us-west-2")
+    model = FineTunedModel(ARN, transport=built_with)
+    other = hf.BedrockTransport(region="us-west-2")
+    try:
+        hf.set_default_transport(other)
+        assert model.transport is built_with
+        assert model.base().transport is built_with
+        assert model.with_model_id("x").transport is built_with
+        assert FineTunedModel.base().transport is other
+        assert FineTunedModel(ARN).transport is other  # resolved at construction...
+    finally:
+        hf.set_default_transport(None)
+    assert FineTunedModel.base(transport=built_with).transport is built_with
