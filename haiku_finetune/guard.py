@@ -434,14 +434,16 @@ class WatchdogGuard:
         # The lease is the child's stdin: the owner holds the only write end (Popen's pipes are not inherited by
         # the owner's other children), so EOF means the owner is gone. A new session keeps a terminal's SIGHUP or
         # the owner's process-group SIGINT/SIGTERM from taking the watchdog down with it.
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_child_env(t),
-            start_new_session=True,
-        )
+        # Its stderr goes to its log too, so even a crash before logging starts leaves a trace where the docs say.
+        with log_file.open("ab") as stderr:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=_child_env(t),
+                start_new_session=True,
+            )
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], self.start_timeout)
         line = process.stdout.readline().decode(errors="replace").strip() if ready else ""

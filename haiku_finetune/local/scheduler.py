@@ -291,6 +291,10 @@ class SchedulerServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def session_env(self) -> dict[str, str]:
+        """The variable that points boto3's ``scheduler`` client here (add it to ``LocalBedrock.session_env()``)."""
+        return {"AWS_ENDPOINT_URL_SCHEDULER": self.url}
+
     def start(self) -> SchedulerServer:
         """Serve (and tick) in background threads."""
         serve = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

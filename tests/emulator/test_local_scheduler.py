@@ -133,6 +133,7 @@ def test_what_is_not_emulated_is_refused_by_name(
 def test_over_http_with_plain_boto3(emulated: tuple[LocalBedrock, Scheduler, str]) -> None:
     local, scheduler, arn = emulated
     with SchedulerServer(scheduler) as server:
+        assert server.session_env() == {"AWS_ENDPOINT_URL_SCHEDULER": server.url}
         client = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-west-2"
         ).client("scheduler", endpoint_url=server.url)
