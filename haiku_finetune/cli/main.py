@@ -122,7 +122,13 @@ def main(argv: Sequence[str] | None = None, *, transport: BedrockTransport | Non
 
 def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
     """Run one handler and turn every way it can fail into one line and an exit status."""
-    from ..errors import CredentialsError, DatasetValidationError, HaikuFinetuneError, MissingExtraError
+    from ..errors import (
+        ConnectionFailedError,
+        CredentialsError,
+        DatasetValidationError,
+        HaikuFinetuneError,
+        MissingExtraError,
+    )
 
     try:
         return handler(args, ctx)
@@ -143,6 +149,11 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_PROBLEMS
     except CredentialsError as error:
         ctx.error(one_line(str(error)))
+        return EXIT_PROBLEMS
+    except ConnectionFailedError as error:
+        url = getattr(args, "endpoint_url", None)
+        hint = f"is anything serving {url}? check --endpoint-url" if url else "check your network, proxy and --region"
+        ctx.error(f"{one_line(str(error))} ({hint})")
         return EXIT_PROBLEMS
     except HaikuFinetuneError as error:
         ctx.error(one_line(str(error)))

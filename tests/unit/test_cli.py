@@ -430,3 +430,27 @@ def test_unexpected_failures_are_one_line_and_vv_shows_the_details(
 def test_verbose_goes_before_or_after_the_command(argv: list[str], level: int) -> None:
     args = build_parser().parse_args([*argv, __file__])
     assert getattr(args, "verbose", 0) == level
+
+
+def test_an_endpoint_nobody_serves_is_one_line_naming_the_option(
+    aws_home: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from haiku_finetune import RetryPolicy
+    from haiku_finetune.cli import _transport
+
+    real = _transport.transport_from_args
+
+    def no_sleeping(args: argparse.Namespace) -> object:
+        built = real(args)
+        built.retry = RetryPolicy(sleep=lambda seconds: None)  # the real policy, without the real backoff
+        return built
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(_transport, "transport_from_args", no_sleeping)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: connections are refused
+        code = main(["jobs", "list", "--endpoint-url", url])
+    captured = capsys.readouterr()
+    _check_one_line(code, captured.out, captured.err, EXIT_PROBLEMS, f"is anything serving {url}? check --endpoint-url")
