@@ -259,7 +259,7 @@ _HP_DOCS = Source('AWS docs "Anthropic Claude 3 Haiku customization hyperparamet
 _BLOG = Source('AWS ML blog "Fine-tune Anthropic\'s Claude 3 Haiku in Amazon Bedrock" (2024)')
 _COOKBOOK_KEYS = Source("Anthropic's cookbook notebook for Bedrock fine-tuning: no keys besides system/messages")
 _WORKSHOP = Source("aws-samples/amazon-bedrock-workshop sample validator rejects these strings")
-_MESSAGES_API = Source('AWS docs "Anthropic Claude Messages API": anthropic_version "bedrock-2023-05-31"')
+_MESSAGES_API = Source('AWS docs "Anthropic Claude Messages API" (InvokeModel request body and output limit)')
 _VERSIONS = Source(
     "not confirmed which values the service accepts; any date-shaped version passes, so what Anthropic's own "
     "AnthropicBedrock client sends is not refused (BEDROCK-FACTS.md, Runtime details)",

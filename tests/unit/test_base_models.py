@@ -17,7 +17,9 @@ from haiku_finetune.base_models import (
     CLAUDE_HAIKU_4_5,
     DEFAULT_BASE_MODEL,
     BaseModelProfile,
+    HyperparameterRange,
     ProvisionalProfileWarning,
+    RegionLifecycle,
     Source,
     find_profile,
     get_profile,
@@ -273,3 +275,55 @@ def test_no_module_but_base_models_spells_a_model_id() -> None:
     offenders = _modules_with_model_ids()
     new = offenders - _KNOWN_OFFENDERS
     assert not new, f"model ids outside base_models.py (read the profile instead): {sorted(new)}"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, HyperparameterRange):
+        return f"`{value.api_key}`: default {value.default:g}, {value.describe()}"
+    if isinstance(value, RegionLifecycle):
+        parts = [value.status]
+        for name, label in (
+            ("launched", "launched"),
+            ("legacy", "Legacy from"),
+            ("extended_access", "extended access from"),
+            ("end_of_life", "end of life"),
+        ):
+            when = getattr(value, name)
+            if when:
+                parts.append(f"{label} {when}")
+        return ", ".join(parts)
+    if value is None:
+        return "none"
+    if isinstance(value, frozenset):
+        return ", ".join(f"`{item}`" for item in sorted(value))
+    if isinstance(value, tuple):
+        return ", ".join(f"`{item!r}`" if "\n" in item else f"`{item}`" for item in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and value >= 1024**3 and value % 1024**3 == 0:
+        return f"{value // 1024**3} GiB"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return f"`{value}`"
+
+
+def render_tables() -> str:
+    """The fact tables of docs/base-models.md, from the shipped profiles (paste the output there when it drifts)."""
+    out = []
+    for profile in (CLAUDE_3_HAIKU, CLAUDE_HAIKU_4_5):
+        flag = " — provisional" if profile.provisional else ""
+        out += [f"## {profile.display_name} (`{profile.key}`){flag}", "", "| fact | value | confirmed | source |"]
+        out.append("|---|---|---|---|")
+        for fact in profile.facts():
+            confirmed = "yes" if fact.source.confirmed else "**no**"
+            value = _cell(fact.value).replace("|", "\\|")
+            out.append(f"| `{fact.name}` | {value} | {confirmed} | {fact.source.citation} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def test_the_docs_tables_are_the_profiles() -> None:
+    docs = (ROOT / "docs" / "base-models.md").read_text(encoding="utf-8")
+    assert render_tables() in docs, "docs/base-models.md drifted: paste render_tables() from this test module there"
