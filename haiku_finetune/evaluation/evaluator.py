@@ -66,7 +66,8 @@ def evaluate(
     system prompt, is the prompt each model gets.
 
     Args:
-        models: Models by display name, e.g. ``{"base": FineTunedModel.base(), "tuned": dep.model}``.
+        models: Models by display name, e.g. ``{"base": dep.model.base(), "tuned": dep.model}``
+            (``model.base()`` keeps the model's transport).
         data: The test set: a JSONL path, a ``DatasetBuilder`` or an iterable of record dicts.
         scorers: Scorers (or plain functions ``fn(output, reference)``); names must be unique.
         concurrency: Parallel calls per model (``"invoke"`` engine).
