@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ from haiku_finetune import iam, storage
 from haiku_finetune.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
 from haiku_finetune.deployment import ProvisionedDeployment
 from haiku_finetune.jobs import CustomizationJob
-
-from tests.serve_process import serve
 from tests.e2e.test_jobs_e2e import _records, _write
+from tests.serve_process import serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::haiku_finetune.deployment.BillingWarning")
 
@@ -40,8 +38,6 @@ def _png_size(data: bytes) -> tuple[int, int]:
     assert (length, kind) == (13, b"IHDR")
     width, height = struct.unpack(">II", data[16:24])
     return int(width), int(height)
-
-
 
 
 @pytest.fixture(scope="module")
@@ -418,3 +414,24 @@ def test_local_serve_prints_the_environment_and_stops_on_ctrl_c() -> None:
     assert served.returncode == EXIT_OK, served.err
     assert served.out.strip() == "# LocalBedrock stopped"
     assert "Traceback" not in served.err
+
+
+def test_endpoint_url_points_the_aws_commands_at_a_served_emulator(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only --endpoint-url routes Bedrock calls to the emulator: the environment points them at a dead local port."""
+    with serve(["-m", "haiku_finetune", "local", "serve"], ready="# Serving until Ctrl-C") as served:
+        url = served.env["AWS_ENDPOINT_URL_BEDROCK"]
+        for key, value in served.env.items():
+            if key.startswith("AWS_ENDPOINT_URL_BEDROCK"):
+                monkeypatch.setenv(key, "http://127.0.0.1:9")  # never the network, even if the flag were ignored
+            else:
+                monkeypatch.setenv(key, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        assert main(["jobs", "list", "--json", "--endpoint-url", url]) == EXIT_OK
+        assert json.loads(capsys.readouterr().out) == []
+        assert main(["deployments", "list", "--json", "--endpoint-url", url, "-v"]) == EXIT_OK
+        captured = capsys.readouterr()
+        assert json.loads(captured.out) == []
+        assert "Traceback" not in captured.err
+    assert served.returncode == EXIT_OK, served.err
