@@ -19,7 +19,7 @@ from typing import Any
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
 from ..custom_model import CustomModel
-from ..errors import ConnectionFailedError, JobError, JobFailedError, JobStoppedError, ServiceError
+from ..errors import CallFailedError, JobError, JobFailedError, JobStoppedError
 from ..hyperparameters import Hyperparameters
 from ..metrics import TrainingMetrics
 from ._spec import _API_KEYS, JobSpec, normalize
@@ -439,7 +439,7 @@ class CustomizationJob:
     def _safe_tags(self) -> dict[str, str]:
         try:
             return self.tags()
-        except (ServiceError, ConnectionFailedError) as error:
+        except CallFailedError as error:
             _log.warning("could not read the tags of %s for its manifest: %s", self.arn, error)
             return {}
 
