@@ -99,12 +99,13 @@ class BedrockTransport:
         clock: The clock everything waiting through this transport uses: retry backoff, job and
             deployment polling (default: the real clock). ``LocalBedrock`` passes its emulated clock.
         max_pool_connections: Size of each client's HTTP connection pool; raise it to match the
-            concurrency of batch invocation.
-        read_timeout: Socket read timeout in seconds for built clients.
+            concurrency of batch invocation (default: ``config``'s if it sets one, else 10).
+        read_timeout: Socket read timeout in seconds for built clients (default: ``config``'s if it sets
+            one, else 120).
         config: A botocore ``Config`` for built clients (proxies, user agent, signature version, ...). It is
             merged under the library's settings; its ``retries`` are overridden (one attempt per botocore call,
-            because retrying is this library's job), and ``max_pool_connections``/``read_timeout`` given here
-            win over the library's defaults.
+            because retrying is this library's job), and so is its region (``region`` decides);
+            ``connect_timeout`` is the Config's when it sets one, else 10 s.
 
     Close a transport (``close()``, or use it as a context manager) to release the HTTP connections of the
     clients it built; ready-made clients are left to their owner.
