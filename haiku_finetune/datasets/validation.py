@@ -25,6 +25,8 @@ from __future__ import annotations
 import io
 import json
 import os
+from functools import partial
+from itertools import chain
 from typing import Any, BinaryIO, Literal
 
 import orjson
@@ -258,20 +260,26 @@ def _validate(
     limit = READ_LIMIT
     readline = stream.readline
     try:
-        while raw := readline(limit):  # bounded: a longer line arrives in pieces (see _lines)
+        # readline(limit) from C (iter + partial: no Python frame per line): a longer line arrives in pieces,
+        # each at most `limit` bytes (see _lines).
+        pieces = iter(partial(readline, limit), b"")
+        first = next(pieces, b"")
+        if first.startswith(_BOM) and (len(first) < limit or first[-1] == 10):
+            issues.error(
+                "utf8_bom",
+                1,
+                "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
+            )
+            first = first[3:]
+            size = 3
+        for raw in chain((first,), pieces) if first else pieces:
             lineno += 1
-            size += len(raw)
-            if lineno == 1 and raw.startswith(_BOM) and (len(raw) < limit or raw[-1] == 10):
-                issues.error(
-                    "utf8_bom",
-                    1,
-                    "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
-                )
-                raw = raw[3:]
+            n = len(raw)
+            size += n
             try:
                 record = loads(raw)  # JSON allows the trailing "\r\n" / "\n": no copy to strip it
             except orjson.JSONDecodeError as error:
-                if len(raw) == limit and raw[-1] != 10:
+                if n == limit and raw[-1] != 10:
                     if _long_line(readline, raw, lineno, issues):
                         break
                 elif not raw or raw.isspace():
@@ -280,11 +288,69 @@ def _validate(
                     _parse_error(raw.rstrip(b"\r\n"), lineno, error, issues)
                 continue
             end = raw[-1]
-            if end != 10 and len(raw) == limit:  # the first 4 MiB of a longer line happened to parse
+            if end != 10 and n == limit:  # the first 4 MiB of a longer line happened to parse
                 if _long_line(readline, raw, lineno, issues):
                     break
                 continue
-            counted = _fast_check(record)
+            # The common case in one tight pass, inline (a call per record costs ~5% on short records): a valid
+            # record gives (estimated tokens, user turns, has a system prompt, length of its compact JSON when
+            # all its text is ASCII, else -1). Whatever is not a well-formed record fails a lookup, a length or a
+            # check here (KeyError/TypeError/AttributeError), cheaper than checking types up front.
+            try:
+                keys = len(record)
+                if keys == 1:
+                    system = None
+                elif keys == 2:
+                    system = record["system"]
+                    if type(system) is not str or (
+                        "\n" in system and (_RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system)
+                    ):
+                        raise KeyError
+                else:
+                    raise KeyError
+                messages = record["messages"]
+                if type(messages) is not list:
+                    raise KeyError
+                count = len(messages)
+                if count < 2 or count % 2:
+                    raise KeyError
+                ascii_chars = other = 0
+                if system is not None:
+                    if system.isascii():
+                        ascii_chars = len(system)
+                    else:
+                        ascii_chars = len(system.encode("ascii", "ignore"))
+                        other = len(system) - ascii_chars
+                expected = "user"
+                for message in messages:
+                    if len(message) != 2 or message["role"] != expected:
+                        raise KeyError
+                    expected = "assistant" if expected == "user" else "user"
+                    content = message["content"]
+                    # A non-string content fails here: falsy, or no isspace(). One scan for a newline (most texts
+                    # have none) spares the two reserved-string searches.
+                    if (
+                        not content
+                        or content.isspace()
+                        or ("\n" in content and (_RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content))
+                    ):
+                        raise KeyError
+                    if content.isascii():  # O(1) in CPython
+                        ascii_chars += len(content)
+                    else:
+                        k = len(content.encode("ascii", "ignore"))
+                        ascii_chars += k
+                        other += len(content) - k
+                # Compact form, all ASCII and nothing to escape: {"messages":[...]} is 14 bytes, each
+                # user+assistant pair 63 plus its text, a system prompt 12 plus its text.
+                counted = (
+                    (ascii_chars + 2) // 3 + other,
+                    count // 2,
+                    keys == 2,
+                    14 + 63 * (count // 2) + ascii_chars + 12 * (keys == 2) if not other else -1,
+                )
+            except (KeyError, TypeError, AttributeError):  # not a well-formed record: the slow path says what
+                counted = None
             clean = True
             if counted is None:  # something is wrong: the slow path says what
                 if type(record) is not dict:
@@ -295,24 +361,28 @@ def _validate(
                     )
                     continue
                 before = len(issues.errors) + issues.omitted_errors
-                counted = (*_check(record, lineno, issues), "system" in record)
+                counted = (*_check(record, lineno, issues), "system" in record, -1)
                 unique = _no_duplicate_keys(raw, lineno, issues)
                 clean = unique and len(issues.errors) + issues.omitted_errors == before
             else:
                 # orjson keeps the last of duplicate keys, so a duplicate must be found in the line itself. The
                 # record's compact form is the shortest text it can have (its values are all strings, each
                 # written with the fewest escapes); a duplicate adds at least 6 bytes (,"k":v) on top. So a
-                # line exactly as long as that form (the common case: compact JSON) holds none. Else: a valid
-                # record has exactly 1 + 2*system + 8*turns strings, 2 unescaped quotes each, and a duplicate
-                # adds at least one string; escaped quotes (\") are subtracted, and a doubled backslash makes
-                # that count unsure. Only a record that fails both takes the exact (slow) check.
-                if len(dumps(record)) + 1 != len(raw):
+                # line exactly as long as that form (the common case: compact JSON) holds none. For ASCII text
+                # with no backslash on the line, that length is simple arithmetic; else orjson writes it. Failing
+                # that: a valid record has exactly 1 + 2*system + 8*turns strings, 2 unescaped quotes each, and a
+                # duplicate adds at least one string; escaped quotes (\") are subtracted, and a doubled backslash
+                # makes that count unsure. Only a record that fails all of these takes the exact (slow) check.
+                compact = counted[3]
+                if compact < 0 or b"\\" in raw:
+                    compact = len(dumps(record))
+                if compact + 1 != n and compact != n:
                     quotes = raw.count(b'"')
                     if b"\\" in raw:
                         quotes = -1 if b"\\\\" in raw else quotes - raw.count(b'\\"')
                     if quotes != 2 + 4 * counted[2] + 16 * counted[1]:
                         clean = _no_duplicate_keys(raw, lineno, issues)
-            count, user_turns, has_system = counted
+            count, user_turns, has_system, _ = counted
             if count > near:
                 exact = False
                 # A record that already fails would only earn a pointless (or refused) CountTokens call.
@@ -465,63 +535,6 @@ def _parse_error(line: bytes, lineno: int, error: orjson.JSONDecodeError, issues
         f"not valid JSON ({error.msg} at column {error.colno}); each line must be exactly one JSON object "
         "(no trailing text, no NaN or Infinity, no comments)",
     )
-
-
-def _fast_check(record: Any) -> tuple[int, int, bool] | None:
-    """The common case in one tight pass: a valid record gives (estimated tokens, user turns, has a system
-    prompt), else None.
-
-    Any parsed JSON value may come in: whatever is not a well-formed record fails a lookup or a length here
-    (``KeyError``/``TypeError``/``AttributeError``) and returns None, cheaper than checking types up front.
-    """
-    try:
-        size = len(record)
-        if size == 1:
-            system = None
-        elif size == 2:
-            system = record["system"]
-            if type(system) is not str or (
-                "\n" in system and (_RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system)
-            ):
-                return None
-        else:
-            return None
-        messages = record["messages"]
-        if type(messages) is not list:
-            return None
-        count = len(messages)
-        if count < 2 or count % 2:
-            return None
-        ascii_chars = other = 0
-        if system is not None:
-            if system.isascii():
-                ascii_chars = len(system)
-            else:
-                ascii_chars = len(system.encode("ascii", "ignore"))
-                other = len(system) - ascii_chars
-        expected = "user"
-        for message in messages:
-            if len(message) != 2 or message["role"] != expected:
-                return None
-            expected = "assistant" if expected == "user" else "user"
-            content = message["content"]
-            # A non-string content fails here: falsy, or no isspace(). One scan for a newline (most texts
-            # have none) spares the two reserved-string searches.
-            if (
-                not content
-                or content.isspace()
-                or ("\n" in content and (_RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content))
-            ):
-                return None
-            if content.isascii():  # O(1) in CPython
-                ascii_chars += len(content)
-            else:
-                n = len(content.encode("ascii", "ignore"))
-                ascii_chars += n
-                other += len(content) - n
-    except (KeyError, TypeError, AttributeError):
-        return None
-    return (ascii_chars + 2) // 3 + other, count // 2, size == 2
 
 
 def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int, int]:
