@@ -429,7 +429,11 @@ class WatchdogGuard:
             "--log",
             str(log_file),
         ]
-        for service, url in sorted(t.endpoint_urls.items()):
+        endpoints = t.endpoint_urls
+        # The endpoint the owner's bedrock client really uses (a ready-made client may carry one the transport was
+        # not told about): the watchdog must delete in the same place, never fall back to another.
+        endpoints["bedrock"] = str(t.client("bedrock").meta.endpoint_url)
+        for service, url in sorted(endpoints.items()):
             command += ["--endpoint", f"{service}={url}"]
         # The lease is the child's stdin: the owner holds the only write end (Popen's pipes are not inherited by
         # the owner's other children), so EOF means the owner is gone. A new session keeps a terminal's SIGHUP or
@@ -449,8 +453,11 @@ class WatchdogGuard:
         line = process.stdout.readline().decode(errors="replace").strip() if ready else ""
         process.stdout.close()
         if line != "armed":
+            # Kill before closing the lease: a slow watchdog seeing EOF would delete a PT its owner still uses.
             process.kill()
             process.wait(timeout=10)
+            assert process.stdin is not None
+            process.stdin.close()
             raise HaikuFinetuneError(
                 f"the watchdog for {provisioned_arn} did not start (said {line!r}); see {log_file}"
             )

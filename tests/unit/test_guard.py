@@ -305,3 +305,38 @@ def test_sigkill_of_the_owner_with_a_watchdog_the_pt_is_deleted(local: LocalBedr
     log = (tmp_path / f"{arn.rsplit('/', 1)[-1]}.log").read_text()
     assert "owner died without releasing the lease" in log
     assert f"confirmed: {arn} is deleted" in log
+
+
+def test_the_watchdog_gets_credentials_given_in_code_through_its_environment() -> None:
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s3cr3t", region_name="us-west-2"
+    )
+    env = guard._child_env(BedrockTransport(session=session))
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("AKIDEXAMPLE", "s3cr3t")
+    assert "AWS_SESSION_TOKEN" not in env
+
+
+def test_the_watchdog_gets_the_owners_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import boto3
+
+    config = tmp_path / "config"
+    config.write_text("[profile ops]\nregion = us-west-2\naws_access_key_id = AKIDOPS\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    env = guard._child_env(BedrockTransport(session=boto3.session.Session(profile_name="ops")))
+    assert env["AWS_PROFILE"] == "ops"
+    assert env.get("AWS_ACCESS_KEY_ID") != "AKIDOPS"  # the profile, not its keys, crosses the process boundary
+
+
+def test_arming_a_watchdog_that_cannot_start_says_where_its_log_is(
+    local: LocalBedrock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    true = shutil.which("true")
+    assert true is not None
+    monkeypatch.setattr(guard.sys, "executable", true)  # exits at once without saying "armed"
+    with pytest.raises(HaikuFinetuneError, match=r"did not start .* see .*abc123def456\.log"):
+        WatchdogGuard(transport=_transport(local, None), log_dir=tmp_path).arm(PT, 60)
