@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     )
     from .errors import (
         AccessDeniedError,
+        CallFailedError,
         ConflictError,
         ConnectionFailedError,
         CredentialsError,
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
         JobFailedError,
         JobStoppedError,
         MissingExtraError,
+        ModelEndOfLifeError,
         ModelError,
         ModelNotReadyError,
         ModelTimeoutError,
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
         ServiceUnavailableError,
         ServiceValidationError,
         ThrottlingError,
+        UnparseableResponseError,
         WaitTimeoutError,
     )
     from .evaluation import (
@@ -193,6 +196,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "errors": (
         "AccessDeniedError",
+        "CallFailedError",
         "ConflictError",
         "ConnectionFailedError",
         "CredentialsError",
@@ -204,6 +208,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "JobFailedError",
         "JobStoppedError",
         "MissingExtraError",
+        "ModelEndOfLifeError",
         "ModelError",
         "ModelNotReadyError",
         "ModelTimeoutError",
@@ -214,6 +219,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ServiceUnavailableError",
         "ServiceValidationError",
         "ThrottlingError",
+        "UnparseableResponseError",
         "WaitTimeoutError",
     ),
     "evaluation": (
@@ -267,6 +273,7 @@ __all__ = [
     "BedrockTokenCounter",
     "BedrockTransport",
     "BillingWarning",
+    "CallFailedError",
     "Completion",
     "CompletionStream",
     "ConflictError",
@@ -293,6 +300,7 @@ __all__ = [
     "JobPlan",
     "JobStoppedError",
     "MissingExtraError",
+    "ModelEndOfLifeError",
     "ModelError",
     "ModelNotReadyError",
     "ModelTimeoutError",
@@ -312,6 +320,7 @@ __all__ = [
     "ThrottlingError",
     "TokenCounter",
     "TrainingMetrics",
+    "UnparseableResponseError",
     "Usage",
     "ValidationIssue",
     "ValidationReport",

@@ -167,3 +167,116 @@ def test_no_import_cycles_between_submodules() -> None:
         "print('\\n'.join(failed))\n"
     )
     assert _fresh(code) == "", f"order tried: {order}"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules its body imports when it runs (``TYPE_CHECKING`` blocks and imports inside
+    functions left out: they run later, once every module is initialised)."""
+    import ast
+
+    root = Path(hf.__file__).parent
+    files: dict[str, tuple[Path, bool]] = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        files[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+
+    def runtime_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+        found: list[ast.Import | ast.ImportFrom] = []
+        for node in tree.body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            found.extend(n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom))
+        return [n for n in found if not _inside_function(tree, n)]
+
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_package) in files.items():
+        package = name if is_package else name.rpartition(".")[0]
+        deps: set[str] = set()
+        for node in runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names if alias.name in files)
+                continue
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            submodules = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in files]
+            deps.update(submodules)
+            if len(submodules) < len(node.names) and target in files:
+                deps.add(target)  # names taken from the module itself: it must have finished running
+        graph[name] = deps - {name}
+    return graph
+
+
+def _inside_function(tree: object, target: object) -> bool:
+    import ast
+
+    for node in ast.walk(tree):  # type: ignore[arg-type]
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(n is target for n in ast.walk(node)):
+            return True
+    return False
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    graph = _import_graph()
+    assert "haiku_finetune.cli.main" in graph and "haiku_finetune.demo" in graph
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_cli_and_demo_do_not_import_each_other() -> None:
+    graph = _import_graph()
+    cli = {name for name in graph if name.startswith("haiku_finetune.cli")}
+    assert not graph["haiku_finetune.demo"] & cli
+    assert all("haiku_finetune.demo" not in graph[name] for name in cli)
+
+
+def test_the_demo_never_imports_the_cli_even_inside_a_function() -> None:
+    import ast
+
+    source = (Path(hf.__file__).parent / "demo.py").read_text(encoding="utf-8")
+    imported = [node.module or "" for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)] + [
+        alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import) for alias in node.names
+    ]
+    assert not [name for name in imported if name == "cli" or ".cli" in name or name.startswith("cli")]
