@@ -23,6 +23,7 @@ This module must not create or wait for deployments: it only arms, moves and rel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ import re
 import select
 import subprocess
 import sys
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from . import iam
 from ._tags import LIBRARY_TAG_KEY, LIBRARY_TAG_VALUE
 from ._transport import BedrockTransport, resolve_transport
 from .errors import HaikuFinetuneError, ResourceNotFoundError
@@ -63,6 +66,8 @@ SCHEDULER_INPUT_KEY = "ProvisionedModelId"
 #: The inline policy on a scheduler role.
 SCHEDULER_POLICY_NAME = "haiku-finetune-delete-one-provisioned-throughput"
 
+# Attempts at CreateSchedule while a new role propagates (about 3 minutes at most, see SchedulerGuard._create).
+_PROPAGATION_ATTEMPTS = 8
 _NAME_SAFE = re.compile(r"[^0-9A-Za-z_.-]")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _PT_ARN = re.compile(r"arn:aws(-[a-z-]+)?:bedrock:[a-z0-9-]+:[0-9]{12}:provisioned-model/[0-9A-Za-z._-]+")
@@ -276,7 +281,7 @@ class SchedulerGuard:
             },
         }
         try:
-            t.call("scheduler", "CreateSchedule", **definition)
+            self._create(t, definition, fresh_role=made_role)
         except BaseException:
             if made_role:
                 _delete_scheduler_role(t, role_arn.rsplit("/", 1)[-1])
@@ -290,6 +295,27 @@ class SchedulerGuard:
             _role_name=role_arn.rsplit("/", 1)[-1] if made_role else None,
             _now=self.now,
         )
+
+    @staticmethod
+    def _create(t: BedrockTransport, definition: dict[str, Any], *, fresh_role: bool) -> None:
+        """CreateSchedule; with a role made seconds ago, ride out IAM's propagation delay.
+
+        Scheduler may refuse a role it cannot assume yet ("... must allow AWS EventBridge Scheduler to assume the
+        role"): IAM is eventually consistent. One client token for every attempt, so a create that did reach the
+        service is not made twice.
+        """
+        token = uuid.uuid4().hex
+
+        def call() -> None:
+            t.call("scheduler", "CreateSchedule", ClientToken=token, **definition)
+
+        if not fresh_role:
+            call()
+            return
+        policy = dataclasses.replace(
+            t.retry, max_attempts=_PROPAGATION_ATTEMPTS, initial_backoff=5.0, max_backoff=30.0, total_timeout=180.0
+        )
+        policy.run("CreateSchedule", call, retry_if=iam.is_role_propagation_refusal)
 
 
 @dataclass
@@ -398,6 +424,9 @@ class WatchdogGuard:
 
     def arm(self, provisioned_arn: str, lifetime: float | timedelta, *, name: str | None = None) -> WatchdogHandle:
         """Start the watchdog for ``provisioned_arn``; returns once it has said it is armed.
+
+        Keep the handle for as long as the PT should live: dropping it closes the lease, and the watchdog then
+        deletes the PT as it would for a dead owner.
 
         Args:
             provisioned_arn: The PT to delete.

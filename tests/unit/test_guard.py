@@ -340,3 +340,48 @@ def test_arming_a_watchdog_that_cannot_start_says_where_its_log_is(
     monkeypatch.setattr(guard.sys, "executable", true)  # exits at once without saying "armed"
     with pytest.raises(HaikuFinetuneError, match=r"did not start .* see .*abc123def456\.log"):
         WatchdogGuard(transport=_transport(local, None), log_dir=tmp_path).arm(PT, 60)
+
+
+def test_a_role_scheduler_cannot_assume_yet_is_waited_for_with_one_token(
+    local: LocalBedrock, scheduled: tuple[Scheduler, BedrockTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haiku_finetune.local.wire import ApiError
+
+    scheduler, t = scheduled
+    arn = make_throughput(local)
+    real = scheduler.op_CreateSchedule
+    tokens: list[str] = []
+
+    def not_yet(params: dict[str, Any]) -> dict[str, Any]:
+        tokens.append(params["ClientToken"])
+        if len(tokens) < 3:
+            raise ApiError(
+                "ValidationException",
+                "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
+            )
+        return real(params)
+
+    monkeypatch.setattr(scheduler, "op_CreateSchedule", not_yet)
+    started = local.clock.monotonic()
+    SchedulerGuard(transport=t, now=local.clock.now).arm(arn, 600)
+    assert len(tokens) == 3 and len(set(tokens)) == 1
+    assert local.clock.monotonic() > started  # it backed off on the (emulated) clock
+    assert len(scheduler.schedules()) == 1
+
+
+def test_a_role_refusal_with_a_role_of_yours_is_not_retried(
+    local: LocalBedrock, scheduled: tuple[Scheduler, BedrockTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haiku_finetune.local.wire import ApiError
+
+    scheduler, t = scheduled
+    calls: list[int] = []
+
+    def refuse(params: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        raise ApiError("ValidationException", "The execution role you provide must allow Scheduler to assume the role.")
+
+    monkeypatch.setattr(scheduler, "op_CreateSchedule", refuse)
+    with pytest.raises(HaikuFinetuneError, match="assume the role"):
+        SchedulerGuard(transport=t, role_arn="arn:aws:iam::123456789012:role/mine").arm(PT, 600)
+    assert calls == [1]
