@@ -1,13 +1,21 @@
 """Shared constants that are not model facts: job statuses and polling schedules.
 
 Facts about a base model (ids, limits, hyperparameter ranges) live in :mod:`haiku_finetune.base_models`, not
-here. This module must import nothing from the package, so any module (and the CLI's parser) can use it
-without loading the AWS layers.
+here. This module imports only :class:`~haiku_finetune._wait.PollInterval` (stdlib underneath), so any module, and
+the CLI's parser, can use it without loading the AWS layers. It must do no I/O.
 """
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_JOB_POLL", "JOB_STATUSES", "TERMINAL_JOB_STATUSES"]
+from ._wait import PollInterval
+
+__all__ = [
+    "DEPLOYMENT_DELETE_POLL",
+    "DEPLOYMENT_POLL",
+    "JOB_POLL",
+    "JOB_STATUSES",
+    "TERMINAL_JOB_STATUSES",
+]
 
 #: Every ``status`` GetModelCustomizationJob returns, in lifecycle order.
 JOB_STATUSES: tuple[str, ...] = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
@@ -15,6 +23,11 @@ JOB_STATUSES: tuple[str, ...] = ("InProgress", "Completed", "Failed", "Stopping"
 #: Job statuses after which nothing changes any more.
 TERMINAL_JOB_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Stopped"})
 
-#: Polling schedule of a customization job, in seconds: (initial, maximum, growth per poll). Jobs take hours,
-#: so polls start at 30 s and slow to 2 min.
-DEFAULT_JOB_POLL: tuple[float, float, float] = (30.0, 120.0, 1.25)
+#: Polling a customization job: jobs take hours, so polls start at 30 s and slow to 2 min.
+JOB_POLL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
+
+#: Polling a Provisioned Throughput until it is in service (about 20 minutes): the same gentle schedule.
+DEPLOYMENT_POLL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
+
+#: Polling a Provisioned Throughput until it is gone: deletion is quick, so every 5 s.
+DEPLOYMENT_DELETE_POLL = PollInterval(initial=5.0, maximum=5.0, growth=1.0)
