@@ -1,13 +1,25 @@
-"""Emulated time for LocalBedrock: a manual clock for tests, or real time sped up by a factor for demos."""
+"""Emulated time for LocalBedrock: a manual clock for tests, or real time sped up by a factor for demos.
+
+Emulated timestamps (``creationTime``, ``endTime``, ...) are the real UTC time the clock was made, plus the
+emulated seconds since, to the millisecond as the service reports them: the time between two of them is the
+emulated duration (a job's ``endTime - creationTime`` is its emulated run). Under a time scale they run ahead of
+the real clock by ``(time_scale - 1)`` times the real time elapsed. This module must not sleep except in
+:meth:`EmulatedClock.sleep`, and never scales anything but the emulated job clock.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["EmulatedClock"]
+__all__ = ["MAX_TIME_SCALE", "EmulatedClock"]
+
+#: The fastest clock allowed: an emulated day per real second. Faster would leave the datetime range (year
+#: 9999) within days of running, and a two-hour job already takes a tenth of a second at this speed.
+MAX_TIME_SCALE = 86_400.0
 
 
 class EmulatedClock:
@@ -21,8 +33,12 @@ class EmulatedClock:
     """
 
     def __init__(self, time_scale: float | None = None, *, real_time: Callable[[], float] = time.monotonic) -> None:
-        if time_scale is not None and time_scale <= 0:
-            raise ValueError(f"time_scale must be > 0 or None, got {time_scale}")
+        if time_scale is not None:
+            if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)):
+                raise TypeError(f"time_scale must be a number or None, got {type(time_scale).__name__}")
+            if not (math.isfinite(time_scale) and 0 < time_scale <= MAX_TIME_SCALE):
+                raise ValueError(f"time_scale must be > 0 and <= {MAX_TIME_SCALE:g} (or None), got {time_scale}")
+            time_scale = float(time_scale)
         self.time_scale = time_scale
         self._real = real_time
         self._lock = threading.Lock()
@@ -39,7 +55,7 @@ class EmulatedClock:
 
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` of emulated time pass (instantly on a manual clock)."""
-        if seconds <= 0:
+        if not seconds > 0:  # also NaN
             return
         if self.time_scale is None:
             self.advance(seconds)
@@ -48,15 +64,15 @@ class EmulatedClock:
 
     def advance(self, seconds: float) -> None:
         """Move emulated time forward by ``seconds`` (on either kind of clock)."""
-        if seconds < 0:
-            raise ValueError("time only moves forward")
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"time only moves forward: advance() needs finite seconds >= 0, got {seconds}")
         with self._lock:
             self._offset += seconds
 
     def now(self) -> datetime:
         """The emulated wall-clock time (UTC)."""
-        return self._epoch + timedelta(seconds=self.monotonic())
+        return self.at(self.monotonic())
 
     def at(self, seconds: float) -> datetime:
-        """The emulated wall-clock time of an emulated instant."""
-        return self._epoch + timedelta(seconds=seconds)
+        """The emulated wall-clock time (UTC) of an emulated instant, to the millisecond."""
+        return self._epoch + timedelta(milliseconds=round(seconds * 1000))

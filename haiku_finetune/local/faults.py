@@ -8,6 +8,7 @@ real: it emulates the network, not the job clock.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import zlib
@@ -58,6 +59,15 @@ class Faults:
     _counts: dict[tuple[str, str], int] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # Checked when made, not when the first request draws from it: a bad rate is one clear error at once.
+        for kind in ("throttle", "server_error", "drop", "lose_response", "slow"):
+            _check(kind, getattr(self, kind), rate=True)
+        _check("latency", self.latency, rate=False)
+        _check("slow_seconds", self.slow_seconds, rate=False)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise TypeError(f"Faults seed must be an int or None, got {type(self.seed).__name__}")
+
     def decide(self, operation: str) -> FaultDecision:
         """Draw the faults for one call of ``operation`` (thread-safe, deterministic for a seed and order)."""
         with self._lock:
@@ -99,6 +109,23 @@ class Faults:
                 return False
             return rng.random() < float(value)
         return spec > 0 and rng.random() < spec
+
+
+def _check(kind: str, spec: object, *, rate: bool) -> None:
+    """A rate in [0, 1] (or, per operation, a count >= 1), or seconds >= 0; TypeError/ValueError otherwise."""
+    if isinstance(spec, Mapping) and kind != "slow_seconds":
+        for operation, value in spec.items():
+            if not isinstance(operation, str):
+                raise TypeError(f"Faults {kind} keys must be operation names, got {operation!r}")
+            counted = rate and isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            if not counted:
+                _check(f"{kind}[{operation!r}]", value, rate=rate)
+        return
+    if isinstance(spec, bool) or not isinstance(spec, (int, float)):
+        raise TypeError(f"Faults {kind} must be a number or a mapping of operation names, got {type(spec).__name__}")
+    if not math.isfinite(spec) or spec < 0 or (rate and spec > 1):
+        wanted = "a rate between 0 and 1 (or, per operation, a count of calls)" if rate else "seconds >= 0"
+        raise ValueError(f"Faults {kind} must be {wanted}, got {spec!r}")
 
 
 def _value(spec: Spec, operation: str) -> float:

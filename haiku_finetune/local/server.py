@@ -2,7 +2,11 @@
 
 Each response goes out in one write with TCP_NODELAY set: Python's http.server would otherwise send headers
 and body separately, and on a keep-alive connection Nagle's algorithm meeting the client's delayed ACK stalls
-every response by about 40 ms.
+every response by about 40 ms. The listen backlog is 128 (socketserver's default of 5 drops the SYNs of a burst
+of new connections, which then wait a second for the retransmit). A request whose ``Content-Length`` is not a
+whole number, or promises more than arrives, gets a 400 and the connection is closed; nothing is printed.
+
+This module must not emulate an operation (``service.py`` does) or know an operation's wire shape (``wire.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import http
 import logging
+import re
 import socket
 import threading
 import time
@@ -37,19 +42,28 @@ __all__ = ["BedrockServer"]
 
 _log = logging.getLogger(__name__)
 
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
 
 class BedrockServer(ThreadingHTTPServer):
-    """The loopback server; ``service`` does the work, ``faults`` may get in the way."""
+    """The loopback server on ``port`` (0: a free one); ``service`` does the work, ``faults`` may get in the way."""
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128
+    #: Real seconds to wait for the rest of a request body before answering 400 (a client that promised more
+    #: bytes than it sends must not hold a thread forever).
+    body_timeout = 10.0
+    #: The largest body accepted (CPython would allocate a promised length up front).
+    max_body = 64 * 1024 * 1024
 
-    def __init__(self, service: Service) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, service: Service, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.service = service
         self.faults: Faults | None = None
         self.responses: deque[tuple[str, dict[str, Any]]] = deque(maxlen=20_000)
         self._sockets: set[socket.socket] = set()
+        self._handlers: set[threading.Thread] = set()  # connection threads, joined by stop()
         self._sockets_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -61,12 +75,19 @@ class BedrockServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         """Serve in a background thread."""
+        if self._thread is not None:
+            return
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving, close every open connection, and wait for the threads to end."""
-        self.shutdown()
+        """Stop serving, close every open connection, and wait for the threads to end.
+
+        Safe on a server that never started: ``shutdown()`` waits for ``serve_forever`` to acknowledge, which
+        a server that never served would never do, so it is only asked of a running one.
+        """
+        if self._thread is not None and self._thread.is_alive():
+            self.shutdown()
         with self._sockets_lock:
             open_sockets = list(self._sockets)
         for sock in open_sockets:
@@ -77,18 +98,25 @@ class BedrockServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # A connection thread outlives its socket's untracking by a little (socketserver closes the socket
+        # after finish()): join the threads themselves, within one bound for all.
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with self._sockets_lock:
-                if not self._sockets:
-                    break
-            time.sleep(0.01)
+        with self._sockets_lock:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            handler.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a handler's failure instead of printing a traceback (a client that hangs up is routine)."""
+        _log.debug("LocalBedrock: a connection from %s ended in an error", client_address, exc_info=True)
 
     def track(self, sock: socket.socket, add: bool) -> None:
         """Remember (or forget) an open connection so :meth:`stop` can close it."""
         with self._sockets_lock:
             if add:
                 self._sockets.add(sock)
+                self._handlers = {t for t in self._handlers if t.is_alive()}
+                self._handlers.add(threading.current_thread())
             else:
                 self._sockets.discard(sock)
 
@@ -127,8 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
+        if body is None:
+            return
         parts = urllib.parse.urlsplit(self.path)
         found = match(self.command, parts.path, runtime=True) or match(self.command, parts.path, runtime=False)
         if found is None:
@@ -174,6 +203,39 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.responses.append((route.name, orjson.loads(payload)))
         content_type = headers.pop("Content-Type", "application/json")
         self._send(route.status, payload, content_type, headers)
+
+    def _body(self) -> bytes | None:
+        """The request body, or ``None`` once a malformed ``Content-Length`` has been answered with a 400."""
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return b""
+        # int() alone would take "+5", " 5" and "1_0", and a negative length would read to the end of the stream.
+        if not _DIGITS.fullmatch(raw.strip()):
+            self._bad_request(f"Content-Length must be a whole number of bytes, got {raw!r}")
+            return None
+        length = int(raw)
+        if length > self.server.max_body:
+            self._bad_request(f"Content-Length {length} is more than LocalBedrock accepts")
+            return None
+        body = b""
+        self.connection.settimeout(self.server.body_timeout)
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # timed out (or reset): what arrived is too short, and the stream is out of step
+            pass
+        finally:
+            self.connection.settimeout(None)
+        if len(body) < length:
+            self._bad_request(f"the body is shorter than the {length} bytes its Content-Length gave")
+            return None
+        return body
+
+    def _bad_request(self, message: str) -> None:
+        """Answer 400 and close: after a bad length, where the next request starts is unknown."""
+        _log.debug("bad request: %s", message)
+        self.close_connection = True
+        body = orjson.dumps({"message": message})
+        self._send(400, body, "application/json", {"x-amzn-ErrorType": "SerializationException", "Connection": "close"})
 
     def _lose(self, operation: str) -> None:
         """Close the connection without answering a request that was handled (the ``lose_response`` fault)."""

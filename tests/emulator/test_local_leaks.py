@@ -10,7 +10,6 @@ import time
 import pytest
 
 from haiku_finetune.local import LocalBedrock
-
 from tests.serve_process import serve
 
 
@@ -59,9 +58,11 @@ def test_a_second_running_emulator_is_refused_and_the_first_keeps_its_data() -> 
 
 
 def test_standalone_module_prints_the_environment_and_stops_on_ctrl_c() -> None:
-    with serve(["-m", "haiku_finetune.local", "--seed", "3"], ready="# LocalBedrock is running") as served:
+    with serve(["-m", "haiku_finetune.local", "--seed", "3"], ready="# Serving until Ctrl-C") as served:
         assert served.env["AWS_ENDPOINT_URL_BEDROCK"].startswith("http://127.0.0.1:")
         client = served.bedrock()
         assert client.list_foundation_models()["modelSummaries"]
         client.close()
-    assert served.returncode == 0 and "# stopped" in served.out
+    assert served.lines[0].startswith("# LocalBedrock: emulated account 123456789012, region us-west-2")
+    assert served.returncode == 0 and served.out.strip() == "# LocalBedrock stopped", served.err
+    assert "Traceback" not in served.err

@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.parsers import ResponseParserError
 
+from haiku_finetune.errors import UnparseableResponseError
 from haiku_finetune.local import EmulatedClock, LocalBedrock
 
 BUCKET = "lifecycle-data"
@@ -354,7 +354,7 @@ def test_an_api_moto_lacks_is_a_clean_error_without_a_traceback(
     transport = local.transport()
     # moto answers a bare HTML 500, which botocore cannot parse (the library's IAM check says "not checked").
     with caplog.at_level(logging.DEBUG):
-        with pytest.raises(ResponseParserError):
+        with pytest.raises(UnparseableResponseError):
             transport.call(
                 "iam",
                 "SimulatePrincipalPolicy",

@@ -1,0 +1,148 @@
+"""The standalone LocalBedrock server: the one implementation behind ``haiku-finetune local serve`` and
+``python -m haiku_finetune.local``.
+
+Both take the same options with the same defaults (:func:`add_serve_arguments`) and run :func:`run_serve`: start
+the emulator, print ``export`` lines that point boto3 (and the AWS CLI, and this library) at it, serve until
+Ctrl-C or SIGTERM, stop cleanly. This module must not define an emulator behaviour of its own: it only starts
+:class:`LocalBedrock` with what the command line says.
+
+Emulated time runs at :data:`DEFAULT_TIME_SCALE` (60) emulated seconds per real second by default: a two-hour
+job takes two minutes, a deployment comes up in 20 s, and emulated timestamps stay within a day of the real
+clock for the first half hour of serving (they run ahead by 59 s per real second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import TextIO
+
+from .clock import MAX_TIME_SCALE
+
+__all__ = ["DEFAULT_TIME_SCALE", "add_serve_arguments", "run_serve", "serve_main"]
+
+#: Emulated seconds per real second when serving standalone.
+DEFAULT_TIME_SCALE = 60.0
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--port``, ``--time-scale`` and ``--seed`` to ``parser`` (the CLI's ``local serve`` and ``-m``)."""
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=0,
+        metavar="N",
+        help="port of the bedrock and bedrock-runtime endpoint on 127.0.0.1 (default 0: a free one)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=DEFAULT_TIME_SCALE,
+        metavar="X",
+        help=f"emulated seconds per real second, up to {MAX_TIME_SCALE:g} "
+        f"(default {DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 minutes)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of identifiers, loss curves and fault injection")
+
+
+def run_serve(
+    args: argparse.Namespace,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    prog: str = "python -m haiku_finetune.local",
+) -> int:
+    """Serve LocalBedrock as ``args`` (from :func:`add_serve_arguments`) say, until Ctrl-C or SIGTERM.
+
+    Args:
+        args: Parsed ``port``, ``time_scale`` and ``seed``.
+        out: Where the ``export`` lines go (default: standard output).
+        err: Where a failure to start is reported, in one line (default: standard error).
+        prog: The command's name, for that line.
+
+    Returns:
+        The exit status: 0 after a clean stop, 1 when the emulator could not start (e.g. the port is taken).
+    """
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    from . import ACCOUNT, REGION, LocalBedrock
+
+    local = LocalBedrock(time_scale=args.time_scale, seed=args.seed, port=args.port)
+    with _sigterm_interrupts():
+        try:
+            try:
+                local.start()
+            except OSError as error:
+                err.write(
+                    f"{prog}: error: LocalBedrock could not start on port {args.port}: {error.strerror or error}\n"
+                )
+                return 1
+            env = local.session_env()
+            print(
+                f"# LocalBedrock: emulated account {ACCOUNT}, region {REGION}, Bedrock at {local.endpoint_url}",
+                file=out,
+            )
+            print(f"# Emulated time runs {args.time_scale:g} times as fast as real time.", file=out)
+            print("# Run these lines in another shell to point boto3, the AWS CLI or haiku-finetune at it:", file=out)
+            for key, value in sorted(env.items()):
+                print(f"export {key}={value}", file=out)
+            print("# Serving until Ctrl-C.", file=out, flush=True)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("# LocalBedrock stopped", file=out, flush=True)
+        finally:
+            local.stop()
+    return 0
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m haiku_finetune.local [--port N] [--time-scale X] [--seed N]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m haiku_finetune.local",
+        description="Start LocalBedrock on 127.0.0.1 and print 'export' lines (endpoint URLs and dummy "
+        "credentials) for any boto3 program or the AWS CLI. Runs until Ctrl-C. Same as 'haiku-finetune local serve'.",
+    )
+    add_serve_arguments(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Make SIGTERM stop the server as Ctrl-C does (``docker stop``, ``kill``), when running in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {port}")
+    return port
+
+
+def _time_scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < scale <= MAX_TIME_SCALE:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIME_SCALE:g}, got {text}")
+    return scale
