@@ -263,16 +263,16 @@ def _validate(
         # readline(limit) from C (iter + partial: no Python frame per line): a longer line arrives in pieces,
         # each at most `limit` bytes (see _lines).
         pieces = iter(partial(readline, limit), b"")
-        first = next(pieces, b"")
-        if first.startswith(_BOM) and (len(first) < limit or first[-1] == 10):
+        head = next(pieces, b"")
+        if head.startswith(_BOM) and (len(head) < limit or head[-1] == 10):
             issues.error(
                 "utf8_bom",
                 1,
                 "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
             )
-            first = first[3:]
+            head = head[3:]
             size = 3
-        for raw in chain((first,), pieces) if first else pieces:
+        for raw in chain((head,), pieces) if head else pieces:
             lineno += 1
             n = len(raw)
             size += n
@@ -292,10 +292,10 @@ def _validate(
                 if _long_line(readline, raw, lineno, issues):
                     break
                 continue
-            # The common case in one tight pass, inline (a call per record costs ~5% on short records): a valid
-            # record gives (estimated tokens, user turns, has a system prompt, length of its compact JSON when
-            # all its text is ASCII, else -1). Whatever is not a well-formed record fails a lookup, a length or a
-            # check here (KeyError/TypeError/AttributeError), cheaper than checking types up front.
+            # The common case in one tight pass, inline (a call and a tuple per record cost ~5% on short records):
+            # a valid record gives its estimated tokens, user turns, whether it has a system prompt. Whatever is
+            # not a well-formed record fails a lookup, a length or a check here (KeyError/TypeError/AttributeError),
+            # cheaper than checking types up front.
             try:
                 keys = len(record)
                 if keys == 1:
@@ -311,8 +311,8 @@ def _validate(
                 messages = record["messages"]
                 if type(messages) is not list:
                     raise KeyError
-                count = len(messages)
-                if count < 2 or count % 2:
+                msgs = len(messages)
+                if msgs < 2 or msgs % 2:
                     raise KeyError
                 ascii_chars = other = 0
                 if system is not None:
@@ -341,18 +341,14 @@ def _validate(
                         k = len(content.encode("ascii", "ignore"))
                         ascii_chars += k
                         other += len(content) - k
-                # Compact form, all ASCII and nothing to escape: {"messages":[...]} is 14 bytes, each
-                # user+assistant pair 63 plus its text, a system prompt 12 plus its text.
-                counted = (
-                    (ascii_chars + 2) // 3 + other,
-                    count // 2,
-                    keys == 2,
-                    14 + 63 * (count // 2) + ascii_chars + 12 * (keys == 2) if not other else -1,
-                )
+                count = (ascii_chars + 2) // 3 + other
+                user_turns = msgs // 2
+                has_system = keys == 2
+                fast = True
             except (KeyError, TypeError, AttributeError):  # not a well-formed record: the slow path says what
-                counted = None
+                fast = False
             clean = True
-            if counted is None:  # something is wrong: the slow path says what
+            if not fast:  # something is wrong: the slow path says what
                 if type(record) is not dict:
                     issues.error(
                         "not_object",
@@ -361,7 +357,8 @@ def _validate(
                     )
                     continue
                 before = len(issues.errors) + issues.omitted_errors
-                counted = (*_check(record, lineno, issues), "system" in record, -1)
+                count, user_turns = _check(record, lineno, issues)
+                has_system = "system" in record
                 unique = _no_duplicate_keys(raw, lineno, issues)
                 clean = unique and len(issues.errors) + issues.omitted_errors == before
             else:
@@ -373,16 +370,18 @@ def _validate(
                 # that: a valid record has exactly 1 + 2*system + 8*turns strings, 2 unescaped quotes each, and a
                 # duplicate adds at least one string; escaped quotes (\") are subtracted, and a doubled backslash
                 # makes that count unsure. Only a record that fails all of these takes the exact (slow) check.
-                compact = counted[3]
-                if compact < 0 or b"\\" in raw:
+                # Compact form, all ASCII and nothing to escape: {"messages":[...]} is 14 bytes, each
+                # user+assistant pair 63 plus its text, a system prompt 12 plus its text.
+                if other or b"\\" in raw:
                     compact = len(dumps(record))
+                else:
+                    compact = 14 + 63 * user_turns + ascii_chars + 12 * has_system
                 if compact + 1 != n and compact != n:
                     quotes = raw.count(b'"')
                     if b"\\" in raw:
                         quotes = -1 if b"\\\\" in raw else quotes - raw.count(b'\\"')
-                    if quotes != 2 + 4 * counted[2] + 16 * counted[1]:
+                    if quotes != 2 + 4 * has_system + 16 * user_turns:
                         clean = _no_duplicate_keys(raw, lineno, issues)
-            count, user_turns, has_system, _ = counted
             if count > near:
                 exact = False
                 # A record that already fails would only earn a pointless (or refused) CountTokens call.
