@@ -45,12 +45,15 @@ from ._transport import BedrockTransport, resolve_transport
 from .errors import HaikuFinetuneError, ResourceNotFoundError
 
 __all__ = [
+    "GUARD_PREFIX",
     "SCHEDULER_INPUT_KEY",
     "SCHEDULER_TARGET_ARN",
     "GuardHandle",
+    "GuardSchedule",
     "SchedulerGuard",
     "WatchdogGuard",
     "ensure_scheduler_role",
+    "find_guard_schedules",
     "scheduler_delete_policy",
     "scheduler_trust_policy",
     "watchdog_log_dir",
@@ -63,6 +66,8 @@ SCHEDULER_TARGET_ARN = "arn:aws:scheduler:::aws-sdk:bedrock:deleteProvisionedMod
 #: The ``Input`` key naming the PT. Not confirmed: universal targets take the API's request parameters, and
 #: whether Scheduler wants Bedrock's camelCase ``provisionedModelId`` or this PascalCase form is unverified.
 SCHEDULER_INPUT_KEY = "ProvisionedModelId"
+#: The name prefix of every schedule (and role) the library's guards make.
+GUARD_PREFIX = "haiku-finetune-guard-"
 #: The inline policy on a scheduler role.
 SCHEDULER_POLICY_NAME = "haiku-finetune-delete-one-provisioned-throughput"
 
@@ -164,7 +169,7 @@ def scheduler_delete_policy(provisioned_arn: str) -> dict[str, Any]:
 
 def scheduler_role_name(provisioned_arn: str) -> str:
     """The role :class:`SchedulerGuard` makes for one PT (IAM role names: at most 64 characters)."""
-    return f"haiku-finetune-guard-{_NAME_SAFE.sub('-', _pt_id(provisioned_arn))}"[:64]
+    return f"{GUARD_PREFIX}{_NAME_SAFE.sub('-', _pt_id(provisioned_arn))}"[:64]
 
 
 def ensure_scheduler_role(
@@ -264,7 +269,7 @@ class SchedulerGuard:
         t = self.transport
         made_role = self.role_arn is None
         role_arn = self.role_arn or ensure_scheduler_role(provisioned_arn, transport=t)
-        name = f"haiku-finetune-guard-{_NAME_SAFE.sub('-', _pt_id(provisioned_arn))}"[:64]
+        name = f"{GUARD_PREFIX}{_NAME_SAFE.sub('-', _pt_id(provisioned_arn))}"[:64]
         expires = self.now() + timedelta(seconds=seconds)
         definition: dict[str, Any] = {
             "Name": name,
@@ -368,6 +373,64 @@ class SchedulerGuardHandle(GuardHandle):
             f"at {self.expires_at.strftime('%Y-%m-%dT%H:%M:%SZ')}; to remove it: aws scheduler delete-schedule "
             f"--name {self.schedule_name} --group-name {group} --region {self._transport.region}"
         )
+
+
+@dataclass(frozen=True)
+class GuardSchedule:
+    """A guard schedule found in the account.
+
+    Attributes:
+        name: The schedule's name.
+        group: Its schedule group.
+        provisioned_arn: The PT it deletes (``None`` when its Input does not name one).
+        expression: Its ``at(...)`` expression (UTC).
+        pt_exists: Whether that PT still exists; ``False`` marks a stale guard (nothing left to delete).
+    """
+
+    name: str
+    group: str
+    provisioned_arn: str | None
+    expression: str
+    pt_exists: bool
+
+
+def find_guard_schedules(*, group: str = "default", transport: BedrockTransport | None = None) -> list[GuardSchedule]:
+    """List the guard schedules in ``group``, each with whether its PT still exists.
+
+    For orphan scans: a schedule whose PT is gone bills nothing but will fail when it fires; a PT with no
+    schedule (and no owner) is what :func:`~haiku_finetune.deployment.find_orphans` reports.
+    """
+    t = resolve_transport(transport)
+    found = []
+    for page in t.paginate("scheduler", "ListSchedules", GroupName=group, NamePrefix=GUARD_PREFIX):
+        for summary in page.get("Schedules", []):
+            try:
+                detail = t.call("scheduler", "GetSchedule", Name=summary["Name"], GroupName=group)
+            except ResourceNotFoundError:
+                continue  # fired (or released) between the listing and now
+            arn = _input_arn(detail.get("Target", {}).get("Input"))
+            exists = False
+            if arn is not None:
+                try:
+                    t.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=arn)
+                    exists = True
+                except ResourceNotFoundError:
+                    exists = False
+            found.append(GuardSchedule(summary["Name"], group, arn, str(detail.get("ScheduleExpression", "")), exists))
+    return found
+
+
+def _input_arn(raw: str | None) -> str | None:
+    try:
+        body = json.loads(raw or "")
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key in (SCHEDULER_INPUT_KEY, "provisionedModelId"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    return None
 
 
 # -- local watchdog -----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from haiku_finetune.errors import ConflictError
 from haiku_finetune.guard import at_expression
 from haiku_finetune.local import LocalBedrock
 from haiku_finetune.local.scheduler import DELETE_PT_TARGET, Scheduler, SchedulerServer
@@ -22,7 +24,10 @@ BUCKET = "scheduler-emulation"
 def make_throughput(local: LocalBedrock, name: str = "guarded") -> str:
     """Train a one-epoch custom model on the emulator and buy a Provisioned Throughput for it; return its ARN."""
     transport = local.transport()
-    transport.call("s3", "CreateBucket", Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    with contextlib.suppress(ConflictError):  # a second PT in the same emulator
+        transport.call(
+            "s3", "CreateBucket", Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+        )
     record = {
         "messages": [{"role": "user", "content": "Ticket: charged twice"}, {"role": "assistant", "content": "billing"}]
     }

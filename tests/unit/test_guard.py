@@ -385,3 +385,18 @@ def test_a_role_refusal_with_a_role_of_yours_is_not_retried(
     with pytest.raises(HaikuFinetuneError, match="assume the role"):
         SchedulerGuard(transport=t, role_arn="arn:aws:iam::123456789012:role/mine").arm(PT, 600)
     assert calls == [1]
+
+
+def test_find_guard_schedules_marks_the_stale_ones(
+    local: LocalBedrock, scheduled: tuple[Scheduler, BedrockTransport]
+) -> None:
+    _, t = scheduled
+    kept, gone = make_throughput(local, name="kept"), make_throughput(local, name="gone")
+    for arn in (kept, gone):
+        SchedulerGuard(transport=t, now=local.clock.now).arm(arn, 3600)
+    t.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=gone)
+    found = {g.provisioned_arn: g for g in guard.find_guard_schedules(transport=t)}
+    assert set(found) == {kept, gone}
+    assert found[kept].pt_exists and not found[gone].pt_exists
+    assert found[kept].name.startswith(guard.GUARD_PREFIX)
+    assert found[kept].expression.startswith("at(")
