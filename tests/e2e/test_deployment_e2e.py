@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,12 @@ def _records(n: int) -> list[dict[str, Any]]:
     ]
 
 
+def _last_text(request: dict[str, Any]) -> str:
+    """The last message's text: a string from InvokeModel, text blocks from Converse."""
+    content = request["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type", "text") == "text")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +76,7 @@ def test_job_model_to_deployment_to_invoke_converse_stream_to_delete(
     with ProvisionedDeployment.create(custom_model, model_units=1, name="e2e-pt", transport=transport) as dep:
         assert dep.status == "InService"
         assert dep.arn in _live_arns(local)
-        local.set_responder(dep.arn, lambda request: "label: " + request["messages"][-1]["content"].split(":")[0])
+        local.set_responder(dep.arn, lambda request: "label: " + _last_text(request).split(":")[0])
         model = dep.model
         completion = model.invoke("Ticket 7: refund please", system="Label it.", max_tokens=20, temperature=0)
         assert completion.text == "label: Ticket 7"

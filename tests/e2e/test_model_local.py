@@ -14,11 +14,18 @@ import haiku_finetune as hf
 from haiku_finetune.model import BASE_INVOKE_MODEL_ID, FineTunedModel, Prompt
 
 
+def _last_text(request: dict[str, Any]) -> str:
+    """The last message's text: a string from InvokeModel, text blocks from Converse."""
+    content = request["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type", "text") == "text")
+
 
 @pytest.fixture
 def model(local: Any) -> Iterator[FineTunedModel]:
     local.faults = None
-    local.set_responder(BASE_INVOKE_MODEL_ID, lambda request: "echo:" + request["messages"][-1]["content"])
+    local.set_responder(BASE_INVOKE_MODEL_ID, lambda request: "echo:" + _last_text(request))
     yield FineTunedModel.base(transport=local.transport())
     local.faults = None
 
