@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -117,6 +118,11 @@ def _redeliver(signum: int, handler: _Handler) -> None:
         return
     # SIG_DFL, or None (a handler not installed from Python): the default action, for real.
     _log.debug("%s: dying of it, as the default action would have", name)
+    # What the clean-up printed (what was deleted, what may still bill) must not die in a pipe's buffer.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
     # Delivery is asynchronous on some platforms: wait for it rather than return into code that thinks it was

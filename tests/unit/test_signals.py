@@ -221,3 +221,9 @@ def test_outside_the_main_thread_nothing_is_installed(caplog: pytest.LogCaptureF
         thread.join(10)
     assert seen == [before]
     assert "outside the main thread" in caplog.text
+
+
+def test_what_the_cleanup_printed_without_flushing_is_not_lost() -> None:
+    returncode, lines = _run([signal.SIGTERM], cleanup='print("deleted the deployment")')  # no flush=True
+    assert "deleted the deployment" in lines
+    assert returncode == -signal.SIGTERM
