@@ -39,11 +39,18 @@ print("after", flush=True)
 
 
 def _run(
-    signals: list[int], *, setup: str = "", cleanup: str = "pass", wait_for: tuple[str, ...] = ("ready",)
+    signals: list[int],
+    *,
+    setup: str = "",
+    cleanup: str = "pass",
+    wait_for: tuple[str, ...] = ("ready",),
+    env: dict[str, str] | None = None,
 ) -> tuple[int, list[str]]:
     """Start the child, send ``signals[i]`` once it printed ``wait_for[i]``; return (returncode, stdout lines)."""
     code = "_WAIT = 20\n" + _CHILD.format(setup=textwrap.dedent(setup), cleanup=cleanup)
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert process.stdout is not None
         lines: list[str] = []
@@ -224,6 +231,7 @@ def test_outside_the_main_thread_nothing_is_installed(caplog: pytest.LogCaptureF
 
 
 def test_what_the_cleanup_printed_without_flushing_is_not_lost() -> None:
-    returncode, lines = _run([signal.SIGTERM], cleanup='print("deleted the deployment")')  # no flush=True
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe is block-buffered then
+    returncode, lines = _run([signal.SIGTERM], cleanup='print("deleted the deployment")', env=buffered)
     assert "deleted the deployment" in lines
     assert returncode == -signal.SIGTERM
