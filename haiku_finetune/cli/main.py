@@ -111,13 +111,16 @@ def main(argv: Sequence[str] | None = None, *, transport: BedrockTransport | Non
     ctx = Context(transport, sys.stdout, sys.stderr, where)
     handler: Handler = args.handler
     verbosity: int = getattr(args, "verbose", 0)
+    library = logging.getLogger("haiku_finetune")
+    level_before = library.level
     log_handler = _configure_logging(verbosity, ctx.err)
     try:
         return _run(handler, args, ctx)
     finally:
         ctx.close()
-        if log_handler is not None:
-            logging.getLogger("haiku_finetune").removeHandler(log_handler)
+        if log_handler is not None:  # leave logging as it was: main() is also called in-process (tests, programs)
+            library.removeHandler(log_handler)
+            library.setLevel(level_before)
 
 
 def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:

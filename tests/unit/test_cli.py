@@ -452,6 +452,7 @@ def test_unexpected_failures_are_one_line_and_vv_shows_the_details(
     import logging
 
     assert not logging.getLogger("haiku_finetune").handlers
+    assert logging.getLogger("haiku_finetune").level == logging.NOTSET
 
 
 @pytest.mark.parametrize(("argv", "level"), [(["-v", "stats"], 1), (["stats", "-vv"], 2), (["stats"], 0)])
@@ -482,3 +483,34 @@ def test_an_endpoint_nobody_serves_is_one_line_naming_the_option(
         code = main(["jobs", "list", "--endpoint-url", url])
     captured = capsys.readouterr()
     _check_one_line(code, captured.out, captured.err, EXIT_PROBLEMS, f"is anything serving {url}? check --endpoint-url")
+
+
+@pytest.mark.parametrize(
+    ("flags", "shown"),
+    [([], set()), (["-v"], {"INFO"}), (["-vv"], {"INFO", "DEBUG"}), (["-v", "-v"], {"INFO", "DEBUG"})],
+)
+def test_verbose_sends_library_records_to_stderr(
+    flags: list[str], shown: set[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+    import logging
+
+    cli_main = importlib.import_module("haiku_finetune.cli.main")
+    real = cli_main.build_parser
+
+    def chatty(args: argparse.Namespace, ctx: object) -> int:
+        logging.getLogger("haiku_finetune.jobs").info("an info record")
+        logging.getLogger("haiku_finetune.jobs").debug("a debug record")
+        return EXIT_OK
+
+    def patched() -> argparse.ArgumentParser:
+        parser = real()
+        stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
+        stats.set_defaults(handler=chatty)
+        return parser
+
+    monkeypatch.setattr(cli_main, "build_parser", patched)
+    assert main([*flags, "stats", __file__]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert ("INFO haiku_finetune.jobs: an info record" in err) is ("INFO" in shown)
+    assert ("DEBUG haiku_finetune.jobs: a debug record" in err) is ("DEBUG" in shown)
