@@ -35,6 +35,7 @@ from .._transport import BedrockTransport
 from ..errors import MissingExtraError
 from .clock import EmulatedClock
 from .faults import Faults
+from .scheduler import Scheduler
 from .server import BedrockServer
 from .service import REGION, Service
 
@@ -158,6 +159,7 @@ class LocalBedrock:
             setattr(self._service, name, value)
         self._server = BedrockServer(self._service, self.port)
         self._server.faults = self._seeded(self._faults)
+        self._server.scheduler = Scheduler.for_emulator(self)
         self._server.start()
         _log.info("LocalBedrock serving on %s (S3/IAM/STS on %s)", self._server.url, self.s3_endpoint_url)
         return self
@@ -225,6 +227,7 @@ class LocalBedrock:
                 "s3": self.s3_endpoint_url,
                 "iam": self.s3_endpoint_url,
                 "sts": self.s3_endpoint_url,
+                "scheduler": url,
             },
             **kwargs,
         )
@@ -240,6 +243,7 @@ class LocalBedrock:
             "AWS_ENDPOINT_URL_S3": self.s3_endpoint_url,
             "AWS_ENDPOINT_URL_IAM": self.s3_endpoint_url,
             "AWS_ENDPOINT_URL_STS": self.s3_endpoint_url,
+            "AWS_ENDPOINT_URL_SCHEDULER": url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
@@ -249,8 +253,17 @@ class LocalBedrock:
     # -- control and inspection -------------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of emulated time pass."""
+        """Let ``seconds`` of emulated time pass (guard schedules that fall due fire)."""
         self.clock.advance(seconds)
+        if self._server is not None and self._server.scheduler is not None:
+            self._server.scheduler.fire_due()
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The emulated EventBridge Scheduler (one-time schedules that delete a Provisioned Throughput)."""
+        scheduler = self._running_server().scheduler
+        assert scheduler is not None
+        return scheduler
 
     @property
     def faults(self) -> Faults | None:

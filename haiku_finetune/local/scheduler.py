@@ -7,8 +7,9 @@ a ValidationException naming what is not emulated. :meth:`Scheduler.fire_due` fi
 emulator's clock by really calling the emulated ``DeleteProvisionedModelThroughput``, and records each
 invocation; a fired schedule with ``ActionAfterCompletion=DELETE`` disappears, as on AWS.
 
-:class:`SchedulerServer` serves it over loopback HTTP (the REST-JSON routes come from botocore's ``scheduler``
-model through ``wire.py``), until it is routed through LocalBedrock's own server.
+:meth:`Scheduler.answer` serves its REST-JSON routes (from botocore's ``scheduler`` model, through ``wire.py``) on
+LocalBedrock's own server, which every LocalBedrock carries (``local.scheduler``; the transports and
+``session_env()`` it hands out point ``scheduler`` at it). :class:`SchedulerServer` serves one on a port of its own.
 
 Not emulated: the execution role is not assumed or checked (the real service would fail the invocation if the
 role may not delete the PT), retries and dead-letter queues, rate/cron expressions, other groups, tags. The
@@ -196,6 +197,29 @@ class Scheduler:
             )
         return {"Schedules": summaries}
 
+    def answer(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, dict[str, str]] | None:
+        """Answer one HTTP request if it is a schedule request: (status, JSON body, extra headers); else ``None``.
+
+        Due schedules fire first, whatever the request: with a manual clock, the first request after
+        ``advance()`` sees their effect (LocalBedrock's own ``advance()`` fires them too).
+        """
+        self.fire_due()
+        if not path.startswith("/schedules"):
+            return None
+        found = match(method, path)
+        if found is None:
+            return None
+        route, path_params = found
+        try:
+            params = parse_request(route, path_params, query, headers, body)
+            output = self.handle(route.name, params)
+        except ApiError as error:
+            return error.status, orjson.dumps({"Message": error.message}), {"x-amzn-ErrorType": error.code}
+        _, payload = serialize_output(route, output)
+        return route.status, payload, {}
+
     # -- firing -------------------------------------------------------------------------------------------
 
     def fire_due(self, now: datetime | None = None) -> list[Invocation]:
@@ -351,24 +375,19 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urllib.parse.urlsplit(self.path)
-        self.server.scheduler.fire_due()
-        found = match(self.command, parts.path)
-        if found is None:
-            self._send(404, {"Message": f"no route for {self.command} {parts.path}"}, "UnknownOperationException")
-            return
-        route, path_params = found
         try:
-            params = parse_request(route, path_params, parts.query, dict(self.headers.items()), body)
-            output = self.server.scheduler.handle(route.name, params)
-        except ApiError as error:
-            self._send(error.status, {"Message": error.message}, error.code)
-            return
+            answered = self.server.scheduler.answer(
+                self.command, parts.path, parts.query, dict(self.headers.items()), body
+            )
         except Exception as error:  # noqa: BLE001 - an emulator bug must reach the client as a 500, and the log
-            _log.exception("scheduler emulation failed on %s", route.name)
+            _log.exception("scheduler emulation failed on %s %s", self.command, parts.path)
             self._send(500, {"Message": f"LocalBedrock error: {error}"}, "InternalServerException")
             return
-        _, payload = serialize_output(route, output)
-        self._write(route.status, payload, {})
+        if answered is None:
+            self._send(404, {"Message": f"no route for {self.command} {parts.path}"}, "UnknownOperationException")
+            return
+        status, payload, headers = answered
+        self._write(status, payload, headers)
 
     def _send(self, status: int, body: dict[str, Any], code: str) -> None:
         self._write(status, orjson.dumps(body), {"x-amzn-ErrorType": code})

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from .faults import FaultDecision, Faults
+from .scheduler import Scheduler
 from .service import Service
 from .wire import (
     EVENT_STREAM,
@@ -61,6 +62,7 @@ class BedrockServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.service = service
         self.faults: Faults | None = None
+        self.scheduler: Scheduler | None = None  # EventBridge Scheduler emulation, on the same port
         self.responses: deque[tuple[str, dict[str, Any]]] = deque(maxlen=20_000)
         self._sockets: set[socket.socket] = set()
         self._handlers: set[threading.Thread] = set()  # connection threads, joined by stop()
@@ -159,6 +161,13 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         parts = urllib.parse.urlsplit(self.path)
+        if self.server.scheduler is not None:  # fires due schedules; answers /schedules requests
+            answered = self.server.scheduler.answer(
+                self.command, parts.path, parts.query, dict(self.headers.items()), body
+            )
+            if answered is not None:
+                self._send(answered[0], answered[1], "application/json", answered[2])
+                return
         found = match(self.command, parts.path, runtime=True) or match(self.command, parts.path, runtime=False)
         if found is None:
             self._error(ApiError("UnknownOperationException", f"no route for {self.command} {parts.path}", 404))

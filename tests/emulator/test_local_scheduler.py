@@ -158,3 +158,20 @@ def test_over_http_with_plain_boto3(emulated: tuple[LocalBedrock, Scheduler, str
         assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
         client.close()
     assert arn not in _live(local)
+
+
+def test_localbedrock_serves_the_scheduler_on_its_own_port_and_advance_fires(local: LocalBedrock) -> None:
+    from haiku_finetune.guard import SchedulerGuard
+
+    arn = make_throughput(local)
+    assert local.session_env()["AWS_ENDPOINT_URL_SCHEDULER"] == local.endpoint_url
+    transport = local.transport()
+    handle = SchedulerGuard(transport=transport, now=local.clock.now).arm(arn, 3600)
+    (schedule,) = transport.call("scheduler", "ListSchedules")["Schedules"]
+    assert schedule["Name"] == handle.schedule_name
+    assert [s["Name"] for s in local.scheduler.schedules()] == [handle.schedule_name]
+    local.advance(3601)  # advance() fires what fell due
+    assert arn not in _live(local)
+    assert [(i.provisioned_arn, i.outcome) for i in local.scheduler.invocations] == [(arn, "ok")]
+    handle.release()  # the schedule removed itself on firing: releasing is still fine
+    assert transport.call("scheduler", "ListSchedules")["Schedules"] == []
