@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -66,3 +68,55 @@ def test_standalone_module_prints_the_environment_and_stops_on_ctrl_c() -> None:
     assert served.lines[0].startswith("# LocalBedrock: emulated account 123456789012, region us-west-2")
     assert served.returncode == 0 and served.out.strip() == "# LocalBedrock stopped", served.err
     assert "Traceback" not in served.err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_standalone_module_serves_on_the_port_asked_for() -> None:
+    port = _free_port()
+    with serve(
+        ["-m", "haiku_finetune.local", "--port", str(port), "--time-scale", "3600"], ready="# Serving until Ctrl-C"
+    ) as served:
+        assert served.env["AWS_ENDPOINT_URL_BEDROCK"] == f"http://127.0.0.1:{port}"
+        assert "# Emulated time runs 3600 times as fast as real time." in served.lines
+        client = served.bedrock()
+        assert client.list_foundation_models()["modelSummaries"]
+        client.close()
+    assert served.returncode == 0, served.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--time-scale", "0"], "--time-scale: must be more than 0"),
+        (["--time-scale", "nan"], "--time-scale: must be more than 0"),
+        (["--port", "70000"], "--port: a port is between 0 and 65535"),
+        (["--port", "http"], "--port: not a port number"),
+    ],
+)
+def test_standalone_module_refuses_bad_options_in_one_line(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "haiku_finetune.local", *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_standalone_module_says_in_one_line_that_the_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "haiku_finetune.local", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"python -m haiku_finetune.local: error: LocalBedrock could not start on port {port}")
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
