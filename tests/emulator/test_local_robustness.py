@@ -283,3 +283,49 @@ def test_emulated_timestamps_are_whole_milliseconds_after_the_start() -> None:
         clock.advance(-1)
     with pytest.raises(ValueError):
         clock.advance(math.nan)
+
+
+@pytest.mark.filterwarnings("ignore::haiku_finetune.deployment.BillingWarning")
+def test_32_concurrent_deployment_with_blocks_on_one_manual_clock_all_succeed(
+    local: LocalBedrock, tmp_path: Any
+) -> None:
+    # The case reported: each block polls for InService on the shared clock while the others are throttled.
+    import json
+
+    import haiku_finetune as hf
+    from haiku_finetune import iam, storage
+    from haiku_finetune.deployment import ProvisionedDeployment
+    from haiku_finetune.jobs import CustomizationJob
+
+    transport = local.transport(max_pool_connections=32)
+    transport.call("s3", "CreateBucket", Bucket="b32", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    path = tmp_path / "train.jsonl"
+    record = {"messages": [{"role": "user", "content": "charged twice"}, {"role": "assistant", "content": "billing"}]}
+    path.write_text("".join(json.dumps(record | {"system": f"r{i}"}) + "\n" for i in range(40)), encoding="utf-8")
+    train = storage.upload_dataset(path, "s3://b32/data/", transport=transport)
+    role = iam.ensure_service_role("b32", training="s3://b32/data/", output="s3://b32/out/", transport=transport)
+    model = (
+        CustomizationJob.create(
+            training_data=train,
+            output_uri="s3://b32/out/",
+            role_arn=role,
+            hyperparameters=hf.Hyperparameters(epoch_count=1, batch_size=8),
+            transport=transport,
+        )
+        .wait(progress=False)
+        .custom_model
+    )
+    faults = _CountingFaults(throttle=0.05, seed=5)
+    local.faults = faults
+    start = threading.Barrier(32, timeout=20)
+
+    def _block(i: int) -> str:
+        start.wait()
+        with ProvisionedDeployment.create(model, model_units=1, name=f"pt-{i}", transport=transport) as deployment:
+            return deployment.model.invoke("charged twice").text
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        replies = list(pool.map(_block, range(32), timeout=300))
+    assert replies == ["billing"] * 32
+    assert faults.throttled > 0
+    assert local.deployments() == []
