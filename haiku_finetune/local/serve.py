@@ -8,7 +8,7 @@ Ctrl-C or SIGTERM, stop cleanly. This module must not define an emulator behavio
 
 Emulated time runs at :data:`DEFAULT_TIME_SCALE` (60) emulated seconds per real second by default: a two-hour
 job takes two minutes, a deployment comes up in 20 s, and emulated timestamps stay within a day of the real
-clock for the first half hour of serving (they run ahead by 59 s per real second).
+clock for the first 24 minutes of serving (they run ahead by 59 s per real second).
 """
 
 from __future__ import annotations

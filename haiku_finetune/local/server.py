@@ -16,6 +16,7 @@ import http
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -109,8 +110,12 @@ class BedrockServer(ThreadingHTTPServer):
             handler.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Log a handler's failure instead of printing a traceback (a client that hangs up is routine)."""
-        _log.debug("LocalBedrock: a connection from %s ended in an error", client_address, exc_info=True)
+        """A client that hangs up is routine (one DEBUG line); anything else is an emulator bug, logged as one."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            _log.debug("LocalBedrock: the connection from %s ended: %s", client_address, error)
+        else:
+            _log.error("LocalBedrock: the connection from %s failed", client_address, exc_info=True)
 
     def track(self, sock: socket.socket, add: bool) -> None:
         """Remember (or forget) an open connection so :meth:`stop` can close it."""
