@@ -1,13 +1,13 @@
 """What one model call sends and gets back: prompts, inference parameters, request bodies, completions.
 
 :class:`InferenceParameters` is the one place the Messages-API inference parameters (max_tokens, temperature,
-top_p, top_k, stop_sequences, system) are named, checked and turned into an InvokeModel body or Converse
-parameters; :meth:`FineTunedModel.invoke`, ``converse``, ``stream``, ``batch`` and ``request_body`` all take
-them through it. :class:`Completion` parses either API's reply. :func:`invoke_encoded` makes one InvokeModel
-call through the transport.
+top_p, top_k, stop_sequences, system) and the tools the model may call (tools, tool_choice) are named, checked
+and turned into an InvokeModel body or Converse parameters; :meth:`FineTunedModel.invoke`, ``converse``,
+``stream``, ``batch`` and ``request_body`` all take them through it. :class:`Completion` parses either API's
+reply. :func:`invoke_encoded` makes one InvokeModel call through the transport.
 
 This module builds and parses; it never retries and never catches botocore errors (the transport maps them).
-Tools are meant to join :class:`InferenceParameters` here when the model gains them.
+The tool types themselves (:class:`~haiku_finetune.tools.Tool`, ``ToolCall``, ``ToolResult``) live in :mod:`.tools`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,16 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._transport import BedrockTransport
+from .tools import (
+    Tool,
+    ToolCall,
+    ToolChoice,
+    check_tools,
+    converse_blocks,
+    converse_tool_config,
+    message_blocks,
+    tool_choice_body,
+)
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -47,8 +57,12 @@ _RUNTIME = "bedrock-runtime"
 class Prompt(BaseModel):
     """A conversation to send: messages (from the user first, roles alternating, the user's last) and a system prompt.
 
+    A message's content is text, or a list of content blocks: text, a :class:`~haiku_finetune.tools.ToolCall`
+    (in an assistant turn, as ``Completion.as_message()`` gives it), a :class:`~haiku_finetune.tools.ToolResult`
+    (in the user turn after it) or a Messages API block dict. They are stored in the Messages API's form.
+
     Attributes:
-        messages: The turns, as ``{"role": "user" | "assistant", "content": str}`` dicts.
+        messages: The turns, as ``{"role": "user" | "assistant", "content": str | list[block]}`` dicts.
         system: The system prompt, if any.
 
     Example:
@@ -58,12 +72,25 @@ class Prompt(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    messages: list[dict[str, str]] = Field(min_length=1)
+    messages: list[dict[str, Any]] = Field(min_length=1)
     system: str | None = None
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _normalize(cls, messages: Any) -> Any:
+        if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
+            return messages
+        normalized: list[Any] = []
+        for i, message in enumerate(messages):
+            if isinstance(message, Mapping) and "content" in message:
+                message = {**message, "content": message_blocks(message["content"], f"message {i}")}
+            normalized.append(message)
+        return normalized
 
     @field_validator("messages")
     @classmethod
-    def _check_messages(cls, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    def _check_messages(cls, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        pending: set[str] = set()  # tool_use ids of the previous assistant turn
         for i, message in enumerate(messages):
             if set(message) != {"role", "content"}:
                 raise ValueError(f"message {i} must have exactly the keys 'role' and 'content', got {sorted(message)}")
@@ -73,8 +100,29 @@ class Prompt(BaseModel):
                     f"message {i} has role {message['role']!r}; roles must alternate user/assistant starting "
                     "with user (put a system prompt in `system`)"
                 )
-            if not message["content"].strip():
-                raise ValueError(f"message {i} ({message['role']}) has empty content")
+            content = message["content"]
+            if isinstance(content, str):
+                if not content.strip():
+                    raise ValueError(f"message {i} ({message['role']}) has empty content")
+                blocks: list[dict[str, Any]] = []
+            else:
+                blocks = content
+            uses = {str(b.get("id")) for b in blocks if b.get("type") == "tool_use"}
+            results = {str(b.get("tool_use_id")) for b in blocks if b.get("type") == "tool_result"}
+            if uses and message["role"] != "assistant":
+                raise ValueError(f"message {i}: tool calls (tool_use blocks) belong in assistant messages")
+            if results and message["role"] != "user":
+                raise ValueError(f"message {i}: tool results belong in user messages")
+            if results - pending:
+                raise ValueError(
+                    f"message {i}: tool result(s) for {sorted(results - pending)}, which the previous assistant "
+                    "message did not call"
+                )
+            if pending - results:
+                raise ValueError(
+                    f"message {i} must answer every tool call of the message before: {sorted(pending - results)}"
+                )
+            pending = uses
         if messages[-1]["role"] != "user":
             raise ValueError("the last message must be from the user: the model answers it")
         return messages
@@ -84,9 +132,16 @@ class Prompt(BaseModel):
         """Return a one-turn prompt: ``text`` as the user's message."""
         return cls(messages=[{"role": "user", "content": text}], system=system)
 
+    def uses_tools(self) -> bool:
+        """Whether any message carries a tool call or a tool result (the request must then define tools)."""
+        return any(
+            isinstance(m["content"], list) and any(b.get("type") in ("tool_use", "tool_result") for b in m["content"])
+            for m in self.messages
+        )
+
 
 #: What ``invoke`` and ``batch`` take: plain text (one user turn), a :class:`Prompt`, or message dicts.
-PromptInput = str | Prompt | Sequence[Mapping[str, str]]
+PromptInput = str | Prompt | Sequence[Mapping[str, Any]]
 
 
 class InferenceOptions(TypedDict, total=False):
@@ -98,6 +153,8 @@ class InferenceOptions(TypedDict, total=False):
     top_p: float | None
     top_k: int | None
     stop_sequences: Sequence[str] | None
+    tools: Sequence[Tool] | None
+    tool_choice: ToolChoice | None
 
 
 @dataclass(frozen=True)
@@ -115,6 +172,9 @@ class InferenceParameters:
         top_p: Nucleus sampling in [0, 1].
         top_k: Sample from the k most likely tokens (>= 0).
         stop_sequences: Strings that end generation.
+        tools: Tools the model may call (:class:`~haiku_finetune.tools.Tool`, names unique).
+        tool_choice: ``"auto"`` (default when tools are given), ``"any"`` (must call one), ``"none"`` (must not;
+            InvokeModel only) or a tool's name (must call that one).
 
     Raises:
         ValueError: A parameter is out of range (one line naming it).
@@ -126,6 +186,8 @@ class InferenceParameters:
     top_p: float | None = None
     top_k: int | None = None
     stop_sequences: tuple[str, ...] | None = None
+    tools: tuple[Tool, ...] | None = None
+    tool_choice: ToolChoice | None = None
 
     def __post_init__(self) -> None:
         if self.system is not None and not isinstance(self.system, str):
@@ -151,6 +213,9 @@ class InferenceParameters:
                     raise ValueError(f"each stop sequence must be a non-empty string, got {sequence!r}")
             # Stored as a tuple so the value stays frozen (and hashable) whatever sequence was given.
             object.__setattr__(self, "stop_sequences", tuple(stops))
+        tools, choice = check_tools(self.tools, self.tool_choice)
+        object.__setattr__(self, "tools", tools)
+        object.__setattr__(self, "tool_choice", choice)
 
     @classmethod
     def of(cls, params: InferenceParameters | None = None, /, **options: Any) -> InferenceParameters:
@@ -179,9 +244,10 @@ class InferenceParameters:
             # The common case, built directly: a one-turn prompt needs no conversation checks.
             if not prompt.strip():
                 raise ValueError("the prompt is empty")
-            messages: list[dict[str, str]] = [{"role": "user", "content": prompt}]
+            messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         else:
             resolved = as_prompt(prompt, system)
+            self._check_tool_blocks(resolved)
             messages, system = [dict(m) for m in resolved.messages], resolved.system
         body: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION, "max_tokens": self.max_tokens}
         body["messages"] = messages
@@ -195,7 +261,15 @@ class InferenceParameters:
             body["top_k"] = self.top_k
         if self.stop_sequences:
             body["stop_sequences"] = list(self.stop_sequences)
+        if self.tools:
+            body["tools"] = [tool.to_api() for tool in self.tools]
+        if self.tool_choice is not None:
+            body["tool_choice"] = tool_choice_body(self.tool_choice)
         return body
+
+    def _check_tool_blocks(self, prompt: Prompt) -> None:
+        if not self.tools and prompt.uses_tools():
+            raise ValueError("the conversation carries tool calls or results: pass the same tools=[...] again")
 
     def converse_params(self, prompt: PromptInput) -> dict[str, Any]:
         """Return the Converse request parameters for ``prompt`` (all but ``modelId``).
@@ -203,6 +277,7 @@ class InferenceParameters:
         ``top_k`` goes in ``additionalModelRequestFields``, as Converse has no field of its own for it.
         """
         resolved = as_prompt(prompt, self.system)
+        self._check_tool_blocks(resolved)
         config: dict[str, Any] = {"maxTokens": self.max_tokens}
         if self.temperature is not None:
             config["temperature"] = self.temperature
@@ -211,13 +286,15 @@ class InferenceParameters:
         if self.stop_sequences:
             config["stopSequences"] = list(self.stop_sequences)
         params: dict[str, Any] = {
-            "messages": [{"role": m["role"], "content": [{"text": m["content"]}]} for m in resolved.messages],
+            "messages": [{"role": m["role"], "content": converse_blocks(m["content"])} for m in resolved.messages],
             "inferenceConfig": config,
         }
         if resolved.system is not None:
             params["system"] = [{"text": resolved.system}]
         if self.top_k is not None:
             params["additionalModelRequestFields"] = {"top_k": self.top_k}
+        if self.tools:
+            params["toolConfig"] = converse_tool_config(self.tools, self.tool_choice)
         return params
 
 
@@ -249,7 +326,8 @@ class Completion(BaseModel):
 
     Attributes:
         text: The generated text (all text blocks joined).
-        stop_reason: Why generation stopped: ``"end_turn"``, ``"max_tokens"``, ``"stop_sequence"``, …
+        tool_calls: The tools the model called, in order (then ``stop_reason == "tool_use"``).
+        stop_reason: Why generation stopped: ``"end_turn"``, ``"tool_use"``, ``"max_tokens"``, ``"stop_sequence"``, …
         stop_sequence: The stop sequence that ended generation, when one did.
         usage: Token counts.
         latency: Wall-clock seconds the call took (request sent to reply read), 0 when unknown.
@@ -259,6 +337,7 @@ class Completion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     text: str
+    tool_calls: tuple[ToolCall, ...] = ()
     stop_reason: str | None = None
     stop_sequence: str | None = None
     usage: Usage = Usage()
@@ -284,9 +363,15 @@ class Completion(BaseModel):
             for block in blocks
             if isinstance(block, Mapping) and block.get("type", "text") == "text"
         )
+        calls = tuple(
+            ToolCall(str(block.get("id", "")), str(block.get("name", "")), dict(block.get("input") or {}))
+            for block in blocks
+            if isinstance(block, Mapping) and block.get("type") == "tool_use"
+        )
         usage = body.get("usage") or {}
         return cls(
             text=text,
+            tool_calls=calls,
             stop_reason=body.get("stop_reason"),
             stop_sequence=body.get("stop_sequence"),
             usage=Usage(
@@ -300,15 +385,33 @@ class Completion(BaseModel):
     def from_converse(cls, response: Mapping[str, Any], latency: float = 0.0) -> Completion:
         """Parse a Converse response (``ResponseMetadata`` is dropped from ``raw``)."""
         message = (response.get("output") or {}).get("message") or {}
-        text = "".join(str(block["text"]) for block in message.get("content", []) if "text" in block)
+        content = message.get("content", [])
+        text = "".join(str(block["text"]) for block in content if "text" in block)
+        calls = tuple(
+            ToolCall(str(use.get("toolUseId", "")), str(use.get("name", "")), dict(use.get("input") or {}))
+            for use in (block["toolUse"] for block in content if "toolUse" in block)
+        )
         usage = response.get("usage") or {}
         return cls(
             text=text,
+            tool_calls=calls,
             stop_reason=response.get("stopReason"),
             usage=Usage(input_tokens=int(usage.get("inputTokens", 0)), output_tokens=int(usage.get("outputTokens", 0))),
             latency=latency,
             raw={k: v for k, v in response.items() if k != "ResponseMetadata"},
         )
+
+    def as_message(self) -> dict[str, Any]:
+        """This reply as the assistant turn of a conversation (text and tool calls), to send back with results.
+
+        Example:
+            >>> reply = Completion(text="", tool_calls=(ToolCall("toolu_1", "f", {}),), stop_reason="tool_use")
+            >>> reply.as_message()["content"]
+            [{'type': 'tool_use', 'id': 'toolu_1', 'name': 'f', 'input': {}}]
+        """
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": self.text}] if self.text else []
+        blocks.extend(call.to_api() for call in self.tool_calls)
+        return {"role": "assistant", "content": blocks if self.tool_calls else self.text}
 
 
 def as_prompt(prompt: PromptInput, system: str | None) -> Prompt:
@@ -326,7 +429,7 @@ def as_prompt(prompt: PromptInput, system: str | None) -> Prompt:
             raise ValueError("the prompt is empty")
         return Prompt.from_text(prompt, system=system)
     if isinstance(prompt, Sequence):
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         for number, message in enumerate(prompt):
             if not isinstance(message, Mapping):
                 raise ValueError(f"message {number} must be a dict with 'role' and 'content', got {message!r}")

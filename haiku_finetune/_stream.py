@@ -1,8 +1,9 @@
 """CompletionStream: the text deltas of one streamed reply (InvokeModelWithResponseStream), then the whole reply.
 
 The event stream is read through :meth:`BedrockTransport.iter_events`, which maps an error event or a broken
-connection to the library's errors; this module only decodes the Messages-API events. It never retries: a
-half-read stream is not replayed.
+connection to the library's errors; this module only decodes the Messages-API events (text deltas, and tool
+calls assembled from ``content_block_start`` + ``input_json_delta`` pieces). It never retries: a half-read
+stream is not replayed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 
 from ._inference import Completion, Usage
 from ._transport import BedrockTransport
+from .tools import ToolCall
 
 __all__ = ["CompletionStream", "open_completion_stream"]
 
@@ -24,7 +26,9 @@ _OPERATION = "InvokeModelWithResponseStream"
 class CompletionStream:
     """Text deltas of one streamed reply, in order; :attr:`completion` once the stream is read to the end.
 
-    It is an iterator (read it once). The request is sent on the first ``next()``; an error in the middle
+    It is an iterator (read it once) of text only; tool calls arrive whole on ``completion.tool_calls``
+    (their JSON pieces are joined and decoded when each block ends). The request is sent on the first ``next()``; an
+    error in the middle
     of the stream is raised as the matching library error (a half-read stream is not replayed). Close it
     early with :meth:`close`, or use it as a context manager.
     """
@@ -34,6 +38,9 @@ class CompletionStream:
         self._deltas: Iterator[str] | None = None
         self._events: Iterator[Mapping[str, Any]] | None = None
         self._parts: list[str] = []
+        # Tool-use blocks by content index: (id, name, JSON pieces so far); finished calls in order.
+        self._open_calls: dict[int, tuple[str, str, list[str]]] = {}
+        self._calls: list[ToolCall] = []
         self._start_body: dict[str, Any] = {}
         self._stop_reason: str | None = None
         self._stop_sequence: str | None = None
@@ -64,23 +71,47 @@ class CompletionStream:
         finally:
             self.close()
         text = "".join(self._parts)
+        for index in sorted(self._open_calls):  # a block the stream never closed: keep what arrived
+            self._finish_call(index)
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not self._calls else []
+        content.extend(call.to_api() for call in self._calls)
         self._completion = Completion(
             text=text,
+            tool_calls=tuple(self._calls),
             stop_reason=self._stop_reason,
             stop_sequence=self._stop_sequence,
             usage=Usage(input_tokens=self._input_tokens, output_tokens=self._output_tokens),
             latency=time.perf_counter() - self._began,
-            raw={**self._start_body, "content": [{"type": "text", "text": text}]},
+            raw={**self._start_body, "content": content},
         )
+
+    def _finish_call(self, index: int) -> None:
+        call_id, name, pieces = self._open_calls.pop(index)
+        joined = "".join(pieces)
+        try:
+            arguments = orjson.loads(joined) if joined.strip() else {}
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"tool call {name!r} streamed arguments that are not JSON: {error}") from error
+        self._calls.append(ToolCall(call_id, name, arguments if isinstance(arguments, dict) else {}))
 
     def _observe(self, data: Mapping[str, Any]) -> str:
         kind = data.get("type")
         if kind == "content_block_delta":
             delta = data.get("delta") or {}
-            if delta.get("type", "text_delta") == "text_delta" and delta.get("text"):
+            kind = delta.get("type", "text_delta")
+            if kind == "text_delta" and delta.get("text"):
                 text = str(delta["text"])
                 self._parts.append(text)
                 return text
+            if kind == "input_json_delta" and data.get("index") in self._open_calls:
+                self._open_calls[data["index"]][2].append(str(delta.get("partial_json", "")))
+        elif kind == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                self._open_calls[int(data.get("index", 0))] = (str(block.get("id", "")), str(block.get("name", "")), [])
+        elif kind == "content_block_stop":
+            if data.get("index") in self._open_calls:
+                self._finish_call(int(data["index"]))
         elif kind == "message_start":
             message = data.get("message") or {}
             self._start_body = {k: v for k, v in message.items() if k != "content"}

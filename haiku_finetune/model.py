@@ -136,8 +136,8 @@ class FineTunedModel:
             prompt: A user message as text, a :class:`Prompt`, or a list of ``{"role", "content"}`` dicts.
             params: The inference parameters as one value (default: :class:`InferenceParameters`'s defaults).
             **options: Inference parameters as keywords (``system``, ``max_tokens``, ``temperature``,
-                ``top_p``, ``top_k``, ``stop_sequences``; see :class:`InferenceParameters`), overriding
-                ``params``.
+                ``top_p``, ``top_k``, ``stop_sequences``, ``tools``, ``tool_choice``; see
+                :class:`InferenceParameters`), overriding ``params``.
 
         Returns:
             The Messages API body (``anthropic_version``, ``max_tokens``, ``messages`` and the options given).
@@ -158,7 +158,10 @@ class FineTunedModel:
     ) -> Completion:
         """Send one prompt through InvokeModel and return the reply.
 
-        Arguments are those of :meth:`request_body`.
+        Arguments are those of :meth:`request_body`. With ``tools=[Tool(...)]`` the reply may be a tool call:
+        ``completion.tool_calls`` (``stop_reason == "tool_use"``); send the results back as the next user turn,
+        ``[*messages, completion.as_message(), {"role": "user", "content": [ToolResult(call.id, ...)]}]``, with
+        the same tools.
 
         Raises:
             ValueError: A parameter or the prompt is invalid (nothing was sent).
@@ -177,7 +180,8 @@ class FineTunedModel:
     ) -> Completion:
         """Send one prompt through the Converse API and return the reply (same arguments as :meth:`invoke`).
 
-        ``top_k`` goes in ``additionalModelRequestFields``, as Converse has no field of its own for it.
+        ``top_k`` goes in ``additionalModelRequestFields``, as Converse has no field of its own for it; tools
+        go in ``toolConfig`` (``tool_choice="none"`` has no Converse form and is refused).
         """
         request = InferenceParameters.of(params, **options).converse_params(prompt)
         began = time.perf_counter()
@@ -194,7 +198,8 @@ class FineTunedModel:
         """Stream one reply through InvokeModelWithResponseStream: iterate the result for text deltas.
 
         Parameters are checked now; the request is sent when iteration starts. After the last delta,
-        ``stream.completion`` holds the whole reply with its stop reason and token usage.
+        ``stream.completion`` holds the whole reply with its stop reason, token usage and tool calls (the
+        deltas are text only; a tool call's argument pieces are joined into ``completion.tool_calls``).
 
         Example:
             >>> for text in model.stream("Tell me a story"):  # doctest: +SKIP
