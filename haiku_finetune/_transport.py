@@ -18,38 +18,52 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.eventstream import ParserError as EventStreamParserError
 from botocore.exceptions import (
     ClientError,
+    CredentialRetrievalError,
     HTTPClientError,
     IncompleteReadError,
     NoCredentialsError,
+    NoRegionError,
     ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 from botocore.exceptions import (
     ConnectionError as BotocoreConnectionError,
 )
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
+from botocore.paginate import PaginatorModel
 from botocore.parsers import ResponseParserError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from ._clock import Clock, SystemClock
 from ._retry import RetryPolicy
+from .base_models import profiles
 from .errors import (
     CredentialsError,
+    ModelEndOfLifeError,
+    ResourceNotFoundError,
+    ServiceError,
+    ServiceValidationError,
     raise_for_client_error,
     raise_for_connection_error,
     raise_for_unparseable_response,
 )
+from .lifecycle import LifecycleStage, end_of_life_error, is_end_of_life_message, lifecycle_state
 
 __all__ = [
     "DEFAULT_REGION",
@@ -79,8 +93,20 @@ _CONNECTION_ERRORS = (
     Urllib3HTTPError,
     EventStreamParserError,
 )
-# Raised by botocore before anything is sent: no retry can help, and the caller needs one clear line.
-_CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, ProfileNotFound)
+# Raised by botocore before anything is sent (some lazily, when the first client is built or a request signed): no
+# retry can help, and the caller needs one clear line. CredentialRetrievalError is a failing credential_process;
+# SSOError and TokenRetrievalError an SSO login that expired or never happened.
+_CREDENTIALS_ERRORS = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    CredentialRetrievalError,
+    NoRegionError,
+    SSOError,
+    TokenRetrievalError,
+)
+# The request parameter that names the model, per operation, for the end-of-life error.
+_MODEL_PARAMETERS = ("modelId", "baseModelIdentifier", "modelIdentifier", "modelSource")
 
 
 class BedrockTransport:
@@ -135,7 +161,7 @@ class BedrockTransport:
             try:
                 session = boto3.Session(profile_name=profile)
             except ProfileNotFound as error:
-                raise CredentialsError(str(error), operation="BedrockTransport") from error
+                raise CredentialsError(str(error), operation="") from error
         if config is not None and not isinstance(config, Config):
             raise TypeError(f"config must be a botocore.config.Config, got {type(config).__name__}")
         self._config = config
@@ -161,7 +187,10 @@ class BedrockTransport:
         """The boto3 session clients are built from (created on first use)."""
         with self._lock:
             if self._session is None:
-                self._session = boto3.Session()
+                try:
+                    self._session = boto3.Session()
+                except _CREDENTIALS_ERRORS as error:  # AWS_PROFILE names a profile that does not exist
+                    raise CredentialsError(str(error), operation="") from error
             return self._session
 
     @property
@@ -247,6 +276,7 @@ class BedrockTransport:
         except Exception as error:
             _raise_mapped(error, operation)
             raise
+        named_model = next((params[n] for n in _MODEL_PARAMETERS if isinstance(params.get(n), str)), None)
         model = client.meta.service_model
         if operation not in model.operation_names:
             raise ValueError(f"{service} has no operation {operation!r}")
@@ -261,11 +291,59 @@ class BedrockTransport:
             try:
                 response: dict[str, Any] = method(**params)
             except Exception as error:
-                _raise_mapped(error, operation)
+                try:
+                    _raise_mapped(error, operation)
+                except (ResourceNotFoundError, ServiceValidationError) as mapped:
+                    if is_end_of_life_message(mapped.message):
+                        raise self._end_of_life(mapped, named_model) from error
+                    raise
                 raise
             return response
 
         return self.retry.run(operation, _attempt, on_retry=on_retry, retry_if=retry_if)
+
+    def _end_of_life(self, error: ServiceError, model_id: str | None) -> ModelEndOfLifeError:
+        """The service said the model reached its end of life: name the date and the successor.
+
+        A call that names a custom model or a Provisioned Throughput does not name the base model; then the one
+        registered profile at end of life in this region today (if exactly one) supplies the date and successor.
+        """
+        mapped = end_of_life_error(error, model_id=model_id, region=self.region)
+        if mapped.end_of_life is None and mapped.successor is None:
+            today = self.now().date()
+            ended = [
+                p for p in profiles() if lifecycle_state(p, self.region, today).stage is LifecycleStage.END_OF_LIFE
+            ]
+            if len(ended) == 1:
+                known = ended[0].region_lifecycle(self.region)
+                mapped.end_of_life = known.end_of_life if known else None
+                mapped.successor = ended[0].successor
+        return mapped
+
+    def now(self) -> datetime:
+        """The wall-clock time (UTC) as this transport's clock sees it.
+
+        A clock with a ``now()`` of its own (LocalBedrock's emulated clock) decides; otherwise the real time.
+        """
+        clock_now = getattr(self.clock, "now", None)
+        if callable(clock_now):
+            value = clock_now()
+            if isinstance(value, datetime):
+                return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc)
+
+    def response_time(self, response: Mapping[str, Any]) -> datetime:
+        """The time the service answered ``response`` (its HTTP ``Date`` header), else :meth:`now`."""
+        headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+        raw = headers.get("date") if isinstance(headers, Mapping) else None
+        if isinstance(raw, str):
+            try:
+                parsed = parsedate_to_datetime(raw)
+            except (TypeError, ValueError):
+                parsed = None
+            if parsed is not None:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return self.now()
 
     def read_body(self, operation: str, body: Any) -> bytes:
         """Read a streamed response body (e.g. InvokeModel's ``body``) to the end, with errors mapped.
@@ -428,12 +506,20 @@ def _snake(client: BaseClient, operation: str) -> str:
 
 
 _SNAKE: dict[str, dict[str, str]] = {}
+_LOADER: list[Any] = []
+
+
+def _loader() -> Any:
+    if not _LOADER:
+        _LOADER.append(create_loader())
+    return _LOADER[0]
 
 
 def _snake_names(service: str) -> dict[str, str]:
     names = _SNAKE.get(service)
     if names is None:
-        model = botocore.session.get_session().get_service_model(service)
+        # botocore's own loader, not a botocore Session: a session would read AWS_PROFILE (and fail on a typo).
+        model = ServiceModel(_loader().load_service_model(service, "service-2"), service_name=service)
         names = {op: xform_name(op) for op in model.operation_names}
         _SNAKE[service] = names
     return names
@@ -444,7 +530,7 @@ _PAGINATORS: dict[str, Any] = {}
 
 def _paginator_config(service: str, operation: str) -> dict[str, Any]:
     if service not in _PAGINATORS:
-        _PAGINATORS[service] = botocore.session.get_session().get_paginator_model(service)
+        _PAGINATORS[service] = PaginatorModel(_loader().load_service_model(service, "paginators-1"))
     try:
         config: dict[str, Any] = _PAGINATORS[service].get_paginator(operation)
     except ValueError as error:

@@ -249,7 +249,8 @@ class CredentialsError(HaikuFinetuneError):
     """botocore found no usable AWS credentials (or the named profile does not exist); nothing was sent.
 
     Attributes:
-        operation: The API operation that was attempted.
+        operation: The API operation that was attempted (``""`` when the failure came before any: building the
+            session for a named profile).
     """
 
     def __init__(self, message: str, *, operation: str) -> None:
@@ -258,9 +259,11 @@ class CredentialsError(HaikuFinetuneError):
         super().__init__(message)
 
     def __str__(self) -> str:
+        what = f"{self.operation} was not sent" if self.operation else "AWS setup failed, nothing was sent"
         return (
-            f"{self.operation} was not sent: {self.message}. Configure AWS credentials (`aws configure`, "
-            "AWS_PROFILE, or a boto3.Session given to BedrockTransport), or run against LocalBedrock"
+            f"{what}: {self.message.rstrip('.: ')}. Check the profile and credentials (`aws configure list-profiles`, "
+            "AWS_PROFILE, a failing credential_process, an expired `aws sso login`, or a boto3.Session given to "
+            "BedrockTransport), or run against LocalBedrock"
         )
 
 

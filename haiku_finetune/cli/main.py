@@ -31,15 +31,6 @@ __all__ = ["build_parser", "main"]
 
 _log = logging.getLogger("haiku_finetune.cli")
 
-#: botocore's errors about the local AWS setup (profiles, credentials, region), by class name.
-_AWS_SETUP_ERRORS = frozenset(
-    {"ProfileNotFound", "CredentialRetrievalError", "NoCredentialsError", "PartialCredentialsError", "NoRegionError"}
-)
-_AWS_SETUP_HINT = (
-    "check --profile / AWS_PROFILE ('aws configure list-profiles' lists the profiles) and the credentials it "
-    "names (a failing credential_process, expired SSO login: 'aws sso login'), or use --endpoint-url with LocalBedrock"
-)
-
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``haiku-finetune`` command (every subcommand, with ``--help``)."""
@@ -166,10 +157,6 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
         return 130
     except Exception as error:  # noqa: BLE001 - the command's last line of defence: one line, never a traceback
         _log.debug("%s failed", ctx.where, exc_info=True)
-        if type(error).__name__ in _AWS_SETUP_ERRORS:
-            # A safety net, by name (only the transport may import botocore): it should have mapped this.
-            ctx.error(f"{one_line(str(error)).rstrip(': ') or type(error).__name__}: {_AWS_SETUP_HINT}")
-            return EXIT_PROBLEMS
         ctx.error(
             f"{type(error).__name__}: {one_line(str(error)) or 'unexpected failure'} "
             "(run again with -vv for the details, and please report it)"
