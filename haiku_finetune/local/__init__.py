@@ -16,8 +16,9 @@ This module only hands names on: the emulator is in ``emulator.py``, the standal
 from __future__ import annotations
 
 from ._common import ACCOUNT, REGION
+from .capacity import UnitCapacity
 from .clock import EmulatedClock
 from .emulator import LocalBedrock
 from .faults import Faults
 
-__all__ = ["ACCOUNT", "REGION", "EmulatedClock", "Faults", "LocalBedrock"]
+__all__ = ["ACCOUNT", "REGION", "EmulatedClock", "Faults", "LocalBedrock", "UnitCapacity"]

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from .capacity import CapacityMeter
 from .clock import EmulatedClock
 from .runtime import Responder
 from .wire import not_found, validation
@@ -54,6 +55,7 @@ class ServiceState:
         self.step_seconds = 30.0
         self.pt_ready_seconds = 1200.0
         self.calls_per_second_per_unit: float | None = None
+        self.capacity = CapacityMeter()  # tokens per minute per model unit (LocalBedrock's unit_capacity)
         # The throughput cap is per real second (it models the service's capacity, not the job clock).
         self.real_time: Callable[[], float] = time.monotonic
         self.responders: dict[str, Responder] = {}

@@ -33,6 +33,7 @@ from typing import Any
 from .._retry import RetryPolicy
 from .._transport import BedrockTransport
 from ..errors import MissingExtraError
+from .capacity import DEFAULT_UNIT_CAPACITY, CapacityMeter, UnitCapacity
 from .clock import EmulatedClock
 from .faults import Faults
 from .scheduler import Scheduler
@@ -65,6 +66,8 @@ class LocalBedrock:
         pt_ready_seconds: Emulated seconds a Provisioned Throughput takes to come up (>= 0).
         calls_per_second_per_unit: Runtime calls per real second each model unit serves before throttling
             (``None``: no cap).
+        unit_capacity: Tokens per minute each model unit of a Provisioned Throughput serves before it
+            throttles (default: 600,000 input and 60,000 output per unit, a minute of burst; ``None``: no cap).
         port: The bedrock and bedrock-runtime port on 127.0.0.1 (0, the default: a free one; S3/IAM/STS
             always get a free one).
 
@@ -86,6 +89,7 @@ class LocalBedrock:
         step_seconds: float = 30.0,
         pt_ready_seconds: float = 1200.0,
         calls_per_second_per_unit: float | None = None,
+        unit_capacity: UnitCapacity | None = DEFAULT_UNIT_CAPACITY,
         port: int = 0,
     ) -> None:
         # Everything is checked here, before anything starts: a bad argument is one clear error at once.
@@ -95,6 +99,8 @@ class LocalBedrock:
             raise TypeError(f"port must be an int, got {type(port).__name__}")
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
+        if unit_capacity is not None and not isinstance(unit_capacity, UnitCapacity):
+            raise TypeError(f"unit_capacity must be a UnitCapacity or None, got {type(unit_capacity).__name__}")
         self.clock = EmulatedClock(time_scale)
         self.seed = seed
         self.port = port
@@ -106,6 +112,7 @@ class LocalBedrock:
             "calls_per_second_per_unit": None
             if calls_per_second_per_unit is None
             else _number("calls_per_second_per_unit", calls_per_second_per_unit, positive=True),
+            "capacity": CapacityMeter(unit_capacity),
         }
         self._moto: Any = None
         self._server: BedrockServer | None = None

@@ -68,9 +68,10 @@ class Invocation(ProvisionedThroughput):
         )
 
     def _rate_limit(self, pt: Throughput) -> None:
+        now = self.real_time()
+        self.capacity.admit(pt.arn, pt.units, now)  # tokens per minute per unit (capacity.py)
         if self.calls_per_second_per_unit is None:
             return
-        now = self.real_time()
         pt.calls = [t for t in pt.calls if now - t < 1.0]
         if len(pt.calls) >= self.calls_per_second_per_unit * pt.units:
             raise ApiError("ThrottlingException", "Too many requests, please wait before trying again.", 429)
@@ -84,7 +85,11 @@ class Invocation(ProvisionedThroughput):
         request = check_body(body)
         responder = self._batch_responder(model_id) if batch else None
         responder = responder or self.responder_for(model_id)
-        return answer(request, responder(request)), self._message_id()
+        result = answer(request, responder(request))
+        pt = next((t for t in self._throughputs.values() if model_id in (t.arn, t.name)), None)
+        if pt is not None and not batch:
+            self.capacity.charge(pt.arn, pt.units, result.input_tokens, result.output_tokens, self.real_time())
+        return result, self._message_id()
 
     def _batch_responder(self, model_id: str) -> Responder | None:
         """A batch job may name a custom model's ARN itself (CreateModelInvocationJob's modelId pattern allows it,
