@@ -3,7 +3,8 @@
 Each area is its own module, over the state in ``_common.py``, and each builds on the one it needs, in the
 library's own data flow: customization jobs (``jobs.py``) create custom models (``custom_models.py``), which
 Provisioned Throughput serves (``provisioned.py``), which answers runtime calls (``invocation.py``), which batch
-inference runs record by record (``batch.py``); foundation models and tags stand alone. This module must not
+inference runs record by record (``batch.py``) and evaluation jobs prompt by prompt (``evaluation_jobs.py``);
+foundation models and tags stand alone. This module must not
 implement an operation itself: it dispatches, locks, and offers the inspection methods ``LocalBedrock`` uses.
 
 To add an area (e.g. EventBridge Scheduler emulation): a module with a class over the area it builds on, its
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import ACCOUNT, REGION
-from .batch import BatchInference
+from .evaluation_jobs import EvaluationJobs
 from .foundation_models import FoundationModels
 from .tags import Tags
 from .wire import ApiError
@@ -24,7 +25,7 @@ from .wire import ApiError
 __all__ = ["ACCOUNT", "REGION", "Service"]
 
 
-class Service(BatchInference, FoundationModels, Tags):
+class Service(EvaluationJobs, FoundationModels, Tags):
     """All of the emulated Bedrock's state and behaviour (see ``ServiceState`` for the arguments)."""
 
     def handle(self, operation: str, params: dict[str, Any]) -> Any:
