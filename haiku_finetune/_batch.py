@@ -242,7 +242,7 @@ def _put_done(
 
 
 def _progress_bar(model_id: str, total: int) -> Any:
-    from tqdm.auto import tqdm
+    from ._progress import tqdm_class
 
     short = model_id.rsplit("/", 1)[-1]
-    return tqdm(total=total, desc=f"invoking {short}", unit=" calls")
+    return tqdm_class()(total=total, desc=f"invoking {short}", unit=" calls")

@@ -132,6 +132,6 @@ def _describe(state: PollState, elapsed: float) -> str:
 
 
 def _progress_bar(what: str) -> Any:
-    from tqdm.auto import tqdm
+    from ._progress import tqdm_class
 
-    return tqdm(desc=what, total=None, unit=" polls", leave=True, bar_format="{desc}{postfix}")
+    return tqdm_class()(desc=what, total=None, unit=" polls", leave=True, bar_format="{desc}{postfix}")

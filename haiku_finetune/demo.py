@@ -445,17 +445,21 @@ def _workflow(
             "Provisioned Throughput is billed by the hour per model unit until it is deleted; the demo deletes "
             "it at the end, whatever happens.",
         )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BillingWarning)
-            deployment = ProvisionedDeployment.create(custom_model, model_units=1, transport=transport)
-        for warning in caught:
-            printer.say(f"billing warning: {warning.message}")
+        deployment = ProvisionedDeployment.create(custom_model, model_units=1, transport=transport)
         result.deployment_arn = deployment.arn
         try:
-            deployment.wait(progress=progress)
+            # The BillingWarning comes at the first use outside a `with` block: this wait.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", BillingWarning)
+                deployment.wait(progress=progress)
         except BaseException:
             deployment.delete()  # never leave an hourly bill behind because waiting failed
             raise
+        for warning in caught:
+            if issubclass(warning.category, BillingWarning):
+                printer.say(f"billing warning: {warning.message}")
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         printer.say(f"{deployment.name}: {deployment.status}")
         with deployment:
             # 15. Invoke.

@@ -44,7 +44,12 @@ _DELETE_INTERVAL = PollInterval(initial=5.0, maximum=5.0, growth=1.0)
 
 
 class BillingWarning(UserWarning):
-    """Something billed by the hour now exists. Filter it with ``warnings.simplefilter("ignore", BillingWarning)``."""
+    """A deployment billed by the hour is used outside a ``with`` block (which would delete it on exit).
+
+    Issued once per created deployment, at its first :meth:`~ProvisionedDeployment.wait` or
+    :attr:`~ProvisionedDeployment.model` outside a ``with`` block; never inside one. Filter it with
+    ``warnings.simplefilter("ignore", BillingWarning)``.
+    """
 
 
 class ProvisionedDeployment:
@@ -58,6 +63,8 @@ class ProvisionedDeployment:
         self.arn = arn
         self._transport = resolve_transport(transport)  # once: everything this hands out carries it
         self._details: dict[str, Any] = {}
+        # Set by create() when this call bought it; cleared once warned or once entered as a `with` block.
+        self._billing_notice: str | None = None
 
     # -- creation and lookup ------------------------------------------------------------------------
 
@@ -117,20 +124,19 @@ class ProvisionedDeployment:
         if commitment is not None:
             params["commitmentDuration"] = commitment
         term = f" with a {commitment} commitment (cannot be deleted before the term ends)" if commitment else ""
-        # Warn before buying: where warnings are errors (pytest, -W error) the warning then stops the purchase
-        # instead of raising after it, which would lose the only handle on a resource billed by the hour.
-        warnings.warn(
-            f"Provisioned Throughput {name} ({model_units} model unit(s)){term} is billed every hour until "
-            "it is deleted: use it in a `with` block, or call .delete(); find_orphans() lists forgotten ones",
-            BillingWarning,
-            stacklevel=2,
-        )
         resolved = resolve_transport(transport, model)
         response = resolved.call("bedrock", "CreateProvisionedModelThroughput", **params)
         arn = response["provisionedModelArn"]
         _log.info("created provisioned throughput %s for %s", arn, model_id)
         deployment = cls(arn, transport=resolved)
         deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
+        # The warning waits for the first use: create() cannot know whether a `with` block follows, and a
+        # warning inside the block the docs recommend would tell the user to do what they already do. The
+        # handle exists by then, so a warning raised as an error (-W error) loses nothing.
+        deployment._billing_notice = (
+            f"Provisioned Throughput {name} ({model_units} model unit(s)){term} is billed every hour until "
+            "it is deleted: use it in a `with` block, or call .delete(); find_orphans() lists forgotten ones"
+        )
         if commitment is not None:
             deployment._details["commitmentDuration"] = commitment
         return deployment
@@ -227,6 +233,7 @@ class ProvisionedDeployment:
     @property
     def model(self) -> FineTunedModel:
         """The model to invoke through this deployment (its ARN is the ``modelId``)."""
+        self._warn_billing()
         return FineTunedModel(self.arn, transport=self._transport)
 
     def hourly_cost(self, pricing: Pricing) -> float | None:
@@ -244,7 +251,14 @@ class ProvisionedDeployment:
             DeploymentError: It failed (carries the service's failure message).
             WaitTimeoutError: Time ran out; the deployment is untouched (and still billed).
         """
+        self._warn_billing()
         return self._wait(timeout=timeout, progress=progress)
+
+    def _warn_billing(self) -> None:
+        """Issue the :class:`BillingWarning` of a deployment this process bought, once, outside ``with``."""
+        notice, self._billing_notice = self._billing_notice, None
+        if notice is not None:
+            warnings.warn(notice, BillingWarning, stacklevel=3)
 
     def _wait(self, *, timeout: float | None, progress: bool, in_block: bool = False) -> ProvisionedDeployment:
         def fetch() -> PollState:
@@ -293,6 +307,7 @@ class ProvisionedDeployment:
             DeploymentError: The deployment is committed and its term has not ended, or it was still
                 listed after ``confirm_timeout``.
         """
+        self._billing_notice = None  # being deleted: nothing left to warn about
         try:
             self._transport.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=self.arn)
         except ResourceNotFoundError:
@@ -329,6 +344,7 @@ class ProvisionedDeployment:
     # -- context manager ------------------------------------------------------------------------------
 
     def __enter__(self) -> ProvisionedDeployment:
+        self._billing_notice = None  # the block deletes it on exit: nothing to warn about
         if self.commitment is not None:
             raise DeploymentError(
                 f"provisioned throughput {self.arn} has a {self.commitment} commitment: it cannot be deleted "

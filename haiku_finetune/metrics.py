@@ -19,7 +19,9 @@ pandas and matplotlib are optional and imported only by :meth:`~TrainingMetrics.
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import logging
 import os
@@ -307,7 +309,9 @@ class TrainingMetrics(BaseModel):
     def plot(self, path: str | os.PathLike[str] | None = None, *, title: str | None = None) -> Any:
         """Plot training loss per step and validation loss per epoch, with the best epoch marked.
 
-        Uses matplotlib's Agg canvas directly: no window opens and the global backend is left alone.
+        Uses matplotlib's Agg canvas directly: no window opens and the global backend is left alone. In Jupyter
+        the returned figure shows itself inline, once, as a PNG (it has a ``_repr_png_``; the figure is not
+        registered with pyplot, so no backend draws it a second time).
 
         Args:
             path: Save the figure here (format from the suffix, e.g. ``.png``, ``.svg``; written atomically).
@@ -325,7 +329,7 @@ class TrainingMetrics(BaseModel):
         except ImportError as error:
             raise MissingExtraError("TrainingMetrics.plot", "plot", "matplotlib") from error
 
-        figure = Figure(figsize=(11, 4), layout="constrained")
+        figure: Any = Figure(figsize=(11, 4), layout="constrained")  # Any: it gains a _repr_png_ below
         FigureCanvasAgg(figure)
         left, right = figure.subplots(1, 2)
         if self.training:
@@ -357,14 +361,12 @@ class TrainingMetrics(BaseModel):
             figure.suptitle(title or f"Customization job {job_id}")
         if path is not None:
             _save_figure(figure, Path(path))
+        # Jupyter displays the last expression of a cell through its _repr_*_ methods: without this, a figure
+        # made outside pyplot shows as "<Figure size 1100x400 with 2 Axes>".
+        figure._repr_png_ = lambda: _png_bytes(figure)
         return figure
 
-    def table(self) -> str:
-        """Return a per-epoch table: training steps, mean training loss, validation loss, and the best epoch.
-
-        Returns:
-            Plain text, one row per epoch (``-`` where an epoch has no value), the best epoch marked.
-        """
+    def _rows(self) -> list[tuple[int, int | None, float | None, float | None, str]]:
         steps: dict[int, int] = {}
         for row in self.training:
             steps[row.epoch] = steps.get(row.epoch, 0) + 1
@@ -372,7 +374,7 @@ class TrainingMetrics(BaseModel):
         training = self.epoch_training_losses()
         validation = self.epoch_validation_losses()
         best = self.best_epoch
-        rows = [
+        return [
             (
                 index + 1,
                 step_counts[index] if index < len(step_counts) else None,
@@ -382,7 +384,42 @@ class TrainingMetrics(BaseModel):
             )
             for index in range(max(len(training), len(validation)))
         ]
-        return text_table(("epoch", "steps", "mean training loss", "validation loss", "note"), rows)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the summary line, the per-epoch table and, with matplotlib installed, the plot."""
+        cell = "<td>-</td>"
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                cell
+                if value is None
+                else f"<td>{html.escape(f'{value:.4g}' if isinstance(value, float) else str(value))}</td>"
+                for value in row
+            )
+            + "</tr>"
+            for row in self._rows()
+        )
+        head = "".join(f"<th>{h}</th>" for h in ("epoch", "steps", "mean training loss", "validation loss", "note"))
+        parts = [
+            f"<p>{html.escape(str(self))}</p>",
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>",
+        ]
+        try:
+            png = _png_bytes(self.plot())
+        except MissingExtraError:
+            parts.append("<p><i>install the 'plot' extra (matplotlib) to see the loss plot here</i></p>")
+        else:
+            encoded = base64.b64encode(png).decode("ascii")
+            parts.append(f'<img alt="training and validation loss" src="data:image/png;base64,{encoded}"/>')
+        return "".join(parts)
+
+    def table(self) -> str:
+        """Return a per-epoch table: training steps, mean training loss, validation loss, and the best epoch.
+
+        Returns:
+            Plain text, one row per epoch (``-`` where an epoch has no value), the best epoch marked.
+        """
+        return text_table(("epoch", "steps", "mean training loss", "validation loss", "note"), self._rows())
 
     def __str__(self) -> str:
         losses = self.epoch_validation_losses()
@@ -391,6 +428,12 @@ class TrainingMetrics(BaseModel):
             parts.append(f"validation loss by epoch: {', '.join(f'{x:g}' for x in losses)}")
             parts.append(f"best epoch {self.best_epoch} ({self.best_validation_loss:g})")
         return "; ".join(parts)
+
+
+def _png_bytes(figure: Any) -> bytes:
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    return image.getvalue()
 
 
 def _save_figure(figure: Any, path: Path) -> None:

@@ -9,7 +9,9 @@ directory atomically. It makes no AWS calls.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import os
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -383,7 +385,74 @@ class EvaluationReport:
             f"Evaluation of {len(self.rows)} examples ({self.engine} engine); "
             f"means with {self.confidence:.0%} bootstrap intervals"
         )
-        return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        parts = [f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"]
+        for model, summary in self.summary.items():
+            for scorer, sc in summary.scores.items():
+                matrix = sc.aggregate.get("confusion_matrix")
+                if matrix:
+                    parts.append(_matrix_html(matrix, f"Confusion matrix of {model} ({scorer})"))
+        try:
+            figure = self.plot()
+        except MissingExtraError:
+            pass  # the tables say it all; the plot needs the 'plot' extra
+        else:
+            image = io.BytesIO()
+            figure.savefig(image, format="png")
+            encoded = base64.b64encode(image.getvalue()).decode("ascii")
+            parts.append(f'<img alt="scores by model" src="data:image/png;base64,{encoded}"/>')
+        return "".join(parts)
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """Plot each scorer's mean per model with its bootstrap interval, one group of bars per scorer.
+
+        Like :meth:`haiku_finetune.metrics.TrainingMetrics.plot`: matplotlib's Agg canvas (no window, the
+        global backend left alone), and in Jupyter the figure shows itself inline once.
+
+        Args:
+            path: Save the figure here too (format from the suffix, e.g. ``.png``, ``.svg``).
+
+        Returns:
+            The ``matplotlib.figure.Figure``.
+
+        Raises:
+            MissingExtraError: matplotlib is not installed (the ``plot`` extra).
+        """
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError as error:
+            raise MissingExtraError("EvaluationReport.plot", "plot", "matplotlib") from error
+
+        figure: Any = Figure(figsize=(max(4.0, 1.6 * len(self.scorers) * max(1, len(self.models))), 3.5))
+        FigureCanvasAgg(figure)
+        axes = figure.subplots()
+        width = 0.8 / max(1, len(self.models))
+        for index, (model, summary) in enumerate(self.summary.items()):
+            means = [summary.scores[s].mean or 0.0 for s in self.scorers]
+            errors = [
+                [max(0.0, (sc.mean or 0.0) - sc.ci_low) if sc.ci_low is not None else 0.0 for sc in _in(summary)],
+                [max(0.0, sc.ci_high - (sc.mean or 0.0)) if sc.ci_high is not None else 0.0 for sc in _in(summary)],
+            ]
+            xs = [i + index * width for i in range(len(self.scorers))]
+            axes.bar(xs, means, width=width, yerr=errors, capsize=3, label=model)
+        axes.set_xticks([i + width * (len(self.models) - 1) / 2 for i in range(len(self.scorers))], self.scorers)
+        axes.set(ylabel="mean score", title=f"Evaluation of {len(self.rows)} examples")
+        axes.legend()
+        axes.grid(alpha=0.3, axis="y")
+        figure.tight_layout()
+        if path is not None:
+            target = Path(path)
+            image = io.BytesIO()
+            figure.savefig(image, format=target.suffix.lstrip(".").lower() or "png")
+            atomic_write(target, image.getvalue())
+
+        def png() -> bytes:
+            image = io.BytesIO()
+            figure.savefig(image, format="png")
+            return image.getvalue()
+
+        figure._repr_png_ = png  # Jupyter shows the figure inline, once, instead of "<Figure size ...>"
+        return figure
 
     def __str__(self) -> str:
         return self.to_markdown()
@@ -517,6 +586,22 @@ def _seconds(value: float | None) -> str:
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _in(summary: ModelSummary) -> list[ScoreSummary]:
+    return list(summary.scores.values())
+
+
+def _matrix_html(matrix: Mapping[str, Mapping[str, int]], caption: str) -> str:
+    columns = list(next(iter(matrix.values())).keys())
+    head = "<th>reference \\ predicted</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th>" + "".join(f"<td>{counts.get(c, 0)}</td>" for c in columns) + "</tr>"
+        for label, counts in matrix.items()
+    )
+    return (
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _matrix_markdown(matrix: Mapping[str, Mapping[str, int]]) -> list[str]:

@@ -189,8 +189,10 @@ class LabelAccuracy(Scorer):
     """Classification accuracy, with per-label precision/recall/F1 and a confusion matrix.
 
     Output and reference are normalized (case, surrounding whitespace and trailing ``.``/``!`` ignored) and
-    compared. With ``labels`` given, an output that is not one of them is predicted as ``"(other)"`` and
-    counts as wrong; the confusion matrix then has an ``"(other)"`` column.
+    compared. An output that is not one of the labels is predicted as ``"(other)"`` and counts as wrong; the
+    confusion matrix then has one ``"(other)"`` column (not one column per free-text reply). The labels are
+    ``labels`` when given, else the labels the references contain (collapsed in :meth:`aggregate`, which sees
+    them all; a single :meth:`score` compares with its own reference only).
 
     The per-example value is 1.0 (correct) or 0.0. :meth:`aggregate` adds ``accuracy``, ``labels``,
     ``per_label`` (``{label: {"precision", "recall", "f1", "support"}}``), ``macro_f1`` and
@@ -246,6 +248,10 @@ class LabelAccuracy(Scorer):
     def aggregate(self, items: Sequence[ScoringItem], scores: Sequence[Score]) -> dict[str, Any]:
         """Return accuracy, per-label precision/recall/F1, macro F1 and the confusion matrix."""
         pairs = [(self._reference_label(i.reference), self.label_of(i.output)) for i in items]
+        if self._labels is None:
+            # The references define the labels: a free-text reply outside them is one "(other)", not a column.
+            known = {expected for expected, _ in pairs}
+            pairs = [(e, p if p in known else OTHER_LABEL) for e, p in pairs]
         return classification_summary(pairs, labels=list(self._labels.values()) if self._labels else None)
 
 

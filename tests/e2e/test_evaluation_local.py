@@ -85,7 +85,7 @@ def deployed(local: Any, transport: hf.BedrockTransport, tickets: list[dict[str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BillingWarning)
         deployment = hf.ProvisionedDeployment.create(job.custom_model, transport=transport)
-    deployment.wait(progress=False)
+        deployment.wait(progress=False)  # the BillingWarning comes at the first use outside a with block
 
     # The tuned model knows every queue except that it files tickets mentioning the app under technical.
     def tuned(request: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -51,8 +52,8 @@ def _not_found(stub: Stubber) -> None:
 
 
 def _create(stub: Any, **kwargs: Any) -> ProvisionedDeployment:
-    with pytest.warns(BillingWarning, match="billed every hour"):
-        return ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport, **kwargs)
+    # No BillingWarning at create(): it comes at the first use outside a `with` block (test_billing_warning_*).
+    return ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport, **kwargs)
 
 
 def test_create_sends_one_tagged_request(stub: Any) -> None:
@@ -63,13 +64,18 @@ def test_create_sends_one_tagged_request(stub: Any) -> None:
             "modelUnits": 2,
             "provisionedModelName": "support-pt",
             "modelId": MODEL_ARN,
-            "tags": [{"key": "team", "value": "ml"}, {"key": "created-by", "value": "haiku-finetune"}],
+            "tags": [
+                {"key": "team", "value": "ml"},
+                {"key": "created-by", "value": "haiku-finetune"},
+                {"key": "haiku-finetune:client-token", "value": ANY},
+            ],
             "clientRequestToken": ANY,
         },
     )
     dep = _create(stub, model_units=2, tags={"team": "ml"})
     assert dep.arn == PT_ARN
-    assert dep.model.model_id == PT_ARN
+    with pytest.warns(BillingWarning, match="billed every hour"):
+        assert dep.model.model_id == PT_ARN
 
 
 def test_a_user_tag_cannot_replace_the_library_tag(stub: Any) -> None:
@@ -207,11 +213,54 @@ def _summary(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if k in keep}
 
 
-def test_billing_warning_comes_before_the_purchase(stub: Any) -> None:
-    # With warnings as errors the warning must stop the purchase, not raise after it and lose the handle.
-    with pytest.raises(BillingWarning):
-        ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport)
-    # no create_provisioned_model_throughput response was queued: had it been called, Stubber would fail
+def _stub_create(stub: Any) -> None:
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN}, None)
+
+
+def test_billing_warning_comes_once_at_the_first_use_outside_a_with_block(stub: Any) -> None:
+    _stub_create(stub)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # create() itself warns nothing
+        dep = ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport)
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dep.wait(progress=False)
+        assert dep.model.model_id == PT_ARN
+    assert [(w.category, "support-pt" in str(w.message)) for w in caught] == [(BillingWarning, True)]  # once
+    # With warnings as errors it raises after create() returned: the handle is kept, nothing is lost.
+    _stub_create(stub)
+    again = ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(BillingWarning):
+            _ = again.model
+    assert again.arn == PT_ARN
+
+
+def test_no_billing_warning_inside_the_recommended_with_block(stub: Any) -> None:
+    _stub_create(stub)
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))  # __enter__: the commitment
+    stub.add_response("get_provisioned_model_throughput", _pt("InService"))  # dep.wait()
+    stub.add_response("delete_provisioned_model_throughput", {})
+    _not_found(stub)  # the delete is confirmed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport) as dep:
+            assert dep.model.model_id == PT_ARN
+            dep.wait(progress=False)
+
+
+def test_no_billing_warning_for_an_attached_or_deleted_deployment(stub: Any) -> None:
+    _stub_create(stub)
+    dep = ProvisionedDeployment.create(MODEL_ARN, name="support-pt", transport=stub.transport)
+    stub.add_response("delete_provisioned_model_throughput", {})
+    _not_found(stub)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dep.delete()
+        _ = dep.model
+        _ = ProvisionedDeployment(PT_ARN, transport=stub.transport).model
 
 
 def test_find_orphans_skips_a_deployment_deleted_while_scanning(stub: Any) -> None:
@@ -308,7 +357,10 @@ def test_a_commitment_is_sent_as_its_duration(stub: Any) -> None:
             "provisionedModelName": "support-pt",
             "modelId": MODEL_ARN,
             "commitmentDuration": "SixMonths",
-            "tags": [{"key": "created-by", "value": "haiku-finetune"}],
+            "tags": [
+                {"key": "created-by", "value": "haiku-finetune"},
+                {"key": "haiku-finetune:client-token", "value": ANY},
+            ],
             "clientRequestToken": ANY,
         },
     )
@@ -345,10 +397,10 @@ def test_create_from_a_custom_model_uses_its_transport_and_hands_it_on(stub: Any
         hf.set_default_transport(
             hf.BedrockTransport(region="us-west-2", endpoint_urls={"bedrock": "http://127.0.0.1:9"})
         )
-        with pytest.warns(BillingWarning):
-            deployment = ProvisionedDeployment.create(model, name="support-pt")  # no transport of its own
+        deployment = ProvisionedDeployment.create(model, name="support-pt")  # no transport of its own
     finally:
         hf.set_default_transport(None)
     assert deployment.transport is stub.transport
-    assert deployment.model.transport is stub.transport
+    with pytest.warns(BillingWarning):
+        assert deployment.model.transport is stub.transport
     assert deployment.model.base().transport is stub.transport
