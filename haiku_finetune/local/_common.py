@@ -16,19 +16,25 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from ..base_models import DEFAULT_BASE_MODEL, BaseModelProfile, find_profile
+from ..lifecycle import LifecycleState, lifecycle_state
 from .capacity import CapacityMeter
 from .clock import EmulatedClock
 from .runtime import Responder
-from .wire import not_found, validation
+from .wire import ApiError, not_found, validation
 
-__all__ = ["ACCOUNT", "ARN", "FOUNDATION", "HAIKU", "HAIKU_FT", "REGION", "ServiceState", "page"]
+__all__ = ["ACCOUNT", "ARN", "END_OF_LIFE", "FOUNDATION", "HAIKU", "HAIKU_FT", "REGION", "ServiceState", "page"]
 
 ACCOUNT = "123456789012"
+#: The default region (the emulator's ``region=`` chooses another).
 REGION = "us-west-2"
-HAIKU_FT = "anthropic.claude-3-haiku-20240307-v1:0:200k"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+# The default profile's ids (read from the profile, never spelled here).
+HAIKU_FT = DEFAULT_BASE_MODEL.model_id
+HAIKU = DEFAULT_BASE_MODEL.invoke_model_id
 ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
 FOUNDATION = f"arn:aws:bedrock:{REGION}::foundation-model"
+#: What the service answers for a model past its end of life (ResourceNotFoundException).
+END_OF_LIFE = "This model version has reached the end of its life."
 
 T = TypeVar("T")
 
@@ -46,10 +52,15 @@ class ServiceState:
         seed: Seeds loss curves and identifiers.
     """
 
-    def __init__(self, clock: EmulatedClock, s3: Any, *, seed: int = 0) -> None:
+    def __init__(self, clock: EmulatedClock, s3: Any, *, seed: int = 0, region: str = REGION) -> None:
         self.clock = clock
         self.s3 = s3
         self.seed = seed
+        self.region = region
+        #: ``arn:aws:bedrock:<region>:<account>``, the prefix of every resource ARN the emulator makes.
+        self.arn = f"arn:aws:bedrock:{region}:{ACCOUNT}"
+        #: ``arn:aws:bedrock:<region>::foundation-model``.
+        self.foundation = f"arn:aws:bedrock:{region}::foundation-model"
         # Settings (LocalBedrock sets them after construction).
         self.validation_losses: list[float] | None = None
         self.step_seconds = 30.0
@@ -104,6 +115,25 @@ class ServiceState:
         if token:
             self._tokens[(kind, token)] = arn
         return arn
+
+    # -- base models over emulated time ---------------------------------------------------------------------
+
+    def _lifecycle(self, profile: BaseModelProfile) -> LifecycleState:
+        """The profile's lifecycle in the emulator's region on the emulated date."""
+        return lifecycle_state(profile, self.region, self.clock.now().date())
+
+    def _base_profile(self, identifier: str) -> BaseModelProfile | None:
+        """The profile of a base model named by id or foundation-model ARN (``None``: not a known base model)."""
+        return find_profile(identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier)
+
+    def _require_alive(self, profile: BaseModelProfile | None) -> None:
+        """Answer as the service does for a model past its end of life in this region.
+
+        Raises:
+            ApiError: ResourceNotFoundException ``This model version has reached the end of its life.``
+        """
+        if profile is not None and not self._lifecycle(profile).usable:
+            raise ApiError("ResourceNotFoundException", END_OF_LIFE, 404)
 
     # -- S3 (moto) ----------------------------------------------------------------------------------------
 

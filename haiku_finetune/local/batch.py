@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ._common import ARN, page
+from ._common import page
 from .invocation import Invocation
 from .runtime import messages_body
 from .wire import ApiError, conflict, validation
@@ -45,7 +45,7 @@ class BatchInference(Invocation):
     def _create_invocation_job(self, params: dict[str, Any]) -> str:
         if any(j.name == params["jobName"] for j in self._invocation_jobs.values()):
             raise conflict(f"A batch inference job named {params['jobName']} already exists")
-        arn = f"{ARN}:model-invocation-job/{self._new_id()}"
+        arn = f"{self.arn}:model-invocation-job/{self._new_id()}"
         self._invocation_jobs[arn] = InvocationJob(arn, params["jobName"], params, self.clock.monotonic())
         self._tags[arn] = list(params.get("tags") or [])
         return arn

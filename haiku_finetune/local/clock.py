@@ -10,12 +10,16 @@ the real clock by ``(time_scale - 1)`` times the real time elapsed. This module 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
-__all__ = ["MAX_TIME_SCALE", "EmulatedClock"]
+__all__ = ["DATE_VARIABLE", "MAX_TIME_SCALE", "EmulatedClock"]
+
+#: The environment variable that sets the emulated start date when none is given (``YYYY-MM-DD``).
+DATE_VARIABLE = "LOCAL_BEDROCK_DATE"
 
 #: The fastest clock allowed: an emulated day per real second. Faster would leave the datetime range (year
 #: 9999) within days of running, and a two-hour job already takes a tenth of a second at this speed.
@@ -30,9 +34,17 @@ class EmulatedClock:
             which return at once); a number to run ``time_scale`` emulated seconds per real second (``sleep``
             then really sleeps ``seconds / time_scale``).
         real_time: The real monotonic clock a scaled clock follows (tests pass a fake one).
+        start: The emulated wall-clock time at start; a naive datetime is UTC. Default: the date in
+            ``$LOCAL_BEDROCK_DATE`` (``YYYY-MM-DD``, midnight UTC) when set, else the real current time.
     """
 
-    def __init__(self, time_scale: float | None = None, *, real_time: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        time_scale: float | None = None,
+        *,
+        real_time: Callable[[], float] = time.monotonic,
+        start: datetime | None = None,
+    ) -> None:
         if time_scale is not None:
             if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)):
                 raise TypeError(f"time_scale must be a number or None, got {type(time_scale).__name__}")
@@ -44,7 +56,13 @@ class EmulatedClock:
         self._lock = threading.Lock()
         self._offset = 0.0
         self._real_start = real_time()
-        self._epoch = datetime.now(timezone.utc).replace(microsecond=0)
+        if start is None and os.environ.get(DATE_VARIABLE):
+            start = _date_from_environment(os.environ[DATE_VARIABLE])
+        if start is not None and not isinstance(start, datetime):
+            raise TypeError(f"start must be a datetime or None, got {type(start).__name__}")
+        if start is not None and start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        self._epoch = (start or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
 
     def monotonic(self) -> float:
         """Emulated seconds since the clock started."""
@@ -76,3 +94,11 @@ class EmulatedClock:
     def at(self, seconds: float) -> datetime:
         """The emulated wall-clock time (UTC) of an emulated instant, to the millisecond."""
         return self._epoch + timedelta(milliseconds=round(seconds * 1000))
+
+
+def _date_from_environment(value: str) -> datetime:
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{DATE_VARIABLE} must be a date such as 2026-06-01, got {value!r}") from None
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import datetime as _dt
 import logging
 import math
+import re
 import socket
 import threading
 import time
@@ -46,6 +48,7 @@ _log = logging.getLogger(__name__)
 
 # The emulator running in this process, if any (at most one: see start()).
 _running: list[LocalBedrock] = []
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 _running_lock = threading.Lock()
 
 
@@ -70,6 +73,11 @@ class LocalBedrock:
             throttles (default: 600,000 input and 60,000 output per unit, a minute of burst; ``None``: no cap).
         port: The bedrock and bedrock-runtime port on 127.0.0.1 (0, the default: a free one; S3/IAM/STS
             always get a free one).
+        date: The emulated date (or datetime, UTC) at start; default: ``$LOCAL_BEDROCK_DATE`` (``YYYY-MM-DD``)
+            when set, else the real current time. Emulated time advances from it with the clock, and every base
+            model's lifecycle follows it (a model past its end of life answers as the service does).
+        region: The emulated region (default ``us-west-2``): ARNs, transports and each base model's lifecycle
+            and fine-tuning availability follow it.
 
     Raises:
         TypeError: An argument of the wrong type (e.g. ``faults`` that is not a :class:`Faults`).
@@ -91,6 +99,8 @@ class LocalBedrock:
         calls_per_second_per_unit: float | None = None,
         unit_capacity: UnitCapacity | None = DEFAULT_UNIT_CAPACITY,
         port: int = 0,
+        date: _dt.date | None = None,
+        region: str = REGION,
     ) -> None:
         # Everything is checked here, before anything starts: a bad argument is one clear error at once.
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -101,7 +111,19 @@ class LocalBedrock:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
         if unit_capacity is not None and not isinstance(unit_capacity, UnitCapacity):
             raise TypeError(f"unit_capacity must be a UnitCapacity or None, got {type(unit_capacity).__name__}")
-        self.clock = EmulatedClock(time_scale)
+        if date is not None and not isinstance(date, _dt.date):
+            raise TypeError(f"date must be a datetime.date or datetime, got {type(date).__name__}")
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise ValueError(f"region must be an AWS region name such as 'us-east-1', got {region!r}")
+        start = (
+            date
+            if isinstance(date, _dt.datetime)
+            else _dt.datetime(date.year, date.month, date.day, tzinfo=_dt.timezone.utc)
+            if date is not None
+            else None
+        )
+        self.clock = EmulatedClock(time_scale, start=start)
+        self.region = region
         self.seed = seed
         self.port = port
         self._faults = _faults(faults)
@@ -161,7 +183,7 @@ class LocalBedrock:
         self._s3 = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         ).client("s3", endpoint_url=self.s3_endpoint_url)
-        self._service = Service(self.clock, self._s3, seed=self.seed)
+        self._service = Service(self.clock, self._s3, seed=self.seed, region=self.region)
         for name, value in self._settings.items():
             setattr(self._service, name, value)
         self._server = BedrockServer(self._service, self.port)
@@ -210,7 +232,7 @@ class LocalBedrock:
         return self._running_server().url
 
     def transport(self, **kwargs: Any) -> BedrockTransport:
-        """A :class:`BedrockTransport` wired to the emulator (dummy credentials, us-west-2, emulated clock).
+        """A :class:`BedrockTransport` wired to the emulator (dummy credentials, its region, emulated clock).
 
         Waits (job and deployment polling, retry backoff) run on the emulated clock. The retry policy's time
         budget (``total_timeout``) is measured on the real monotonic clock: it bounds real network time,
@@ -225,9 +247,9 @@ class LocalBedrock:
         kwargs.setdefault("retry", RetryPolicy(sleep=kwargs["clock"].sleep, clock=time.monotonic))
         transport = BedrockTransport(
             session=boto3.session.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
             ),
-            region=REGION,
+            region=self.region,
             endpoint_urls={
                 "bedrock": url,
                 "bedrock-runtime": url,
@@ -253,11 +275,16 @@ class LocalBedrock:
             "AWS_ENDPOINT_URL_SCHEDULER": url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
         }
 
     # -- control and inspection -------------------------------------------------------------------------------
+
+    @property
+    def date(self) -> _dt.date:
+        """The emulated date (UTC) now."""
+        return self.clock.now().date()
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of emulated time pass (guard schedules that fall due fire)."""

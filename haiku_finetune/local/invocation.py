@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 
 from ..datasets import estimate_tokens
-from ._common import FOUNDATION, HAIKU, HAIKU_FT
 from .converse import converse, converse_stream
 from .provisioned import ProvisionedThroughput, Throughput
 from .runtime import (
@@ -39,11 +38,13 @@ class Invocation(ProvisionedThroughput):
 
     def responder_for(self, model_id: str) -> Responder:
         """Resolve who answers a runtime call to ``model_id`` (raising the service's errors)."""
-        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(FOUNDATION) else model_id
-        if key in (HAIKU, HAIKU_FT):
-            if key == HAIKU_FT:
+        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(self.foundation) else model_id
+        profile = self._base_profile(key)
+        if profile is not None and key in (profile.invoke_model_id, profile.model_id):
+            self._require_alive(profile)
+            if key == profile.model_id:
                 raise validation(
-                    f"Invocation of model ID {HAIKU_FT} with on-demand throughput isn't supported; "
+                    f"Invocation of model ID {key} with on-demand throughput isn't supported; "
                     "use a Provisioned Throughput"
                 )
             return self.responders.get(model_id) or self.responders.get(key) or base_reply
@@ -56,6 +57,7 @@ class Invocation(ProvisionedThroughput):
             pt = self._throughput(model_id)
         except ApiError:
             raise not_found(f"The model {model_id} does not exist or you do not have access to it") from None
+        self._require_alive(self._base_profile(str(self._models.get(pt.model_arn, {}).get("baseModelArn", ""))))
         if pt.status != "InService":
             raise validation(f"Provisioned model {pt.name} is {pt.status}, not InService yet")
         self._rate_limit(pt)
@@ -123,8 +125,10 @@ class Invocation(ProvisionedThroughput):
 
     def op_CountTokens(self, params: dict[str, Any]) -> dict[str, Any]:
         model_id = params["modelId"]
-        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(FOUNDATION) else model_id
-        if key not in (HAIKU, HAIKU_FT):  # the real list of models that count tokens is short: refuse the rest
+        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(self.foundation) else model_id
+        profile = self._base_profile(key)
+        # The real list of models that count tokens is short: refuse the rest.
+        if profile is None or key not in (profile.invoke_model_id, profile.model_id):
             raise validation(f"The model {model_id} does not support counting tokens")
         given = params["input"]
         if "invokeModel" in given:

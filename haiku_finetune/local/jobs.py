@@ -18,11 +18,12 @@ from typing import Any
 
 import orjson
 
+from ..base_models import profiles
 from ..datasets import validate_files
 from ..early_stopping import simulate_early_stopping
 from ..errors import HyperparameterError
 from ..hyperparameters import Hyperparameters
-from ._common import ARN, FOUNDATION, HAIKU_FT, ServiceState, page
+from ._common import ServiceState, page
 from .runtime import SimilarityResponder
 from .wire import conflict, validation
 
@@ -56,6 +57,11 @@ class Job:
     final_training_loss: float | None = None
 
 
+def _base_of(job: Job) -> str:
+    """The base model id a job fine-tunes (its ``baseModelIdentifier``, an id or a foundation-model ARN)."""
+    return str(job.params["baseModelIdentifier"]).rsplit("/", 1)[-1]
+
+
 class CustomizationJobs(ServiceState):
     """The customization-job operations and the lifecycle that turns a finished job into a custom model."""
 
@@ -66,12 +72,16 @@ class CustomizationJobs(ServiceState):
 
     def _create_job(self, params: dict[str, Any]) -> str:
         base = params["baseModelIdentifier"].rsplit("/", 1)[-1]
-        if base != HAIKU_FT:
+        profile = self._base_profile(base)
+        if profile is None or base != profile.model_id or self.region not in profile.fine_tuning_regions:
+            here = [p.model_id for p in profiles() if self.region in p.fine_tuning_regions]
             raise validation(
-                f"The base model {params['baseModelIdentifier']} does not support fine-tuning here; use {HAIKU_FT}"
+                f"The base model {params['baseModelIdentifier']} does not support fine-tuning in {self.region}"
+                + (f"; use {', '.join(here)}" if here else "")
             )
+        self._require_alive(profile)
         if params.get("customizationType", "FINE_TUNING") != "FINE_TUNING":
-            raise validation("Claude 3 Haiku supports customizationType FINE_TUNING only")
+            raise validation(f"{profile.display_name} supports customizationType FINE_TUNING only")
         if any(j.name == params["jobName"] for j in self._jobs.values()):
             raise conflict(f"A job with the name {params['jobName']} already exists")
         if any(m["modelName"] == params["customModelName"] for m in self._models.values()) or any(
@@ -86,7 +96,7 @@ class CustomizationJobs(ServiceState):
             if not self._object_exists(uri):
                 raise validation(f"The training or validation data at {uri} does not exist or is not accessible")
         job_id = self._new_id()
-        arn = f"{ARN}:model-customization-job/{HAIKU_FT}/{job_id}"
+        arn = f"{self.arn}:model-customization-job/{base}/{job_id}"
         job = Job(
             arn=arn,
             name=params["jobName"],
@@ -212,14 +222,14 @@ class CustomizationJobs(ServiceState):
         rows = self._write_metrics(job)
         job.final_training_loss = rows
         model_id = self._new_id()
-        model_arn = f"{ARN}:custom-model/{HAIKU_FT}/{model_id}"
+        model_arn = f"{self.arn}:custom-model/{_base_of(job)}/{model_id}"
         job.model_arn = model_arn
         self._models[model_arn] = {
             "modelArn": model_arn,
             "modelName": job.model_name,
             "jobName": job.name,
             "jobArn": job.arn,
-            "baseModelArn": f"{FOUNDATION}/{HAIKU_FT}",
+            "baseModelArn": f"{self.foundation}/{_base_of(job)}",
             "customizationType": "FINE_TUNING",
             "hyperParameters": job.params.get("hyperParameters") or {},
             "trainingDataConfig": job.params["trainingDataConfig"],
@@ -282,7 +292,7 @@ class CustomizationJobs(ServiceState):
             "creationTime": self.clock.at(job.created),
             "lastModifiedTime": self.clock.at(job.ended if job.ended is not None else job.created),
             "endTime": self.clock.at(job.ended) if job.ended is not None else None,
-            "baseModelArn": f"{FOUNDATION}/{HAIKU_FT}",
+            "baseModelArn": f"{self.foundation}/{_base_of(job)}",
             "hyperParameters": params.get("hyperParameters") or {},
             "trainingDataConfig": params["trainingDataConfig"],
             "validationDataConfig": params.get("validationDataConfig") or {"validators": []},

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._common import ARN, FOUNDATION, HAIKU_FT, page
+from ._common import HAIKU_FT, page
 from .custom_models import CustomModels
 from .wire import conflict, validation
 
@@ -54,10 +54,13 @@ class ProvisionedThroughput(CustomModels):
 
     def _create_throughput(self, params: dict[str, Any]) -> str:
         model = self._model(params["modelId"])
+        # A Provisioned Throughput for a custom model whose base reached its end of life here: refused, as the
+        # service refuses new work on such a model.
+        self._require_alive(self._base_profile(str(model.get("baseModelArn", ""))))
         if any(t.name == params["provisionedModelName"] for t in self._throughputs.values()):
             raise conflict(f"A provisioned model named {params['provisionedModelName']} already exists")
         now = self.clock.monotonic()
-        arn = f"{ARN}:provisioned-model/{self._new_id()}"
+        arn = f"{self.arn}:provisioned-model/{self._new_id()}"
         self._throughputs[arn] = Throughput(
             arn=arn,
             name=params["provisionedModelName"],
@@ -78,7 +81,9 @@ class ProvisionedThroughput(CustomModels):
             "provisionedModelArn": pt.arn,
             "modelArn": pt.model_arn,
             "desiredModelArn": pt.model_arn,
-            "foundationModelArn": f"{FOUNDATION}/{HAIKU_FT}",
+            "foundationModelArn": self._models.get(pt.model_arn, {}).get(
+                "baseModelArn", f"{self.foundation}/{HAIKU_FT}"
+            ),
             "status": pt.status,
             "creationTime": self.clock.at(pt.created),
             "lastModifiedTime": self.clock.at(pt.created),

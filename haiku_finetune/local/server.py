@@ -267,7 +267,8 @@ class _Handler(BaseHTTPRequestHandler):
             f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
             f"x-amzn-RequestId: {uuid.uuid4()}",
-            f"Date: {email.utils.formatdate(usegmt=True)}",
+            # The emulated date: a client that reads the service's date (the lifecycle check) sees emulated time.
+            f"Date: {email.utils.formatdate(self.server.service.clock.now().timestamp(), usegmt=True)}",
             *(f"{k}: {v}" for k, v in headers.items()),
         ]
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
