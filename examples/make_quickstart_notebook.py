@@ -5,7 +5,7 @@ stays free of outputs and execution counts. Regenerate it after changing a cell:
 
     python examples/make_quickstart_notebook.py
 
-``tests/test_demo_notebook.py`` checks the file is up to date and executes it with nbclient.
+``tests/demo/test_demo_notebook.py`` checks the file is up to date and executes it with nbclient.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ data, create the IAM role, upload to S3, plan and run a fine-tuning job, read it
 the model on Provisioned Throughput, invoke it, evaluate it against the base model, and clean up.
 
 It runs **offline** on LocalBedrock, the library's Bedrock emulator, with a manual clock: waiting for a multi-hour
-job takes no real time. Install with `pip install 'haiku-finetune[local,plot]'`. To run against AWS instead, drop
-the `LocalBedrock` cell and the `transport=transport` arguments: the library then uses your default credentials.""",
+job takes no real time. The package is not on PyPI: install it from a checkout with `pip install -e '.[local,plot]'`
+(or build a wheel, `python -m build`, and `pip install 'dist/haiku_finetune-<version>-py3-none-any.whl[local,plot]'`).
+To run against AWS instead, drop the `LocalBedrock` cell and the `transport=transport` arguments: the library then
+uses your default credentials.""",
     ),
     ("md", "## 1. Start LocalBedrock\n\nEvery AWS call below goes through `transport`, wired to the emulator."),
     (
@@ -170,7 +172,12 @@ with hf.ProvisionedDeployment.create(job.custom_model, model_units=1, transport=
         scorers=[LabelAccuracy()],
     )
 evaluation.save(workdir / "evaluation")
-print(evaluation.to_markdown())""",
+evaluation  # a table per model, the confusion matrices and a plot of the scores""",
+    ),
+    (
+        "md",
+        "`LabelAccuracy()` takes its labels from the test set: the base model's free-text replies all land in one "
+        "`(other)` column of the confusion matrix.",
     ),
     ("md", "## 8. Clean up\n\nThe deployment is gone; stop the emulator."),
     (
