@@ -20,6 +20,7 @@ __all__ = [
     "HYPERPARAMETER_RANGES",
     "HyperparameterRange",
     "Hyperparameters",
+    "check_for_profile",
     "correct_hyperparameters",
     "hyperparameter_ranges",
 ]
@@ -139,6 +140,32 @@ def correct_hyperparameters(values: Mapping[str, str]) -> tuple[Hyperparameters,
             notes.append(f"{key} = {raw} is {side} ({spec.describe()}): using {bounded:g}")
         fixed[name] = int(bounded) if spec.kind is int else bounded
     return Hyperparameters(**fixed), notes
+
+
+def check_for_profile(hyperparameters: Hyperparameters, profile: BaseModelProfile | str | None) -> None:
+    """Check every effective value against the ranges of ``profile`` (a job moving to another base model).
+
+    Raises:
+        HyperparameterError: A value outside the profile's range; the message offers the profile's recommended
+            values (or its defaults).
+    """
+    resolved = get_profile(profile)
+    for name, value in hyperparameters.resolved().items():
+        spec = resolved.hyperparameters.get(name)
+        if spec is None:
+            raise HyperparameterError(f"{resolved.display_name} has no hyperparameter {name!r}", field=name)
+        if not spec.minimum <= value <= spec.maximum:
+            offered = {
+                **{n: r.default for n, r in resolved.hyperparameters.items()},
+                **resolved.recommended_hyperparameters,
+            }
+            suggestion = ", ".join(f"{n}={_format(v)}" for n, v in offered.items())
+            raise HyperparameterError(
+                f"{name} ({spec.api_key}) = {value!r} is outside {resolved.display_name}'s range: it must be "
+                f"{spec.describe()}; its recommended values: {suggestion}",
+                field=name,
+                value=value,
+            )
 
 
 def _check(name: str, value: Any) -> None:

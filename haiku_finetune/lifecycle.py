@@ -23,6 +23,7 @@ from .errors import ModelEndOfLifeError, ServiceError
 __all__ = [
     "LifecycleStage",
     "LifecycleState",
+    "LifecycleWarning",
     "end_of_life_error",
     "is_end_of_life_message",
     "lifecycle_state",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 _EOL_MESSAGE = re.compile(r"reached the end of its life", re.IGNORECASE)
+
+
+class LifecycleWarning(UserWarning):
+    """The base model is Legacy in the region: it still works, and its end of life (and higher prices) come."""
 
 
 class LifecycleStage(str, Enum):

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 
 from .._names import generate_name, random_part
 from .._tags import check_user_tags
-from ..base_models import BASE_MODEL_ID
+from ..base_models import BASE_MODEL_ID, BaseModelProfile, find_profile
 from ..errors import HyperparameterError
 from ..hyperparameters import HYPERPARAMETER_RANGES, Hyperparameters
 from ..pricing import Pricing
@@ -54,7 +54,9 @@ class JobSpec:
         validation_data: Like ``training_data``; needed for validation loss and early stopping.
         staging_uri: Where local data is uploaded, by content: ``<staging_uri>/<sha256>/train.jsonl`` and
             ``<staging_uri>/<sha256>/validation.jsonl`` (the SHA-256 of the file's bytes).
-        base_model: The base model id (default: Claude 3 Haiku, 200k context).
+        base_model: The base model: a :class:`~haiku_finetune.base_models.BaseModelProfile`, a profile key
+            (``"claude-haiku-4-5"``), a model id or a foundation-model ARN (default: Claude 3 Haiku, 200k
+            context). Its profile's limits and ranges apply; the plan checks its lifecycle in the region.
         job_name: The job name; default: generated, readable and timestamped.
         custom_model_name: The custom model name; default: generated like the job name.
         kms_key_id: KMS key for the custom model (and for staged data, with SSE-KMS).
@@ -71,7 +73,7 @@ class JobSpec:
     hyperparameters: Hyperparameters | Mapping[str, Any] | None = None
     validation_data: DataSource | None = None
     staging_uri: str | None = None
-    base_model: str = BASE_MODEL_ID
+    base_model: str | BaseModelProfile = BASE_MODEL_ID
     job_name: str | None = None
     custom_model_name: str | None = None
     kms_key_id: str | None = None
@@ -155,6 +157,7 @@ class Inputs:
     hyperparameter_error: HyperparameterError | None
     staging_uri: str | None
     base_model: str
+    profile: BaseModelProfile | None
     job_name: str
     custom_model_name: str
     kms_key_id: str | None
@@ -184,6 +187,13 @@ def normalize(spec: JobSpec) -> Inputs:
         generated_job, generated_model = generate_names()
         job_name = job_name or generated_job
         model_name = model_name or generated_model
+    # A profile or its key becomes the model id; an id or ARN is sent as given. None: no profile knows it.
+    given = spec.base_model
+    profile = given if isinstance(given, BaseModelProfile) else find_profile(str(given))
+    if isinstance(given, BaseModelProfile) or (profile is not None and given == profile.key):
+        base_model = profile.model_id if profile is not None else str(given)
+    else:
+        base_model = str(given)
     return Inputs(
         training=spec.training_data,
         validation=spec.validation_data,
@@ -192,7 +202,8 @@ def normalize(spec: JobSpec) -> Inputs:
         hyperparameters=hp,
         hyperparameter_error=problem,
         staging_uri=str(spec.staging_uri) if spec.staging_uri is not None else None,
-        base_model=str(spec.base_model),
+        base_model=base_model,
+        profile=profile,
         job_name=job_name,
         custom_model_name=model_name,
         kms_key_id=spec.kms_key_id,

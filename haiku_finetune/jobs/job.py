@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .._lifecycle_check import profile_lifecycle_now, warn_lifecycle
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
 from ..custom_model import CustomModel
@@ -150,6 +151,8 @@ class CustomizationJob:
         plan, datasets = build_plan(inputs, t, remote=False)
         if not skip_checks:
             plan.raise_for_failures(local_only=True)
+        if inputs.profile is not None:  # Legacy: say so before paying (from the profile; plan() asks the service)
+            warn_lifecycle(inputs.profile, profile_lifecycle_now(inputs.profile, t), stacklevel=2)
         infos = stage(inputs, datasets, validate=skip_checks, t=t)
         request = build_request(inputs, infos)
         token = request_token(request)

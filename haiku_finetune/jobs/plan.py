@@ -21,7 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .. import iam, storage
+from .._lifecycle_check import lifecycle_verdict, read_lifecycle, warn_lifecycle
 from .._transport import BedrockTransport
+from ..base_models import warn_if_provisional
 from ..datasets import (
     MAX_TOTAL_RECORDS,
     DatasetBuilder,
@@ -34,11 +36,12 @@ from ..datasets import (
 from ..errors import (
     AccessDeniedError,
     CallFailedError,
+    HyperparameterError,
     PlanCheckError,
     ResourceNotFoundError,
     UnparseableResponseError,
 )
-from ..hyperparameters import Hyperparameters
+from ..hyperparameters import Hyperparameters, check_for_profile
 from ..pricing import Pricing
 from ..storage import S3Uri
 from ._spec import KMS_KEY, ROLE_ARN, DataSource, Inputs, validate_job_name, validate_model_name
@@ -287,8 +290,14 @@ def _local_checks(inputs: Inputs) -> tuple[list[PlanCheck], list[_Data]]:
 
     # Hyperparameters.
     hp = inputs.hyperparameters
-    if inputs.hyperparameter_error is not None:
-        add("hyperparameters", "fail", str(inputs.hyperparameter_error))
+    profile_problem = None
+    if inputs.hyperparameter_error is None and inputs.profile is not None:
+        try:
+            check_for_profile(hp, inputs.profile)
+        except HyperparameterError as error:
+            profile_problem = error
+    if inputs.hyperparameter_error is not None or profile_problem is not None:
+        add("hyperparameters", "fail", str(inputs.hyperparameter_error or profile_problem))
     else:
         sent = hp.to_api()
         add("hyperparameters", "pass", "in the documented ranges" + (f" (sending {sent})" if sent else " (defaults)"))
@@ -538,6 +547,23 @@ def _remote_checks(inputs: Inputs, datasets: list[_Data], t: BedrockTransport) -
 
     _aws_check(checks, "base model", check_model, what="list foundation models (bedrock:ListFoundationModels)")
 
+    # The base model's lifecycle here, today (end of life fails; Legacy warns, with the dates).
+    profile = inputs.profile
+    if profile is None:
+        checks.append(
+            PlanCheck(
+                name="base model lifecycle",
+                status="not checked",
+                detail=f"no base-model profile knows {inputs.base_model} (register_profile() one)",
+                local=False,
+            )
+        )
+    else:
+        state, note = read_lifecycle(profile, t)
+        verdict, detail = lifecycle_verdict(profile, state, note)
+        checks.append(PlanCheck(name="base model lifecycle", status=verdict, detail=detail, local=False))
+        warn_lifecycle(profile, state, stacklevel=5)
+
     # Free names.
     def check_job_name() -> tuple[CheckStatus, str]:
         try:
@@ -579,6 +605,8 @@ def _check_trust(role_arn: str, t: BedrockTransport) -> tuple[CheckStatus, str]:
 
 
 def build_plan(inputs: Inputs, t: BedrockTransport, *, remote: bool) -> tuple[JobPlan, list[_Data]]:
+    if inputs.profile is not None:
+        warn_if_provisional(inputs.profile, stacklevel=4)
     checks, datasets = _local_checks(inputs)
     if remote:
         checks += _remote_checks(inputs, datasets, t)

@@ -253,10 +253,17 @@ class ScriptedTransport:
         self.region = "us-west-2"
         self.describe = describe
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.responses: dict[str, Any] = {"HeadObject": {"ContentLength": 10}}  # create reads S3 data's checksum
+        self.responses: dict[str, Any] = {
+            "HeadObject": {"ContentLength": 10},  # create reads S3 data's checksum
+            "GetFoundationModel": {"modelDetails": {"modelLifecycle": {"status": "ACTIVE"}}},
+        }
 
     def account_id(self) -> str:
         return "123456789012"
+
+    def now(self) -> datetime:
+        # Before Claude 3 Haiku's Legacy period in us-west-2: the plan's lifecycle check passes.
+        return datetime(2026, 2, 1, tzinfo=timezone.utc)
 
     def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         self.calls.append((operation, params))
@@ -528,6 +535,7 @@ def test_plan_degrades_aws_checks_to_not_checked() -> None:
         "SimulatePrincipalPolicy",
         "ListFoundationModels",
         "GetCustomModel",
+        "GetFoundationModel",
     ):
         transport.responses[op] = denied
     plan = CustomizationJob.plan(**SEED_ARGS, hyperparameters=IN_RANGE, transport=cast(Any, transport))
@@ -541,7 +549,11 @@ def test_plan_degrades_aws_checks_to_not_checked() -> None:
         "base model",
         "job name free",
         "model name free",
+        "base model lifecycle",
     }
+    lifecycle = next(c for c in remote if c.name == "base model lifecycle")
+    remote = [c for c in remote if c is not lifecycle]
+    assert lifecycle.status == "pass" and "profile only" in lifecycle.detail  # the profile decides when denied
     assert all(c.status == "not checked" and "not allowed" in c.detail for c in remote)
     assert plan.ok  # nothing failed; "not checked" does not block
 
