@@ -1,34 +1,55 @@
 """ProvisionedDeployment: serve a custom model on Provisioned Throughput without leaking an hourly bill.
 
 A Provisioned Throughput bills every hour, per model unit, until it is deleted. Opened in a ``with`` block, a
-deployment is deleted on every way out of the block — normal exit, exception, Ctrl-C — and the delete is
-confirmed. Everything this module creates carries the library's tag, so :func:`find_orphans` can list what
-was forgotten. It does not create custom models (that is the job's business) and does not invoke them (that
-is :class:`~haiku_finetune.model.FineTunedModel`'s).
+deployment is deleted on every way out of the block — normal exit, exception, Ctrl-C, SIGTERM, SIGHUP, and an
+interpreter exit with the block still open — and the delete is confirmed. The create itself survives an
+interruption or a lost answer: the name is fixed (and logged) first and the PT is tagged with the call's client
+token, so what was bought is found again by name and either returned or deleted. ``max_lifetime=`` arms a guard
+(:mod:`haiku_finetune.guard`) that deletes the PT even when its owner is killed outright. Everything this module
+creates carries the library's tag, so :func:`find_orphans` can list what was forgotten. It does not create custom
+models (that is the job's business) and does not invoke them (that is
+:class:`~haiku_finetune.model.FineTunedModel`'s). The file is over 600 lines because create, the ``with`` block and
+their clean-up paths are one capability: how a PT stops billing.
 """
 
 from __future__ import annotations
 
+import atexit
 import builtins
+import contextlib
 import logging
 import re
 import sys
+import threading
+import time
+import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ._names import generate_name
+from ._signals import terminate_as_interrupt
 from ._tags import has_library_tag, with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
 from .custom_model import CustomModel
-from .errors import DeploymentError, ResourceNotFoundError, WaitTimeoutError
+from .errors import (
+    ConflictError,
+    ConnectionFailedError,
+    DeploymentError,
+    HaikuFinetuneError,
+    ResourceNotFoundError,
+    ServiceError,
+    WaitTimeoutError,
+)
+from .guard import GuardHandle, SchedulerGuard, WatchdogGuard
 from .model import FineTunedModel
 from .pricing import Pricing
 
-__all__ = ["BillingWarning", "Commitment", "ProvisionedDeployment", "find_orphans"]
+__all__ = ["BillingWarning", "Commitment", "Guard", "GuardKind", "ProvisionedDeployment", "find_orphans"]
 
 _log = logging.getLogger(__name__)
 
@@ -41,6 +62,24 @@ _TERMINAL = {"InService", "Failed"}
 _INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
 # A delete is confirmed within seconds to minutes: poll every 5 s.
 _DELETE_INTERVAL = PollInterval(initial=5.0, maximum=5.0, growth=1.0)
+#: The tag carrying a create's client token: how a PT whose create was interrupted or lost is recognised as
+#: this call's (Get/ListProvisionedModelThroughput do not report the token).
+CLIENT_TOKEN_TAG = "haiku-finetune:client-token"
+_CREATE = "CreateProvisionedModelThroughput"
+# After an interrupted create: how long a request that reached the service may take to show up by name.
+_SETTLE_SECONDS = 5.0
+_SETTLE_INTERVAL = PollInterval(initial=0.25, maximum=1.0, growth=1.5)
+
+GuardKind = Literal["scheduler", "watchdog"]
+
+
+class Guard(Protocol):
+    """Anything that arms a guard for a PT: :class:`~haiku_finetune.guard.SchedulerGuard`,
+    :class:`~haiku_finetune.guard.WatchdogGuard`, or your own."""
+
+    def arm(self, provisioned_arn: str, lifetime: float | timedelta) -> GuardHandle:
+        """Arm the guard; returns its handle."""
+        ...
 
 
 class BillingWarning(UserWarning):
@@ -65,6 +104,9 @@ class ProvisionedDeployment:
         self._details: dict[str, Any] = {}
         # Set by create() when this call bought it; cleared once warned or once entered as a `with` block.
         self._billing_notice: str | None = None
+        self._guard: GuardHandle | None = None
+        # While a `with` block is open: its signal handling (entered in __enter__, left in __exit__).
+        self._signals: contextlib.AbstractContextManager[None] | None = None
 
     # -- creation and lookup ------------------------------------------------------------------------
 
@@ -77,9 +119,18 @@ class ProvisionedDeployment:
         name: str | None = None,
         commitment: Commitment | None = None,
         tags: Mapping[str, str] | None = None,
+        max_lifetime: float | timedelta | None = None,
+        guard: GuardKind | Guard | None = None,
         transport: BedrockTransport | None = None,
     ) -> ProvisionedDeployment:
         """Buy Provisioned Throughput for a custom model. Billing starts now and runs hourly until deleted.
+
+        The name is fixed (and logged) before the call, and the PT is tagged with this call's client token. If
+        the answer is lost (no connection after the transport's retries), the PT is looked up by name and
+        returned. If the call is interrupted — Ctrl-C, or SIGTERM/SIGHUP, which take the same path while the
+        call runs in the main thread — the PT is looked up and, when it was made, deleted before the
+        interrupt goes on. When that cannot be found out, the error names the PT and the AWS CLI commands to
+        check and delete it.
 
         Args:
             model: The custom model (a :class:`CustomModel`, or its ARN or name).
@@ -90,6 +141,13 @@ class ProvisionedDeployment:
             tags: Extra tags; the library's own ``created-by=haiku-finetune`` is always added, and a
                 different ``created-by`` value is refused (it would hide the deployment from
                 :func:`find_orphans`).
+            max_lifetime: Seconds (or a timedelta) after which a guard deletes the PT whatever happens to
+                this process (see ``docs/cost-safety.md``). Armed as soon as the create answers, before the
+                wait for ``InService``; released when the deployment is deleted; moved by :meth:`extend`.
+            guard: What deletes it: ``"scheduler"`` (the default when ``max_lifetime`` is given: an EventBridge
+                Scheduler one-time schedule, which fires even if the machine is gone), ``"watchdog"`` (a
+                detached local process holding a lease; needs no IAM of its own), or a guard object with an
+                ``arm(arn, lifetime)`` method.
             transport: The transport (default: the one ``model`` carries when it is a :class:`CustomModel`,
                 else the process default).
 
@@ -99,7 +157,10 @@ class ProvisionedDeployment:
 
         Raises:
             ValueError: Bad arguments, including a tag under the library's key (nothing was bought).
-            ServiceError: The service refused.
+            ServiceError: The service refused. ``ConflictError``: the name belongs to a PT this call did not make.
+            ConnectionFailedError: No answer, and the lookup could not tell whether the PT exists (the message
+                names it and the commands to check and delete it).
+            HaikuFinetuneError: The guard could not be armed (the PT was deleted again).
         """
         if isinstance(model_units, bool) or not isinstance(model_units, int) or model_units < 1:
             raise ValueError(f"model_units must be a whole number >= 1, got {model_units!r}")
@@ -115,6 +176,10 @@ class ProvisionedDeployment:
                 f"deployment name {name!r} is invalid: 1-63 letters and digits, each optionally followed by one "
                 "'-' or '_'"
             )
+        lifetime = _lifetime(max_lifetime, guard, commitment)
+        if tags is not None and CLIENT_TOKEN_TAG in tags:
+            raise ValueError(f"tag key {CLIENT_TOKEN_TAG!r} is reserved: the library sets it to the create's token")
+        token = uuid.uuid4().hex
         params: dict[str, Any] = {
             "modelUnits": model_units,
             "provisionedModelName": name,
@@ -125,11 +190,37 @@ class ProvisionedDeployment:
             params["commitmentDuration"] = commitment
         term = f" with a {commitment} commitment (cannot be deleted before the term ends)" if commitment else ""
         resolved = resolve_transport(transport, model)
-        response = resolved.call("bedrock", "CreateProvisionedModelThroughput", **params)
-        arn = response["provisionedModelArn"]
-        _log.info("created provisioned throughput %s for %s", arn, model_id)
-        deployment = cls(arn, transport=resolved)
-        deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
+        params["tags"].append({"key": CLIENT_TOKEN_TAG, "value": token})
+        _log.info(
+            "creating provisioned throughput %s (%d model unit(s)) for %s, clientRequestToken %s",
+            name,
+            model_units,
+            model_id,
+            token,
+        )
+        known: list[str] = []  # the ARN, once known: the second-signal message names it
+        deployment: ProvisionedDeployment | None = None
+        with terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill(known, name, resolved)):
+            try:
+                arn = _buy(resolved, params, name, token)
+                known.append(arn)
+                _log.info("created provisioned throughput %s (%s) for %s", name, arn, model_id)
+                deployment = cls(arn, transport=resolved)
+                deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
+                if commitment is not None:
+                    deployment._details["commitmentDuration"] = commitment
+                if lifetime is not None:
+                    deployment._arm_guard(guard or "scheduler", lifetime)
+            except KeyboardInterrupt:
+                held = deployment.guard if deployment is not None else None
+                _undo_interrupted_create(resolved, name, token, known, held)
+                raise
+            except HaikuFinetuneError as error:
+                if known:  # bought, but the guard asked for could not be armed: do not leave it unguarded
+                    _log.warning("could not arm the guard for %s (%s); deleting it", known[0], error)
+                    cls(known[0], transport=resolved).delete()
+                raise
+        assert deployment is not None
         # The warning waits for the first use: create() cannot know whether a `with` block follows, and a
         # warning inside the block the docs recommend would tell the user to do what they already do. The
         # handle exists by then, so a warning raised as an error (-W error) loses nothing.
@@ -137,9 +228,53 @@ class ProvisionedDeployment:
             f"Provisioned Throughput {name} ({model_units} model unit(s)){term} is billed every hour until "
             "it is deleted: use it in a `with` block, or call .delete(); find_orphans() lists forgotten ones"
         )
-        if commitment is not None:
-            deployment._details["commitmentDuration"] = commitment
         return deployment
+
+    def _arm_guard(self, guard: GuardKind | Guard, lifetime: float) -> None:
+        """Arm ``guard`` for this PT, its deadline counted on the service's clock from the PT's creation."""
+        armer: Guard
+        if guard == "scheduler":
+            armer = SchedulerGuard(transport=self._transport, now=self._service_clock())
+        elif guard == "watchdog":
+            armer = WatchdogGuard(transport=self._transport)
+        elif isinstance(guard, str):
+            raise ValueError(f"guard must be 'scheduler', 'watchdog' or a guard object, got {guard!r}")
+        else:
+            armer = guard
+        self._guard = armer.arm(self.arn, lifetime)
+        _log.info("%s", self._guard.describe())
+
+    def _service_clock(self) -> Callable[[], datetime]:
+        """The service's wall clock, estimated from the PT's ``creationTime`` (falls back to the local one).
+
+        A schedule's ``at(...)`` is read on the service's clock; a local clock that differs from it (on
+        LocalBedrock, emulated time runs ahead) would make the guard fire early or late.
+        """
+        try:
+            created = self.refresh()._details.get("creationTime")
+        except (ServiceError, ConnectionFailedError):
+            created = None
+        if not isinstance(created, datetime):
+            return lambda: datetime.now(timezone.utc)
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=timezone.utc)
+        offset = created - datetime.now(timezone.utc)
+        return lambda: datetime.now(timezone.utc) + offset
+
+    @property
+    def guard(self) -> GuardHandle | None:
+        """The armed guard (``None`` when none was asked for, or once it is released)."""
+        return self._guard
+
+    def extend(self, lifetime: float | timedelta) -> None:
+        """Move the guard's deadline to ``lifetime`` (seconds or a timedelta) from now.
+
+        Raises:
+            DeploymentError: No guard is armed (create with ``max_lifetime=``).
+        """
+        if self._guard is None:
+            raise DeploymentError(f"provisioned throughput {self._label} has no guard: create it with max_lifetime=")
+        self._guard.extend(lifetime)
 
     @classmethod
     def attach(cls, name_or_arn: str, *, transport: BedrockTransport | None = None) -> ProvisionedDeployment:
@@ -312,6 +447,7 @@ class ProvisionedDeployment:
             self._transport.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=self.arn)
         except ResourceNotFoundError:
             _log.info("provisioned throughput %s was already gone", self.arn)
+            self._release_guard()
             return
 
         def fetch() -> PollState:
@@ -340,6 +476,18 @@ class ProvisionedDeployment:
                 "check it in the console: it may still be billed"
             ) from error
         _log.info("deleted provisioned throughput %s", self.arn)
+        self._release_guard()
+
+    def _release_guard(self) -> None:
+        """Stand the guard down once the PT is confirmed gone (never before: until then it is the safety net)."""
+        guard, self._guard = self._guard, None
+        if guard is None:
+            return
+        try:
+            guard.release()
+        except (HaikuFinetuneError, OSError) as error:
+            # The PT is gone, so a guard left armed bills nothing; find_orphans() lists its schedule.
+            _log.warning("could not release the guard of %s (it bills nothing): %s", self.arn, error)
 
     # -- context manager ------------------------------------------------------------------------------
 
@@ -351,27 +499,57 @@ class ProvisionedDeployment:
                 "before its term ends, so a `with` block cannot clean it up. It was left as it is; use it "
                 "without `with`, and delete it with .delete() once the term is over."
             )
+        # SIGTERM/SIGHUP take the Ctrl-C path until __exit__ (main thread only; see _signals).
+        signals = terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill([self.arn], None, self))
+        signals.__enter__()
+        self._signals = signals
+        with _open_lock:
+            _open_blocks.add(self)
         try:
             if self.status != "InService":
                 self._wait(timeout=3600.0, progress=True, in_block=True)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as error:
             print(
                 f"Interrupted while waiting for provisioned throughput {self.arn} to come up; deleting it, as "
                 "the `with` block promises (it bills from creation).",
                 file=sys.stderr,
             )
-            self._delete_or_say_so()
+            if self._leave(error, self._delete_or_say_so):
+                raise _deleted_by_signal(self.arn) from None
             raise
-        except BaseException:
+        except BaseException as error:
             # Never leave a billed resource behind because waiting failed.
-            self._delete_or_say_so()
+            if self._leave(error, self._delete_or_say_so):
+                raise _deleted_by_signal(self.arn) from None
             raise
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._delete_or_say_so()
+    ) -> bool:
+        return self._leave(exc, self._delete_or_say_so)
+
+    def _leave(self, error: BaseException | None, clean_up: Callable[[], None]) -> bool:
+        """Run ``clean_up``, then end the block's signal handling with ``error`` (or the clean-up's own error).
+
+        Returns True when the error was a signal that has been handed on and the process goes on (the signal
+        was ignored before, or a Python handler that did not raise took it): the block's exception is then
+        swallowed, as the signal would have been without the block. Otherwise the error propagates.
+        """
+        signals, self._signals = self._signals, None
+        with _open_lock:
+            _open_blocks.discard(self)
+        try:
+            clean_up()
+        except BaseException as failure:
+            if signals is not None and signals.__exit__(type(failure), failure, failure.__traceback__):
+                return True
+            raise
+        if signals is None:
+            return False
+        if error is None:
+            return bool(signals.__exit__(None, None, None))
+        return bool(signals.__exit__(type(error), error, error.__traceback__))
 
     def _delete_or_say_so(self) -> None:
         """Delete the deployment for a ``with`` block; when that fails or is interrupted, say it may still bill."""
@@ -379,14 +557,15 @@ class ProvisionedDeployment:
             self.delete()
         except Exception as error:
             raise DeploymentError(
-                f"could not delete provisioned throughput {self.arn}: {error}. It may still be billed; "
-                f"delete it in the console or with ProvisionedDeployment.attach({self.arn!r}).delete()"
+                f"could not delete provisioned throughput {self.arn}: {error}. It may still be billed; delete "
+                f"it with: {_delete_command(self.arn, self._transport.region)}"
             ) from error
         except KeyboardInterrupt:
             # A second Ctrl-C while deleting: say what may be left billing before giving way.
             print(
                 f"Interrupted while deleting provisioned throughput {self.arn}; it may still be billed. Delete "
-                f"it with ProvisionedDeployment.attach({self.arn!r}).delete()",
+                f"it with ProvisionedDeployment.attach({self.arn!r}).delete() or: "
+                f"{_delete_command(self.arn, self._transport.region)}",
                 file=sys.stderr,
             )
             raise
@@ -406,20 +585,24 @@ def find_orphans(
 
     Args:
         older_than: Only deployments created at least this long ago.
-        now: The current time (default: now, UTC).
+        now: The current time (default: the service's clock, see :func:`service_now`).
         transport: The transport.
 
     Returns:
         The tagged deployments, oldest first. Nothing is deleted.
     """
     resolved = resolve_transport(transport)
-    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    pages = list(resolved.paginate("bedrock", "ListProvisionedModelThroughputs"))
+    summaries = [s for page in pages for s in page.get("provisionedModelSummaries", [])]
+    if now is None:
+        now = service_now(pages, (s.get(k) for s in summaries for k in ("creationTime", "lastModifiedTime")))
+    cutoff = now - older_than
     found = []
-    for deployment in ProvisionedDeployment.list(transport=resolved):
-        created = deployment._details.get("creationTime")
-        if isinstance(created, datetime) and created.tzinfo is None:
-            created = created.replace(tzinfo=timezone.utc)
-        if isinstance(created, datetime) and created > cutoff:
+    for summary in summaries:
+        deployment = ProvisionedDeployment(summary["provisionedModelArn"], transport=resolved)
+        deployment._details = summary
+        created = _utc(summary.get("creationTime"))
+        if created is not None and created > cutoff:
             continue
         try:
             tags = resolved.call("bedrock", "ListTagsForResource", resourceARN=deployment.arn).get("tags", [])
@@ -427,9 +610,220 @@ def find_orphans(
             continue  # deleted between the listing and now
         if has_library_tag(tags):
             found.append(deployment)
-    found.sort(key=lambda d: d._details.get("creationTime") or datetime.min.replace(tzinfo=timezone.utc))
+    found.sort(key=lambda d: _utc(d._details.get("creationTime")) or datetime.min.replace(tzinfo=timezone.utc))
     return found
+
+
+def service_now(responses: Iterable[Mapping[str, Any]], timestamps: Iterable[Any] = ()) -> datetime:
+    """The service's "now": the latest of its responses' HTTP ``Date``, the newest timestamp it reported, local now.
+
+    Ages must be measured on the clock that stamped ``creationTime``. The ``Date`` header is the service's own
+    clock (to the second); the newest timestamp seen covers a service whose clock runs ahead of its ``Date``
+    header (LocalBedrock's emulated clock) and a local clock behind the service's. Taking the latest of the
+    three can only make things look older, never hide one: an orphan scan must not miss what was made a
+    moment ago.
+    """
+    candidates = [datetime.now(timezone.utc)]
+    for response in responses:
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        raw = headers.get("date") if isinstance(headers, Mapping) else None
+        if isinstance(raw, str):
+            with contextlib.suppress(TypeError, ValueError):
+                candidates.append(_utc(parsedate_to_datetime(raw)) or candidates[0])
+    candidates += [t for t in (_utc(raw) for raw in timestamps) if t is not None]
+    return max(candidates)
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _generated_name(model_name: str) -> str:
     return generate_name(model_name, "deployment", infix="pt", default="model")
+
+
+def _lifetime(max_lifetime: float | timedelta | None, guard: object, commitment: str | None) -> float | None:
+    """Check ``max_lifetime``/``guard`` before anything is bought; the lifetime in seconds, or ``None``."""
+    if max_lifetime is None:
+        if guard is not None:
+            raise ValueError("guard= needs max_lifetime=: the guard deletes the PT when its lifetime ends")
+        return None
+    if isinstance(max_lifetime, bool) or not isinstance(max_lifetime, (int, float, timedelta)):
+        raise ValueError(f"max_lifetime must be seconds or a timedelta, got {max_lifetime!r}")
+    seconds = max_lifetime.total_seconds() if isinstance(max_lifetime, timedelta) else float(max_lifetime)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"max_lifetime must be more than 0 seconds, got {max_lifetime!r}")
+    if commitment is not None:
+        raise ValueError("a committed PT cannot be deleted before its term ends, so it cannot have max_lifetime=")
+    if guard is not None and isinstance(guard, str) and guard not in ("scheduler", "watchdog"):
+        raise ValueError(f"guard must be 'scheduler', 'watchdog' or a guard object, got {guard!r}")
+    return seconds
+
+
+def _delete_command(name_or_arn: str, region: str) -> str:
+    return f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {name_or_arn} --region {region}"
+
+
+def _get_command(name_or_arn: str, region: str) -> str:
+    return f"aws bedrock get-provisioned-model-throughput --provisioned-model-id {name_or_arn} --region {region}"
+
+
+def _deleted_by_signal(arn: str) -> DeploymentError:
+    return DeploymentError(f"provisioned throughput {arn} was deleted: a signal arrived while it was coming up")
+
+
+def _say_what_may_bill(known: list[str], name: str | None, owner: ProvisionedDeployment | BedrockTransport) -> None:
+    """The second signal during clean-up: what may still bill, and the exact command that deletes it."""
+    region = owner.region if isinstance(owner, BedrockTransport) else owner.transport.region
+    target = known[0] if known else str(name)
+    print(
+        f"Signal received again while cleaning up: provisioned throughput {target} may still be billed; the "
+        f"clean-up goes on. If this process is killed, delete it with: {_delete_command(target, region)}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _buy(t: BedrockTransport, params: Mapping[str, Any], name: str, token: str) -> str:
+    """CreateProvisionedModelThroughput; when the answer is lost for good, find the PT by name and token."""
+    try:
+        response = t.call("bedrock", _CREATE, clientRequestToken=token, **params)
+        return str(response["provisionedModelArn"])
+    except ConnectionFailedError as error:
+        arn = _find_created(t, name, token, error)
+        if arn is None:
+            raise ConnectionFailedError(
+                f"no answer to {_CREATE} for {name}, and no provisioned throughput of that name exists: it was "
+                f"not bought. create() can be retried. To check: {_get_command(name, t.region)}",
+                operation=_CREATE,
+                attempts=error.attempts,
+            ) from error
+        _log.warning("the answer to %s was lost; found provisioned throughput %s by name (%s)", _CREATE, name, arn)
+        return arn
+
+
+def _find_created(t: BedrockTransport, name: str, token: str, lost: BaseException | None = None) -> str | None:
+    """The ARN of the PT called ``name`` that carries ``token``; ``None`` when there is none.
+
+    Raises:
+        ConflictError: A PT of that name exists but another call made it.
+        ConnectionFailedError: The lookup failed too (the message names the PT and the commands).
+    """
+    try:
+        try:
+            found = t.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=name)
+        except ResourceNotFoundError:
+            return None
+        arn = str(found["provisionedModelArn"])
+        tags = t.call("bedrock", "ListTagsForResource", resourceARN=arn).get("tags", [])
+    except (ServiceError, ConnectionFailedError) as error:
+        raise ConnectionFailedError(
+            f"{_CREATE} for {name} got no answer, and looking it up failed too ({error}): it may or may not have "
+            f"been bought, and it bills by the hour if it was. Check with: {_get_command(name, t.region)} ; "
+            f"delete it with: {_delete_command(name, t.region)}",
+            operation=_CREATE,
+        ) from (lost or error)
+    if not any(tag.get("key") == CLIENT_TOKEN_TAG and tag.get("value") == token for tag in tags):
+        raise ConflictError(
+            f"a provisioned throughput called {name} exists ({arn}) but was not made by this call (its "
+            f"{CLIENT_TOKEN_TAG} tag differs); it was left alone",
+            operation=_CREATE,
+            code="ConflictException",
+        ) from lost
+    return arn
+
+
+def _find_settled(t: BedrockTransport, name: str, token: str) -> str | None:
+    """:func:`_find_created`, looked for a few seconds: an interrupted request may still be handled after it.
+
+    The interrupt only stops this process from reading the answer; the service (which does not notice the
+    connection close) can still be creating the PT, so one look right away could miss it.
+    """
+    found: list[str] = []
+
+    def fetch() -> PollState:
+        arn = _find_created(t, name, token)
+        if arn is not None:
+            found.append(arn)
+        return PollState(status="found" if arn else "not found", finished=arn is not None)
+
+    with contextlib.suppress(WaitTimeoutError):
+        wait_for(
+            fetch,
+            what=f"provisioned throughput {name}",
+            clock=t.clock,
+            timeout=_SETTLE_SECONDS,
+            interval=_SETTLE_INTERVAL,
+            progress=False,
+            interrupt_message=False,
+        )
+    return found[0] if found else None
+
+
+def _undo_interrupted_create(
+    t: BedrockTransport, name: str, token: str, known: list[str], guard: GuardHandle | None
+) -> None:
+    """Interrupted while buying: find what was bought and delete it, or say exactly what to check."""
+    arn: str | None = known[0] if known else None
+    if arn is None:
+        try:
+            arn = _find_settled(t, name, token)
+        except (ConflictError, ConnectionFailedError) as error:
+            print(
+                f"Interrupted while creating provisioned throughput {name}; could not find out whether it was "
+                f"bought ({error}). Check with: {_get_command(name, t.region)} ; delete it with: "
+                f"{_delete_command(name, t.region)}",
+                file=sys.stderr,
+            )
+            return
+    if arn is None:
+        print(
+            f"Interrupted while creating provisioned throughput {name}: it was not bought (none of that name "
+            f"appeared within {_SETTLE_SECONDS:.0f}s). To check again: {_get_command(name, t.region)}",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"Interrupted while creating provisioned throughput {name} ({arn}); it was bought, so it is deleted now.",
+        file=sys.stderr,
+    )
+    deployment = ProvisionedDeployment(arn, transport=t)
+    deployment._guard = guard
+    deployment._delete_or_say_so()
+
+
+# -- interpreter exit ---------------------------------------------------------------------------------------
+
+# `with` blocks still open (entered, not yet left). A block in a daemon thread when the interpreter exits, or
+# in a thread that is never joined, never reaches __exit__: the exit hook deletes what is left here.
+_open_blocks: set[ProvisionedDeployment] = set()
+_open_lock = threading.Lock()
+
+
+def _delete_open_blocks_at_exit() -> None:
+    """atexit: delete the PT of every `with` block still open, or print exactly what is left billing."""
+    with _open_lock:
+        left = list(_open_blocks)
+        _open_blocks.clear()
+    for deployment in left:
+        print(
+            f"haiku_finetune: the interpreter is exiting with the `with` block of provisioned throughput "
+            f"{deployment.arn} still open (a daemon thread?); deleting it.",
+            file=sys.stderr,
+        )
+        started = time.monotonic()
+        try:
+            deployment.delete(confirm_timeout=120.0)
+        except BaseException as error:  # noqa: BLE001 - at exit every failure must become a line, not a traceback
+            print(
+                f"haiku_finetune: could not delete {deployment.arn} ({error}); it may still be billed. Delete it "
+                f"with: {_delete_command(deployment.arn, deployment.transport.region)}",
+                file=sys.stderr,
+            )
+        else:
+            _log.info("deleted %s at exit in %.1fs", deployment.arn, time.monotonic() - started)
+
+
+atexit.register(_delete_open_blocks_at_exit)
