@@ -3,11 +3,14 @@
 ``evaluate(models, data, scorers=[...])`` sends every test prompt to every model (call by call through
 ``FineTunedModel.batch``, or as a Bedrock batch-inference job), scores each output against the reference and
 returns an :class:`EvaluationReport` with per-model summaries, per-example rows and paired comparisons.
+:class:`EvaluationJob` runs Bedrock's own model evaluation jobs (automatic metrics or a judge model) and reads
+their scores into the same report.
 """
 
 from .batch_inference import BatchInferenceJob
 from .evaluator import evaluate
 from .examples import Example, load_examples
+from .managed import EvaluationJob, EvaluationRecord
 from .report import Comparison, EvaluationReport, ExampleRow, ModelOutput, ModelSummary, ScoreSummary
 from .scorers import (
     Contains,
@@ -29,6 +32,8 @@ __all__ = [
     "BatchInferenceJob",
     "Comparison",
     "Contains",
+    "EvaluationJob",
+    "EvaluationRecord",
     "EvaluationReport",
     "ExactMatch",
     "Example",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,6 +264,8 @@ class EvaluationJob:
             automated["evaluatorModelConfig"] = {"bedrockEvaluatorModels": [{"modelIdentifier": evaluator_model}]}
         params: dict[str, Any] = {
             "jobName": name,
+            # One token per create(), so a retried attempt whose answer was lost gets the same job back.
+            "clientRequestToken": str(uuid.uuid4()),
             "roleArn": role_arn,
             "applicationType": "ModelEvaluation",
             "evaluationConfig": {"automated": automated},
