@@ -5,7 +5,8 @@ For test sets too large to send call by call. The requests — the exact InvokeM
 input JSON Lines (``{"recordId", "modelInput"}``) to S3; ``CreateModelInvocationJob`` runs them;
 ``GetModelInvocationJob`` is polled through the shared wait loop on the transport's clock; and the service's
 output file ``<output prefix>/<jobId>/<input name>.out`` is read back and parsed with
-``Completion.from_body``, as call-by-call replies are.
+``Completion.from_body``, as call-by-call replies are. The create survives a lost answer, a taken name and an
+interrupt (:func:`_create_job`): the job is found by name and client token, never made twice.
 
 Every AWS call goes through :class:`~haiku_finetune.BedrockTransport`. This module knows nothing about
 scoring. Not confirmed here: the service's minimum number of records per job and which custom models it
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,7 +30,15 @@ from .._names import generate_name
 from .._tags import check_user_tags, with_library_tag
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
-from ..errors import JobFailedError, JobStoppedError, ResourceNotFoundError, ServiceError, error_class_for
+from ..errors import (
+    ConflictError,
+    ConnectionFailedError,
+    JobFailedError,
+    JobStoppedError,
+    ResourceNotFoundError,
+    ServiceError,
+    error_class_for,
+)
 from ..model import Completion
 from ..storage import S3Uri, download_bytes
 
@@ -49,6 +60,7 @@ INPUT_FILE = "records.jsonl"
 TERMINAL_STATUSES = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"})
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+_CREATE = "CreateModelInvocationJob"
 
 
 _PROVISIONED = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:provisioned-model/")
@@ -194,14 +206,97 @@ def submit_batch_inference(
     }
     if timeout_hours is not None:
         params["timeoutDurationInHours"] = timeout_hours
-    response = transport.call("bedrock", "CreateModelInvocationJob", **params)
-    arn = str(response["jobArn"])
+    arn = _create_job(transport, params, name)
     _log.info("started batch-inference job %s (%d records) for %s", arn, len(ids), model_id)
     job = BatchInferenceJob(
         arn=arn, name=name, model_id=model_id, input_uri=str(input_uri), output_uri=str(output_uri), record_ids=ids
     )
     job._transport = transport
     return job
+
+
+def _create_job(t: BedrockTransport, params: Mapping[str, Any], name: str) -> str:
+    """CreateModelInvocationJob, surviving a lost answer, a taken name or an interrupt: never two jobs.
+
+    The name is fixed (and logged) first, with the client token every attempt carries. A lost answer or a name
+    reported taken is resolved by looking the job up by name: it is this call's when it carries the token. An
+    interrupt stops the job this call made (it bills per token) before it goes on.
+    """
+    token = uuid.uuid4().hex
+    check, stop = _commands(name, t.region)
+    _log.info("creating batch-inference job %s (clientRequestToken %s)", name, token)
+    try:
+        return str(t.call("bedrock", _CREATE, clientRequestToken=token, **params)["jobArn"])
+    except ConnectionFailedError as error:
+        try:
+            found = _find_job(t, name)
+        except (ServiceError, ConnectionFailedError) as lookup:
+            raise ConnectionFailedError(
+                f"no answer to {_CREATE} for batch-inference job {name}, and looking it up failed too ({lookup}): "
+                f"it may or may not have been created. Check with: {check} ; stop it with: {stop}",
+                operation=_CREATE,
+                attempts=error.attempts,
+            ) from error
+        if found is None:
+            raise ConnectionFailedError(
+                f"no answer to {_CREATE} for batch-inference job {name}, and no job of that name exists: it was "
+                f"not created. To check: {check}",
+                operation=_CREATE,
+                attempts=error.attempts,
+            ) from error
+        if not _is_ours(found, token):
+            raise ConflictError(
+                f"no answer to {_CREATE}, and a batch-inference job called {name} exists but another request made "
+                f"it. Check with: {check}",
+                operation=_CREATE,
+                code="ConflictException",
+            ) from error
+        _log.warning("the answer to %s was lost; found batch-inference job %s by name", _CREATE, name)
+        return str(found["jobArn"])
+    except ConflictError:
+        found = _find_job(t, name)
+        if found is None or found.get("clientRequestToken") != token:
+            raise
+        _log.info("batch-inference job %s already exists from this same request; attaching", name)
+        return str(found["jobArn"])
+    except KeyboardInterrupt:
+        try:
+            found = _find_job(t, name)
+            if found is not None and _is_ours(found, token):
+                t.call("bedrock", "StopModelInvocationJob", jobIdentifier=found["jobArn"])
+                print(
+                    f"Interrupted while creating batch-inference job {name}; it was created and is stopped now.",
+                    file=sys.stderr,
+                )
+        except (ServiceError, ConnectionFailedError) as lookup:
+            print(
+                f"Interrupted while creating batch-inference job {name}; could not find out whether it was "
+                f"created ({lookup}). Check with: {check} ; stop it with: {stop}",
+                file=sys.stderr,
+            )
+        raise
+
+
+def _find_job(t: BedrockTransport, name: str) -> dict[str, Any] | None:
+    # GetModelInvocationJob takes only the ARN or the 12-character id (botocore's pattern), never the name: list.
+    for page in t.paginate("bedrock", "ListModelInvocationJobs", nameContains=name):
+        for summary in page.get("invocationJobSummaries", []):
+            if summary.get("jobName") == name:
+                return dict(summary)
+    return None
+
+
+def _is_ours(found: Mapping[str, Any], token: str) -> bool:
+    # A service that does not report the token cannot be asked; the name (fixed by this call) then decides.
+    reported = found.get("clientRequestToken")
+    return reported is None or reported == token
+
+
+def _commands(name: str, region: str) -> tuple[str, str]:
+    return (
+        f"aws bedrock get-model-invocation-job --job-identifier {name} --region {region}",
+        f"aws bedrock stop-model-invocation-job --job-identifier {name} --region {region}",
+    )
 
 
 def default_job_name(prefix: str, label: str = "") -> str:

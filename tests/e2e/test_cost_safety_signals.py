@@ -38,7 +38,8 @@ import sys, threading
 sys.path.insert(0, {_ROOT!r})
 from haiku_finetune.local import Faults, LocalBedrock
 from tests.emulator.test_local_scheduler import make_throughput
-local = LocalBedrock(pt_ready_seconds=0, faults=Faults(latency={{"CreateProvisionedModelThroughput": {_CREATE_LATENCY}}}))
+_latency = {{"CreateProvisionedModelThroughput": {_CREATE_LATENCY}}}
+local = LocalBedrock(pt_ready_seconds=0, faults=Faults(latency=_latency))
 local.start()
 try:
     t = local.transport()
