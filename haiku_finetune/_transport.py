@@ -14,6 +14,7 @@ error here (see :mod:`.errors`). It must not know about jobs, datasets or deploy
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import uuid
@@ -22,6 +23,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore import xform_name
@@ -55,6 +57,7 @@ from ._retry import RetryPolicy
 from .base_models import profiles
 from .errors import (
     CredentialsError,
+    HermeticError,
     ModelEndOfLifeError,
     ResourceNotFoundError,
     ServiceError,
@@ -164,14 +167,24 @@ class BedrockTransport:
                 raise CredentialsError(str(error), operation="") from error
         if config is not None and not isinstance(config, Config):
             raise TypeError(f"config must be a botocore.config.Config, got {type(config).__name__}")
+        if session is None and region is None and not endpoint_urls and not clients:
+            # Nothing says where to go: while an emulator runs, that means the emulator (see _enter_hermetic).
+            hermetic = _active_hermetic()
+            if hermetic is not None:
+                session, region = hermetic.transport.session, hermetic.transport.region
+                endpoint_urls = hermetic.endpoint_urls
+                clock = clock or hermetic.transport.clock
+                retry = retry or (hermetic.transport.retry if clock is hermetic.transport.clock else None)
         self._config = config
         self._session = session
         self._region = region
         self._endpoint_urls = dict(endpoint_urls or {})
         self._clients: dict[str, BaseClient] = dict(clients or {})
         self._given = frozenset(self._clients)  # ready-made clients, as opposed to ones built here
+        for given in self._clients.values():
+            _guard_hermetic(given)
         self.clock: Clock = clock or SystemClock()
-        self.retry = retry or RetryPolicy(sleep=self.clock.sleep, clock=self.clock.monotonic)
+        self.retry: RetryPolicy = retry or RetryPolicy(sleep=self.clock.sleep, clock=self.clock.monotonic)
         chosen = _user_options(config)
         self.max_pool_connections: int = max_pool_connections or chosen.get("max_pool_connections") or 10
         self.read_timeout: float = read_timeout if read_timeout is not None else chosen.get("read_timeout", 120.0)
@@ -230,12 +243,14 @@ class BedrockTransport:
                 # Config.merge lets the argument win: the user's settings first, then ours on top, so the
                 # library's retry setting (one botocore attempt) always holds.
                 config = given.merge(Config(**options)) if given is not None else Config(**options)
-                self._clients[service] = session.client(
+                built = session.client(
                     service,  # type: ignore[call-overload]
                     region_name=region,
                     endpoint_url=self._endpoint_urls.get(service),
                     config=config,
                 )
+                _guard_hermetic(built)
+                self._clients[service] = built
             return self._clients[service]
 
     # -- calls --------------------------------------------------------------------------------------
@@ -577,3 +592,87 @@ def resolve_transport(transport: BedrockTransport | None, *lenders: object) -> B
         if isinstance(carried, BedrockTransport):
             return carried
     return get_default_transport()
+
+
+# -- hermetic mode -------------------------------------------------------------------------------------------
+# While an emulator (LocalBedrock) runs in the process, the library must not reach real AWS by accident: the
+# process default transport is the emulator's, a transport built with nothing saying where to go adopts the
+# emulator's endpoints, and every request any transport's client is about to send to a non-loopback address
+# is refused (botocore's before-send event fires after signing, before any socket is opened). The emulator
+# calls these private hooks; the product never imports it.
+
+
+class _Hermetic:
+    """One emulator's hermetic period: its endpoints, its transport, and the default it replaced."""
+
+    def __init__(self, endpoint_urls: Mapping[str, str], transport: BedrockTransport) -> None:
+        self.endpoint_urls = dict(endpoint_urls)
+        self.transport = transport
+        self.previous: BedrockTransport | None = None
+
+
+_hermetic: list[_Hermetic] = []
+
+
+def _active_hermetic() -> _Hermetic | None:
+    # No lock: get_default_transport() builds a transport while holding _default_lock; a slice is atomic.
+    last = _hermetic[-1:]
+    return last[0] if last else None
+
+
+def _enter_hermetic(endpoint_urls: Mapping[str, str], transport: BedrockTransport) -> object:
+    """Make ``transport`` the process default and refuse non-loopback requests until :func:`_exit_hermetic`.
+
+    Args:
+        endpoint_urls: The emulator's endpoints by service (all on loopback).
+        transport: The emulator's transport, the process default meanwhile.
+
+    Returns:
+        A token for :func:`_exit_hermetic`.
+    """
+    global _default_transport
+    token = _Hermetic(endpoint_urls, transport)
+    with _default_lock:
+        token.previous = _default_transport
+        _hermetic.append(token)
+        _default_transport = transport
+    return token
+
+
+def _exit_hermetic(token: object) -> None:
+    """End the hermetic period ``token`` began and restore the default transport it replaced. Safe twice."""
+    global _default_transport
+    with _default_lock:
+        if token in _hermetic:
+            assert isinstance(token, _Hermetic)
+            _hermetic.remove(token)
+            _default_transport = token.previous
+
+
+def _guard_hermetic(client: BaseClient) -> None:
+    """Have ``client`` refuse, while an emulator runs, to send anything to a non-loopback address."""
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is not None:  # a stand-in without botocore's event system sends nothing itself
+        events.register("before-send", _refuse_unless_loopback, unique_id="haiku_finetune.hermetic")
+
+
+def _refuse_unless_loopback(request: Any, event_name: str = "", **kwargs: Any) -> None:
+    if not _hermetic:  # read without the lock: a list's truth is atomic, and this runs on every request
+        return
+    parts = urlsplit(str(getattr(request, "url", "")))
+    if _is_loopback(parts.hostname):
+        return
+    # event_name is "before-send.<service id>.<Operation>"
+    _, _, operation = event_name.partition(".")
+    raise HermeticError(operation or "a request", f"{parts.scheme}://{parts.netloc}")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -19,6 +19,7 @@
     │   │   └── UnparseableResponseError    the endpoint answered something botocore cannot parse (not retried)
     │   └── ConnectionFailedError           no answer at all: timeout, dropped connection, broken stream (retried)
     ├── CredentialsError                    no usable AWS credentials or profile: nothing was sent (not retried)
+    ├── HermeticError                       LocalBedrock runs in this process: a call to real AWS was refused
     ├── DatasetValidationError              the training data breaks the rules (lists every problem)
     ├── HyperparameterError                 a hyperparameter is out of range (also a ValueError)
     ├── JobError                            a customization job did not produce a model
@@ -51,6 +52,7 @@ __all__ = [
     "DatasetValidationError",
     "DeploymentError",
     "HaikuFinetuneError",
+    "HermeticError",
     "HyperparameterError",
     "JobError",
     "JobFailedError",
@@ -264,6 +266,23 @@ class CredentialsError(HaikuFinetuneError):
             f"{what}: {self.message.rstrip('.: ')}. Check the profile and credentials (`aws configure list-profiles`, "
             "AWS_PROFILE, a failing credential_process, an expired `aws sso login`, or a boto3.Session given to "
             "BedrockTransport), or run against LocalBedrock"
+        )
+
+
+class HermeticError(HaikuFinetuneError):
+    """A LocalBedrock runs in this process, so a request to a non-loopback address was refused before it was sent.
+
+    Attributes:
+        operation: ``service.Operation`` that was refused, e.g. ``"bedrock.CreateModelCustomizationJob"``.
+        url: Where it would have gone (scheme and host).
+    """
+
+    def __init__(self, operation: str, url: str) -> None:
+        self.operation = operation
+        self.url = url
+        super().__init__(
+            f"LocalBedrock is running in this process: refusing to send {operation} to {url}; "
+            "pass transport=local.transport()"
         )
 
 

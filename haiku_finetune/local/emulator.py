@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from .._retry import RetryPolicy
-from .._transport import BedrockTransport
+from .._transport import BedrockTransport, _enter_hermetic, _exit_hermetic
 from ..errors import MissingExtraError
 from .capacity import DEFAULT_UNIT_CAPACITY, CapacityMeter, UnitCapacity
 from .clock import EmulatedClock
@@ -141,6 +141,7 @@ class LocalBedrock:
         self._service: Service | None = None
         self._s3: Any = None
         self._transports: list[BedrockTransport] = []
+        self._hermetic: object | None = None  # the token of the hermetic period while running
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -190,6 +191,8 @@ class LocalBedrock:
         self._server.faults = self._seeded(self._faults)
         self._server.scheduler = Scheduler.for_emulator(self)
         self._server.start()
+        # Hermetic from here to stop(): default-transport calls come here, nothing reaches real AWS.
+        self._hermetic = _enter_hermetic(self._endpoint_urls(), self.transport())
         _log.info("LocalBedrock serving on %s (S3/IAM/STS on %s)", self._server.url, self.s3_endpoint_url)
         return self
 
@@ -212,6 +215,9 @@ class LocalBedrock:
                     _stop_promptly(self._moto)
                     self._moto = None
         finally:
+            if self._hermetic is not None:
+                _exit_hermetic(self._hermetic)  # the previous default transport is back
+                self._hermetic = None
             with _running_lock:
                 if self in _running:
                     _running.remove(self)
@@ -242,7 +248,6 @@ class LocalBedrock:
         """
         import boto3
 
-        url = self.endpoint_url
         kwargs.setdefault("clock", self.clock)
         kwargs.setdefault("retry", RetryPolicy(sleep=kwargs["clock"].sleep, clock=time.monotonic))
         transport = BedrockTransport(
@@ -250,18 +255,22 @@ class LocalBedrock:
                 aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
             ),
             region=self.region,
-            endpoint_urls={
-                "bedrock": url,
-                "bedrock-runtime": url,
-                "s3": self.s3_endpoint_url,
-                "iam": self.s3_endpoint_url,
-                "sts": self.s3_endpoint_url,
-                "scheduler": url,
-            },
+            endpoint_urls=self._endpoint_urls(),
             **kwargs,
         )
         self._transports.append(transport)
         return transport
+
+    def _endpoint_urls(self) -> dict[str, str]:
+        url = self.endpoint_url
+        return {
+            "bedrock": url,
+            "bedrock-runtime": url,
+            "s3": self.s3_endpoint_url,
+            "iam": self.s3_endpoint_url,
+            "sts": self.s3_endpoint_url,
+            "scheduler": url,
+        }
 
     def session_env(self) -> dict[str, str]:
         """Environment variables that point any boto3 code at the emulator (with dummy credentials)."""
