@@ -31,6 +31,14 @@ if TYPE_CHECKING:
     )
     from .base_models import (
         BASE_MODEL_ID,
+        CLAUDE_3_HAIKU,
+        CLAUDE_HAIKU_4_5,
+        DEFAULT_BASE_MODEL,
+        BaseModelProfile,
+        ProvisionalProfileWarning,
+        get_profile,
+        profiles,
+        register_profile,
     )
     from .custom_model import (
         CustomModel,
@@ -111,12 +119,19 @@ if TYPE_CHECKING:
     from .hyperparameters import (
         HYPERPARAMETER_RANGES,
         Hyperparameters,
+        hyperparameter_ranges,
     )
     from .jobs import (
         CustomizationJob,
         JobEstimate,
         JobPlan,
         PlanCheck,
+    )
+    from .lifecycle import (
+        LifecycleStage,
+        LifecycleState,
+        LifecycleWarning,
+        lifecycle_state,
     )
     from .metrics import (
         TrainingMetrics,
@@ -151,7 +166,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "get_default_transport",
         "set_default_transport",
     ),
-    "base_models": ("BASE_MODEL_ID",),
+    "base_models": (
+        "BASE_MODEL_ID",
+        "CLAUDE_3_HAIKU",
+        "CLAUDE_HAIKU_4_5",
+        "DEFAULT_BASE_MODEL",
+        "BaseModelProfile",
+        "ProvisionalProfileWarning",
+        "get_profile",
+        "profiles",
+        "register_profile",
+    ),
     "custom_model": ("CustomModel",),
     "datasets": (
         "MAX_LINE_BYTES",
@@ -229,6 +254,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "hyperparameters": (
         "HYPERPARAMETER_RANGES",
         "Hyperparameters",
+        "hyperparameter_ranges",
+    ),
+    "lifecycle": (
+        "LifecycleStage",
+        "LifecycleState",
+        "LifecycleWarning",
+        "lifecycle_state",
     ),
     "jobs": (
         "CustomizationJob",
@@ -258,6 +290,9 @@ _MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items()
 # Literal, so linters and type checkers read it; tests/unit/test_public_api.py checks it matches _EXPORTS.
 __all__ = [
     "BASE_MODEL_ID",
+    "CLAUDE_3_HAIKU",
+    "CLAUDE_HAIKU_4_5",
+    "DEFAULT_BASE_MODEL",
     "HYPERPARAMETER_RANGES",
     "MAX_LINE_BYTES",
     "MAX_TOKENS_PER_RECORD",
@@ -269,6 +304,7 @@ __all__ = [
     "MIN_RECORDS",
     "RESERVED_STRINGS",
     "AccessDeniedError",
+    "BaseModelProfile",
     "BatchStats",
     "BedrockTokenCounter",
     "BedrockTransport",
@@ -299,6 +335,9 @@ __all__ = [
     "JobFailedError",
     "JobPlan",
     "JobStoppedError",
+    "LifecycleStage",
+    "LifecycleState",
+    "LifecycleWarning",
     "MissingExtraError",
     "ModelEndOfLifeError",
     "ModelError",
@@ -308,6 +347,7 @@ __all__ = [
     "PlanCheckError",
     "Pricing",
     "Prompt",
+    "ProvisionalProfileWarning",
     "ProvisionedDeployment",
     "QuotaExceededError",
     "ResourceNotFoundError",
@@ -337,11 +377,16 @@ __all__ = [
     "evaluation",
     "find_orphans",
     "get_default_transport",
+    "get_profile",
+    "hyperparameter_ranges",
     "iam",
     "is_retryable",
+    "lifecycle_state",
     "openai_chat_record",
+    "profiles",
     "prompt_completion_record",
     "records_from_rows",
+    "register_profile",
     "search",
     "set_default_transport",
     "simulate_early_stopping",
