@@ -1,16 +1,19 @@
-"""Deployment commands: ``deployments list/delete/orphans``.
+"""Deployment commands: ``deployments create/list/show/delete/orphans``.
 
-Handlers import the deployment layer when they run. Deleting asks first through the one prompt
-(:mod:`._prompt`). This module only parses, calls the library and prints.
+Handlers import the deployment layer when they run. Buying and deleting ask first through the one prompt
+(:mod:`._prompt`); ``--yes`` agrees up front and is required when there is no terminal. This module only
+parses, calls the library and prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from ._args import Parser, Subparsers, non_negative_float
-from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context
+from ._args import Parser, Subparsers, non_negative_float, positive_float, positive_int
+from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
 from ._format import table
 
 if TYPE_CHECKING:
@@ -25,6 +28,85 @@ def _deployment_summary(dep: ProvisionedDeployment) -> dict[str, Any]:
         "model_units": dep.model_units,
         "commitment": dep.commitment,
     }
+
+
+def _guard_options(args: argparse.Namespace, create: Any) -> dict[str, Any]:
+    """The cost-safety keywords of ``ProvisionedDeployment.create`` the flags ask for (``--max-lifetime``,
+    ``--guard``), refused in one line when this version of the library does not take them.
+
+    The seam for the guard options: a new one is a flag in :func:`register` and a line here.
+    """
+    wanted: dict[str, Any] = {}
+    if args.max_lifetime is not None:
+        wanted["max_lifetime"] = args.max_lifetime * 3600.0
+    if args.guard is not None:
+        wanted["guard"] = args.guard
+    accepted = inspect.signature(create).parameters
+    missing = [name for name in wanted if name not in accepted]
+    if missing:
+        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise UsageError(f"{flags}: this version of haiku_finetune cannot guard a deployment's lifetime")
+    return wanted
+
+
+def _cmd_deployments_create(args: argparse.Namespace, ctx: Context) -> int:
+    from ..deployment import BillingWarning, ProvisionedDeployment
+
+    guard = _guard_options(args, ProvisionedDeployment.create)
+    term = (
+        f" with a {args.commitment} commitment (it cannot be deleted before the term ends)" if args.commitment else ""
+    )
+    lifetime = f"; deleted after {args.max_lifetime:g} h by a guard" if args.max_lifetime is not None else ""
+    # With --json, standard output is one JSON document: what is said goes to stderr.
+    say = (lambda text: ctx.err.write(text + "\n")) if args.json else ctx.print
+    say(
+        f"Provisioned Throughput for {args.model}: {args.model_units} model unit(s){term}. It is billed every "
+        f"hour until it is deleted{lifetime}."
+    )
+    if not args.yes:
+        from ._prompt import confirm
+
+        if not confirm(
+            "Buy it (billing starts now)?",
+            no_terminal="refusing to buy Provisioned Throughput without confirmation: pass --yes",
+        ):
+            say("nothing bought")
+            return EXIT_OK
+    transport = ctx.transport(args)
+    with warnings.catch_warnings():
+        # The user has just agreed to the bill: the library's reminder would say it a second time.
+        warnings.simplefilter("ignore", BillingWarning)
+        dep = ProvisionedDeployment.create(
+            args.model,
+            model_units=args.model_units,
+            name=args.name,
+            commitment=args.commitment,
+            transport=transport,
+            **guard,
+        )
+        ctx.err.write(f"created {dep.name} ({dep.arn}); delete it with: {PROG} deployments delete {dep.name}\n")
+        if not args.no_wait:
+            dep.wait(timeout=args.timeout, progress=not args.no_progress)
+    if args.json:
+        ctx.json(_deployment_summary(dep))
+    else:
+        ctx.print(f"{dep.name}: {dep.status} ({dep.arn})")
+        ctx.print(f"invoke it with: {PROG} invoke {dep.arn} 'your prompt'")
+    return EXIT_OK
+
+
+def _cmd_deployments_show(args: argparse.Namespace, ctx: Context) -> int:
+    from ..deployment import ProvisionedDeployment
+
+    dep = ProvisionedDeployment.attach(args.deployment, transport=ctx.transport(args))
+    summary = {**_deployment_summary(dep), "failure_message": dep.failure_message}
+    if args.json:
+        ctx.json(summary)
+    else:
+        for key, value in summary.items():
+            if value is not None:
+                ctx.print(f"{key + ':':<14}{value}")
+    return EXIT_PROBLEMS if dep.status == "Failed" else EXIT_OK
 
 
 def _cmd_deployments_list(args: argparse.Namespace, ctx: Context) -> int:
@@ -84,8 +166,38 @@ def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     """Add this group's subcommands to the top-level parser."""
     # deployments
-    p = sub.add_parser("deployments", help="list and delete Provisioned Throughput; find forgotten ones")
+    p = sub.add_parser("deployments", help="buy, list, show and delete Provisioned Throughput; find forgotten ones")
     deps = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    d = deps.add_parser(
+        "create",
+        parents=[aws, as_json],
+        help="buy Provisioned Throughput for a custom model (billed hourly until deleted)",
+        description="Say what will be billed, ask to confirm (--yes agrees up front; it is required when there "
+        "is no terminal), buy the Provisioned Throughput and wait until it is InService.",
+    )
+    d.add_argument("model", metavar="MODEL", help="the custom model's name or ARN")
+    d.add_argument("--model-units", type=positive_int, default=1, metavar="N", help="model units (default 1)")
+    d.add_argument("--name", metavar="NAME", help="deployment name (default: generated from the model's)")
+    d.add_argument(
+        "--commitment",
+        choices=("OneMonth", "SixMonths"),
+        help="a commitment term (cheaper per hour, but it cannot be deleted before the term ends)",
+    )
+    d.add_argument(
+        "--max-lifetime",
+        type=positive_float,
+        metavar="HOURS",
+        help="have a guard delete it after this many hours, whatever happens to this command",
+    )
+    d.add_argument("--guard", choices=("scheduler", "watchdog"), help="with --max-lifetime: what deletes it")
+    d.add_argument("-y", "--yes", action="store_true", help="buy without asking")
+    d.add_argument("--no-wait", action="store_true", help="return at once, while it is still Creating")
+    d.add_argument("--timeout", type=non_negative_float, default=3600.0, metavar="SECONDS", help="wait at most this")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(handler=_cmd_deployments_create)
+    d = deps.add_parser("show", parents=[aws, as_json], help="show a deployment's status, model units, commitment")
+    d.add_argument("deployment", metavar="DEPLOYMENT", help="name or ARN")
+    d.set_defaults(handler=_cmd_deployments_show)
     d = deps.add_parser("list", parents=[aws, as_json], help="list Provisioned Throughput deployments")
     d.set_defaults(handler=_cmd_deployments_list)
     d = deps.add_parser("delete", parents=[aws], help="delete a Provisioned Throughput (stops its billing)")

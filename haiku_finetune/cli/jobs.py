@@ -1,16 +1,21 @@
-"""Job commands: ``plan`` and ``jobs list/show/wait/stop/metrics``.
+"""Job commands: ``plan`` and ``jobs create/list/show/wait/stop/metrics``.
 
-Handlers import the jobs layer when they run, so the parser (and ``--help``) never loads it. This module only
-parses, calls the library and prints.
+``jobs create`` (and ``search``, which shares its options) takes the job from flags, a JSON or YAML spec file
+(``--spec``; the keys are :class:`~haiku_finetune.jobs.JobSpec`'s field names), or both, flags winning. Handlers
+import the jobs layer when they run, so the parser (and ``--help``) never loads it. This module only parses,
+calls the library and prints; the one question it asks goes through :mod:`._prompt`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._constants import JOB_STATUSES, TERMINAL_JOB_STATUSES
-from ._args import Parser, Subparsers, non_negative_float, output_file, positive_int
+from ._args import Parser, Subparsers, existing_file, non_negative_float, output_file, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
 from ._format import json_ready, table
 
@@ -20,7 +25,8 @@ if TYPE_CHECKING:
     from ..pricing import Pricing
 
 
-def _hyperparameters(args: argparse.Namespace) -> Hyperparameters:
+def _hyperparameters(args: argparse.Namespace, base: Any = None) -> Hyperparameters:
+    """The flags' hyperparameters over ``base`` (a spec file's mapping, API camelCase or snake_case names)."""
     from ..errors import HyperparameterError
     from ..hyperparameters import Hyperparameters
 
@@ -33,9 +39,104 @@ def _hyperparameters(args: argparse.Namespace) -> Hyperparameters:
     }
     chosen = {k: v for k, v in values.items() if v is not None}
     try:
-        return Hyperparameters(**chosen)
+        if base is None:
+            return Hyperparameters(**chosen)
+        if not isinstance(base, dict):
+            raise UsageError("--spec: 'hyperparameters' must be a mapping of names to values")
+        if any(any(c.isupper() for c in str(key)) for key in base):  # the API's camelCase names
+            from_api = Hyperparameters.from_api({str(k): v for k, v in base.items()})
+            start = {name: getattr(from_api, name) for name in from_api.model_fields_set}
+        else:
+            start = {str(k): v for k, v in base.items()}
+        return Hyperparameters(**{**start, **chosen})
     except HyperparameterError as error:
         raise UsageError(str(error)) from None
+    except TypeError as error:
+        raise UsageError(f"--spec: hyperparameters: {error}") from None
+
+
+#: The keys a ``--spec`` file may hold: :class:`~haiku_finetune.jobs.JobSpec`'s fields (pricing comes from a flag).
+SPEC_KEYS = (
+    "training_data",
+    "validation_data",
+    "output_uri",
+    "role_arn",
+    "staging_uri",
+    "base_model",
+    "job_name",
+    "custom_model_name",
+    "hyperparameters",
+    "kms_key_id",
+    "vpc_config",
+    "job_tags",
+    "model_tags",
+)
+#: Spec keys and the flags that override them.
+_FLAG_OF_KEY = {
+    "training_data": "training",
+    "validation_data": "validation",
+    "output_uri": "output_uri",
+    "role_arn": "role_arn",
+    "staging_uri": "staging_uri",
+    "base_model": "base_model",
+    "job_name": "job_name",
+    "custom_model_name": "model_name",
+}
+_REQUIRED = {"training_data": "--training", "output_uri": "--output-uri", "role_arn": "--role-arn"}
+
+
+def read_spec(path: Path) -> dict[str, Any]:
+    """Read a job spec file: JSON (``.json``) or YAML (``.yaml``/``.yml``, needs PyYAML), a mapping of spec keys.
+
+    Raises:
+        UsageError: The file is not valid JSON/YAML, not a mapping, names an unknown key, or is YAML without
+            PyYAML installed.
+    """
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            yaml: Any = importlib.import_module("yaml")  # optional, and untyped: looked up by name
+        except ImportError:
+            raise UsageError(
+                f"--spec {path}: reading YAML needs PyYAML, which is not installed (pip install pyyaml), "
+                "or write the spec as JSON"
+            ) from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise UsageError(f"--spec {path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    else:
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--spec {path}: not valid JSON: {error}") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"--spec {path}: expected a mapping of job fields, got {type(loaded).__name__}")
+    unknown = sorted(set(map(str, loaded)) - set(SPEC_KEYS))
+    if unknown:
+        raise UsageError(f"--spec {path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(SPEC_KEYS)}")
+    return {str(k): v for k, v in loaded.items()}
+
+
+def job_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The job's fields (``CustomizationJob.create`` keywords) from ``--spec`` and the flags, flags winning.
+
+    Raises:
+        UsageError: A required field is missing from both, or the spec file is unreadable.
+    """
+    fields: dict[str, Any] = read_spec(args.spec) if getattr(args, "spec", None) else {}
+    for key, flag in _FLAG_OF_KEY.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            fields[key] = value
+    fields["hyperparameters"] = _hyperparameters(args, fields.get("hyperparameters"))
+    missing = [flag for key, flag in _REQUIRED.items() if not fields.get(key)]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)} (give the flag, or its key in a --spec file)")
+    pricing = _pricing(args)
+    if pricing is not None:
+        fields["pricing"] = pricing
+    return fields
 
 
 def _pricing(args: argparse.Namespace) -> Pricing | None:
@@ -68,6 +169,47 @@ def _cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     else:
         ctx.print(str(plan))
     return EXIT_OK if plan.ok else EXIT_PROBLEMS
+
+
+def _cmd_jobs_create(args: argparse.Namespace, ctx: Context) -> int:
+    from ..jobs import CustomizationJob
+
+    fields = job_fields(args)
+    transport = ctx.transport(args)
+    try:
+        plan = CustomizationJob.plan(**fields, transport=transport)
+    except (TypeError, ValueError) as error:  # a spec value of the wrong kind: nothing was sent
+        raise UsageError(f"the job: {error}") from None
+    # Show the plan first, on stderr with --json so standard output stays one JSON document.
+    (ctx.err.write(str(plan) + "\n") if args.json else ctx.print(str(plan)))
+    if not plan.ok:
+        ctx.error("a preflight check failed: nothing was submitted")
+        return EXIT_PROBLEMS
+    if not args.yes:
+        from ._prompt import confirm
+
+        question = f"Submit customization job {plan.job_name} (billed per token trained)?"
+        if not confirm(question, no_terminal=f"refusing to submit {plan.job_name} without confirmation: pass --yes"):
+            ctx.print("not submitted")
+            return EXIT_OK
+    # The plan's names, so the job submitted is the job shown.
+    fields.update(job_name=plan.job_name, custom_model_name=plan.custom_model_name)
+    job = CustomizationJob.create(**fields, transport=transport)
+    if args.wait:
+        from ..errors import JobError, WaitTimeoutError
+
+        try:
+            job.wait(timeout=args.timeout, progress=not args.no_progress)
+        except (JobError, WaitTimeoutError) as error:
+            ctx.error(str(error))
+            return EXIT_PROBLEMS
+    if args.json:
+        ctx.json(_job_summary(job))
+    else:
+        ctx.print(f"submitted {job.name} ({job.arn}): {job.status}")
+        if not args.wait:
+            ctx.print(f"follow it with: haiku-finetune jobs wait {job.name}")
+    return EXIT_OK
 
 
 def _job_summary(job: CustomizationJob) -> dict[str, Any]:
@@ -195,6 +337,32 @@ def _base_model() -> str:
     return BASE_MODEL_ID
 
 
+def job_options(parser: argparse.ArgumentParser) -> None:
+    """The options describing a job, as ``jobs create`` and ``search`` take them (``--spec`` or flags)."""
+    parser.add_argument(
+        "--spec",
+        type=existing_file,
+        metavar="FILE",
+        help="a JSON or YAML (needs PyYAML) file of job fields: training_data, output_uri, role_arn, "
+        "validation_data, staging_uri, hyperparameters, ...; flags override it",
+    )
+    parser.add_argument("--training", metavar="PATH_OR_S3", help="training data (local JSONL or s3://)")
+    parser.add_argument("--validation", metavar="PATH_OR_S3", help="validation data (local JSONL or s3://)")
+    parser.add_argument("--output-uri", metavar="S3", help="s3:// prefix for the job's output")
+    parser.add_argument("--role-arn", metavar="ARN", help="the service role Bedrock assumes")
+    parser.add_argument("--staging-uri", metavar="S3", help="s3:// prefix where local data is uploaded")
+    parser.add_argument("--base-model", metavar="ID", help="base model id (default: Haiku)")
+    parser.add_argument("--job-name", metavar="NAME")
+    parser.add_argument("--model-name", metavar="NAME", help="custom model name")
+    parser.add_argument(
+        "--price-per-1k-training-tokens",
+        type=non_negative_float,
+        metavar="USD",
+        help="training price, to estimate the cost (the library ships no prices)",
+    )
+    _hyperparameter_options(parser)
+
+
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     """Add this group's subcommands to the top-level parser."""
     # plan
@@ -224,8 +392,22 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.set_defaults(handler=_cmd_plan)
 
     # jobs
-    p = sub.add_parser("jobs", help="list, inspect, wait for, stop customization jobs; read their metrics")
+    p = sub.add_parser("jobs", help="create, list, inspect, wait for, stop customization jobs; read their metrics")
     jobs = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    j = jobs.add_parser(
+        "create",
+        parents=[aws, as_json],
+        help="plan, confirm and submit a customization job",
+        description="Run the preflight checks and print the plan, ask to confirm (--yes agrees up front; it is "
+        "required when there is no terminal), then validate and upload local data and submit the job. Exit "
+        "status 1 when a check fails (nothing is submitted) or, with --wait, when the job fails.",
+    )
+    job_options(j)
+    j.add_argument("-y", "--yes", action="store_true", help="submit without asking")
+    j.add_argument("--wait", action="store_true", help="wait for the job to finish")
+    j.add_argument("--timeout", type=non_negative_float, metavar="SECONDS", help="with --wait: give up after this")
+    j.add_argument("--no-progress", action="store_true", help="with --wait: no progress bar")
+    j.set_defaults(handler=_cmd_jobs_create)
     j = jobs.add_parser("list", parents=[aws, as_json], help="list customization jobs (newest first)")
     j.add_argument("--status", choices=JOB_STATUSES, help="only this status")
     j.add_argument("--name-contains", metavar="TEXT")
