@@ -1,10 +1,10 @@
 """The ``haiku-finetune`` command: the parser, the dispatch to one handler, and what every failure looks like.
 
 Subcommands map one to one onto library calls; the command groups (:mod:`.data`, :mod:`.jobs`,
-:mod:`.deployments`, :mod:`.local`, :mod:`.demo`) parse, call the library and print. Exit status: 0 when all is
-well, 1 when problems were found (invalid data, a failing preflight check, a failed job, orphaned deployments) or
-a call failed, 2 for a usage error (bad arguments, a missing file). Every failure is one line on stderr naming
-what is wrong; a traceback is shown only with ``-vv``, as a DEBUG log record.
+:mod:`.deployments`, :mod:`.models`, :mod:`.local`, :mod:`.demo`) parse, call the library and print. Exit status: 0
+when all is well, 1 when problems were found (invalid data, a failing preflight check, a failed job, orphaned
+deployments) or a call failed, 2 for a usage error (bad arguments, a missing file). Every failure is one line on
+stderr naming what is wrong; a traceback is shown only with ``-vv``, as a DEBUG log record.
 
 This module must stay light: building the parser imports no AWS, pydantic or emulator code (handlers import
 what they need when they run), so ``haiku-finetune --help`` starts fast.
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from .._version import __version__
-from . import data, demo, deployments, evaluate, invoke, jobs, local, search
+from . import data, demo, deployments, evaluate, invoke, jobs, local, models, search
 from ._args import Parser, aws_options, json_option, verbose_option
 from ._context import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, PROG, Context, Handler, UsageError
 from ._format import one_line, os_error
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
-    for group in (data, jobs, search, deployments, invoke, evaluate, local, demo):
+    for group in (data, jobs, search, deployments, invoke, evaluate, models, local, demo):
         group.register(sub, aws, as_json)
     _add_verbose_everywhere(parser)
     return parser
