@@ -35,6 +35,8 @@ from typing import Any
 from .._retry import RetryPolicy
 from .._transport import BedrockTransport, _enter_hermetic, _exit_hermetic
 from ..errors import MissingExtraError
+from ._common import ACCOUNT
+from .bucket_owner import BucketOwnerFilter
 from .capacity import DEFAULT_UNIT_CAPACITY, CapacityMeter, UnitCapacity
 from .clock import EmulatedClock
 from .faults import Faults
@@ -177,6 +179,8 @@ class LocalBedrock:
             werkzeug.addFilter(_MotoGapFilter())
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
+        # moto 5 ignores ExpectedBucketOwner: answer a wrong one with S3's 403 before moto sees it.
+        self._moto._server.app = BucketOwnerFilter(self._moto._server.app, ACCOUNT)
         host, port = self._moto.get_host_and_port()
         self.s3_endpoint_url = f"http://{host}:{port}"
         # moto keeps its state in the process: start every emulator from a clean slate.

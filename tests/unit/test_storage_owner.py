@@ -150,10 +150,6 @@ def test_conditional_upload_on_local_bedrock(transport: hf.BedrockTransport, tmp
         storage.stage_dataset(_dataset(tmp_path / "c.jsonl", tag="!"), uri, if_absent=True, transport=transport)
 
 
-@pytest.mark.xfail(
-    reason="moto 5.2 ignores ExpectedBucketOwner; LocalBedrock needs an S3 request filter (local/, engineer C)",
-    strict=False,
-)
 def test_local_bedrock_refuses_a_wrong_bucket_owner(transport: hf.BedrockTransport, tmp_path: Path) -> None:
     transport.call(
         "s3", "CreateBucket", Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": transport.region}
@@ -165,3 +161,22 @@ def test_local_bedrock_refuses_a_wrong_bucket_owner(transport: hf.BedrockTranspo
             expected_bucket_owner="210987654321",
             transport=transport,
         )
+    assert storage.head_object(f"s3://{BUCKET}/t.jsonl", transport=transport) is None, "nothing was written"
+
+
+def test_local_bedrock_serves_the_right_owner_and_refuses_a_wrong_one_on_every_call(
+    transport: hf.BedrockTransport, tmp_path: Path
+) -> None:
+    transport.call(
+        "s3", "CreateBucket", Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": transport.region}
+    )
+    uri = f"s3://{BUCKET}/t.jsonl"
+    storage.upload_dataset(_dataset(tmp_path / "a.jsonl"), uri, expected_bucket_owner=ACCOUNT, transport=transport)
+    assert storage.head_object(uri, transport=transport) is not None  # the caller's own account, from STS
+    wrong = "210987654321"
+    with pytest.raises(AccessDeniedError):
+        storage.head_object(uri, expected_bucket_owner=wrong, transport=transport)
+    with pytest.raises(AccessDeniedError):
+        storage.download_bytes(uri, expected_bucket_owner=wrong, transport=transport)
+    with pytest.raises(AccessDeniedError):
+        list(storage.list_objects(f"s3://{BUCKET}/", expected_bucket_owner=wrong, transport=transport))
