@@ -22,10 +22,11 @@ from haiku_finetune.local.evaluation_jobs import RUN_SECONDS, STOP_SECONDS, judg
 from haiku_finetune.model import BASE_INVOKE_MODEL_ID, FineTunedModel
 from haiku_finetune.storage import list_objects
 
-# Claude 3 Haiku reached its end of life in us-west-2 on 2026-09-10: emulate a date when it still answered (the
-# emulator's date option comes with the model-lifecycle work; without it the emulator does not retire models).
+# Claude 3 Haiku went Legacy on 2026-03-10 and reached its end of life in us-west-2 on 2026-09-10: emulate a date
+# when it was Active (the emulator's date option comes with the model-lifecycle work; without it the emulator
+# retires no model).
 LOCAL_BEDROCK_OPTIONS = (
-    {"date": datetime.date(2026, 6, 1)} if "date" in inspect.signature(LocalBedrock).parameters else {}
+    {"date": datetime.date(2025, 12, 1)} if "date" in inspect.signature(LocalBedrock).parameters else {}
 )
 
 BUCKET = "eval-jobs"
@@ -259,3 +260,57 @@ def test_the_emulator_refuses_what_the_service_would(transport: hf.BedrockTransp
             job_name="Upper-Case",
             transport=transport,
         )
+
+
+def test_a_deployment_is_evaluated_through_its_provisioned_throughput(
+    local: Any, transport: hf.BedrockTransport
+) -> None:
+    import orjson
+
+    records = [
+        {"messages": [{"role": "user", "content": f"ticket {i}"}, {"role": "assistant", "content": "billing"}]}
+        for i in range(40)
+    ]
+    transport.call(
+        "s3",
+        "PutObject",
+        Bucket=BUCKET,
+        Key="tune/train.jsonl",
+        Body=b"".join(orjson.dumps(r) + b"\n" for r in records),
+    )
+    role = hf.iam.ensure_service_role(
+        "eval-jobs-tune",
+        training=f"s3://{BUCKET}/tune/train.jsonl",
+        output=f"s3://{BUCKET}/tune/out/",
+        transport=transport,
+    )
+    tuning = hf.CustomizationJob.create(
+        training_data=f"s3://{BUCKET}/tune/train.jsonl",
+        output_uri=f"s3://{BUCKET}/tune/out/",
+        role_arn=role,
+        job_name="eval-jobs-tune",
+        custom_model_name="eval-jobs-tune",
+        transport=transport,
+    )
+    tuning.wait(progress=False)
+    tuned_answers = dict(QUESTIONS) | {"Name the largest planet.": "Jupiter, the gas giant"}
+    local.set_responder(tuning.custom_model.arn, lambda request: tuned_answers[request["messages"][-1]["content"]])
+    with hf.ProvisionedDeployment.create(tuning.custom_model, transport=transport) as deployment:  # deleted on exit
+        deployment.wait(progress=False)
+        job = EvaluationJob.create(
+            _records(), model=deployment, metrics=["Builtin.Accuracy"], staging_uri=STAGING, role_arn=ROLE
+        )
+        assert job.transport is transport  # lent by the deployment
+        assert job.model_identifier == deployment.arn
+        gone = EvaluationJob.create(
+            _records(), model=deployment, metrics=["Builtin.Accuracy"], staging_uri=STAGING, role_arn=ROLE
+        )
+        local.advance(RUN_SECONDS)
+        job.wait(progress=False)
+    report = job.report(model="tuned")
+    assert report.scores("tuned", "Builtin.Accuracy") == _expected(tuned_answers)
+    assert [o.text for o in report.outputs("tuned")] == [tuned_answers[q] for q in QUESTIONS]
+    assert all(f"/models/{deployment.arn.rsplit('/', 1)[-1]}/" in uri for uri in job.result_uris())
+    # A job whose deployment was deleted before it ran fails with the runtime's message.
+    with pytest.raises(JobFailedError, match="does not exist"):
+        gone.wait(progress=False)

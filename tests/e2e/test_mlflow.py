@@ -26,11 +26,12 @@ from haiku_finetune.tracking import log_job_to_mlflow
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 
 LOSSES = [0.9, 0.8, 0.7, 0.66, 0.64, 0.65, 0.65]
-# Claude 3 Haiku reached its end of life in us-west-2 on 2026-09-10: emulate a date when it could be tuned (the
-# emulator's date option comes with the model-lifecycle work; without it the emulator does not retire models).
+# Claude 3 Haiku went Legacy on 2026-03-10 and reached its end of life in us-west-2 on 2026-09-10: emulate a date
+# when it was Active (the emulator's date option comes with the model-lifecycle work; without it the emulator
+# retires no model).
 LOCAL_BEDROCK_OPTIONS: dict[str, Any] = {"validation_losses": LOSSES}
 if "date" in inspect.signature(LocalBedrock).parameters:
-    LOCAL_BEDROCK_OPTIONS["date"] = datetime.date(2026, 6, 1)
+    LOCAL_BEDROCK_OPTIONS["date"] = datetime.date(2025, 12, 1)
 BUCKET = "mlflow-runs"
 
 # SQLAlchemy 2.1 deprecates the ``noload`` strategy MLflow's SQL store still uses (mlflow 3.18); nothing to do
