@@ -343,6 +343,16 @@ class LocalBedrock:
         ``responder(request_body) -> text``."""
         self._running_service().responders[model] = responder
 
+    def create_bucket(self, name: str) -> str:
+        """Create an S3 bucket in the emulator, which starts with none; return its ``s3://<name>/`` URI.
+
+        A bucket the emulator already has is left as it is. (On AWS a bucket is made once, outside the library.)
+        """
+        self._running_service()
+        if name not in {bucket["Name"] for bucket in self._s3.list_buckets().get("Buckets", [])}:
+            self._s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        return f"s3://{name}/"
+
     def jobs(self) -> builtins.list[dict[str, Any]]:
         """Every customization job, as GetModelCustomizationJob would show it."""
         return self._running_service().jobs()
