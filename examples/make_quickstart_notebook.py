@@ -33,10 +33,17 @@ job takes no real time. The package is not on PyPI: install it from a checkout w
 To run against AWS instead, drop the `LocalBedrock` cell and the `transport=transport` arguments: the library then
 uses your default credentials.""",
     ),
-    ("md", "## 1. Start LocalBedrock\n\nEvery AWS call below goes through `transport`, wired to the emulator."),
+    (
+        "md",
+        """## 1. Start LocalBedrock
+
+Every AWS call below goes through `transport`, wired to the emulator. The emulator runs at a date when Claude 3 Haiku
+could still be fine-tuned in us-west-2 (it reached its end of life there on 2026-09-10; see `docs/migration.md`).""",
+    ),
     (
         "code",
-        """from pathlib import Path
+        """import datetime
+from pathlib import Path
 
 import haiku_finetune as hf
 from haiku_finetune import iam, storage
@@ -44,7 +51,7 @@ from haiku_finetune.data import SYSTEM_PROMPT, support_tickets_path
 from haiku_finetune.demo import DEMO_VALIDATION_LOSSES
 from haiku_finetune.local import LocalBedrock
 
-local = LocalBedrock(validation_losses=list(DEMO_VALIDATION_LOSSES))
+local = LocalBedrock(validation_losses=list(DEMO_VALIDATION_LOSSES), date=datetime.date(2026, 2, 1))
 local.start()
 transport = local.transport()
 workdir = Path("quickstart-output")

@@ -62,6 +62,7 @@ def test_the_offline_snippet_then_the_tour_run_as_written(tmp_path: Path, monkey
     tour, offline = _blocks(README, "python")[:2]
     assert "LocalBedrock" in offline and "CustomizationJob.create" in tour
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOCAL_BEDROCK_DATE", raising=False)  # as a user runs it: the date is in the snippet
     _prompt_completion_file(tmp_path / "orig.jsonl")
     namespace: dict[str, Any] = {"__name__": "readme"}
     try:
