@@ -22,27 +22,30 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._transport import BedrockTransport
-from .base_models import BASE_MODEL_ID
+from .base_models import BASE_MODEL_ID, DEFAULT_BASE_MODEL, get_profile
 from .data import SYSTEM_PROMPT, support_tickets_path
 from .early_stopping import simulate_early_stopping
 from .errors import HyperparameterError
 from .hyperparameters import Hyperparameters, correct_hyperparameters
+from .lifecycle import lifecycle_state
 
 if TYPE_CHECKING:
     from .local import LocalBedrock
 
 __all__ = [
+    "DEMO_DATE",
     "DEMO_VALIDATION_LOSSES",
     "SEED_HYPERPARAMETERS",
     "DemoOptions",
     "DemoResult",
     "correct_hyperparameters",
     "run_demo",
+    "run_lifecycle_demo",
 ]
 
 #: The hyperparameters of the AWS blog post's API example, as strings, exactly as it sends them.
@@ -58,6 +61,10 @@ SEED_HYPERPARAMETERS: Mapping[str, str] = {
 #: The per-epoch validation losses the offline demo's emulator reports: the loss bottoms out at epoch 2 and
 #: creeps up after, so with threshold 0.001 and patience 2 early stopping ends the 5-epoch job after epoch 4.
 DEMO_VALIDATION_LOSSES: tuple[float, ...] = (0.912, 0.584, 0.587, 0.596, 0.611)
+
+#: The emulated date the offline demo runs at: Claude 3 Haiku is still Active in us-west-2 then (Legacy from
+#: 2026-03-10, end of life on 2026-09-10), so the seed's workflow works as it did.
+DEMO_DATE = date(2026, 2, 1)
 
 _BUCKET = "haiku-finetune-demo"
 _PREFIX = "demo"
@@ -200,7 +207,7 @@ def run_demo(
     else:
         from .local import LocalBedrock
 
-        with LocalBedrock(validation_losses=list(opts.validation_losses)) as own:
+        with LocalBedrock(validation_losses=list(opts.validation_losses), date=DEMO_DATE) as own:
             _run(opts, printer, result, own.transport(), own)
     result.seconds = time.monotonic() - started
     _summary(printer, result, opts)
@@ -287,12 +294,19 @@ def _run(
         if local is not None:
             printer.step("Start LocalBedrock, the offline Bedrock emulator (manual clock: waits take no real time)")
             printer.say(f"Bedrock endpoint {local.endpoint_url}, emulated account {transport.account_id()}")
+            printer.say(_status_today(transport.region))
+            printer.say(
+                f"this demo runs at the emulated date {local.date}, before that end of life, so the workflow works; "
+                "`haiku-finetune demo --lifecycle` shows the plan refusing the model today and passing with its "
+                "successor"
+            )
             bucket = _BUCKET
             transport.call("s3", "CreateBucket", Bucket=bucket, **_bucket_location(transport.region))
         else:
             printer.step("Connect to your AWS account")
             bucket = opts.bucket or ""
             printer.say(f"account {transport.account_id()}, region {transport.region}, bucket {bucket}")
+            printer.say(_status_today(transport.region))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         _workflow(opts, printer, result, transport, local, splits, f"s3://{bucket}/{_PREFIX}/{stamp}/")
         result.ok = True
@@ -516,6 +530,65 @@ def _workflow(
         if opts.aws and custom_model is not None and not opts.keep:
             custom_model.delete(transport=transport)
             printer.say(f"deleted the custom model {custom_model.name} (pass --keep to keep it)")
+
+
+def _status_today(region: str) -> str:
+    """One line: the default model's status on the real date, from its profile."""
+    today = datetime.now(timezone.utc).date()
+    state = lifecycle_state(DEFAULT_BASE_MODEL, region, today)
+    return f"{DEFAULT_BASE_MODEL.display_name} today ({today}, real date): {state.describe()} (its model card)"
+
+
+def run_lifecycle_demo(*, out: TextIO | None = None, today: date | None = None) -> bool:
+    """The short second part: the plan refusing Claude 3 Haiku in us-west-2 today, and passing with its successor.
+
+    Runs two emulators in turn at ``today`` (default: the real date): us-west-2 with the default profile, then the
+    successor's first fine-tuning region with the successor profile. Prints each plan's lifecycle check.
+
+    Returns:
+        True when the plan refused the default model and passed with its successor, as it should past the end of
+        life (before it, both pass and the result is False).
+    """
+    import tempfile
+
+    from . import iam, storage
+    from .data import support_tickets_path
+    from .datasets import DatasetBuilder
+    from .jobs import CustomizationJob
+    from .local import LocalBedrock
+
+    stream = out if out is not None else sys.stdout
+    day = today or datetime.now(timezone.utc).date()
+    successor = get_profile(DEFAULT_BASE_MODEL.successor) if DEFAULT_BASE_MODEL.successor else DEFAULT_BASE_MODEL
+    verdicts: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "train.jsonl"
+        builder = DatasetBuilder.from_prompt_completion(support_tickets_path(), system=SYSTEM_PROMPT)
+        data.write_bytes(builder.to_jsonl_bytes())
+        for profile, region in ((DEFAULT_BASE_MODEL, "us-west-2"), (successor, successor.default_region)):
+            print(f"\nPlan a job on {profile.display_name} in {region} on {day}:", file=stream)
+            with LocalBedrock(date=day, region=region) as local, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the provisional-profile warning is for users' own jobs
+                t = local.transport()
+                t.call("s3", "CreateBucket", Bucket=_BUCKET, **_bucket_location(region))
+                train = storage.upload_dataset(data, f"s3://{_BUCKET}/{_PREFIX}/", transport=t)
+                output = f"s3://{_BUCKET}/{_PREFIX}/out/"
+                role = iam.ensure_service_role(
+                    "haiku-finetune-demo", training=f"s3://{_BUCKET}/{_PREFIX}/", output=output, transport=t
+                )
+                plan = CustomizationJob.plan(
+                    training_data=train, output_uri=output, role_arn=role, base_model=profile, transport=t
+                )
+            check = next(c for c in plan.checks if c.name == "base model lifecycle")
+            verdicts.append(check.status)
+            print(f"  [{check.status.upper()}] base model lifecycle: {check.detail}", file=stream)
+            verdict = "ok" if plan.ok else "refused: " + ", ".join(c.name for c in plan.failures)
+            print(f"  plan: {verdict}", file=stream)
+    print(
+        f"\nSame command: haiku-finetune plan --base-model {successor.key} --region {successor.default_region} ...",
+        file=stream,
+    )
+    return verdicts == ["fail", "pass"]
 
 
 def _bucket_location(region: str) -> dict[str, Any]:

@@ -14,8 +14,12 @@ from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
 
 
 def _cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
-    from ..demo import DemoOptions, run_demo
+    from ..demo import DemoOptions, run_demo, run_lifecycle_demo
 
+    if args.lifecycle:
+        if args.aws:
+            raise UsageError("--lifecycle runs offline only (two LocalBedrock emulators at today's date)")
+        return EXIT_OK if run_lifecycle_demo(out=ctx.out) else EXIT_PROBLEMS
     if args.aws and not args.bucket:
         raise UsageError("--aws needs --bucket: an existing S3 bucket in the region, for the data and the output")
     if not args.aws and (args.bucket or args.keep or args.yes):
@@ -70,4 +74,9 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.add_argument("-y", "--yes", action="store_true", help="with --aws: do not ask before billable steps")
     p.add_argument("--keep", action="store_true", help="with --aws: keep the custom model at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--lifecycle",
+        action="store_true",
+        help="instead: show the plan refusing Claude 3 Haiku in us-west-2 today and passing with its successor",
+    )
     p.set_defaults(handler=_cmd_demo)
