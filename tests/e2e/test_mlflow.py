@@ -23,8 +23,6 @@ from haiku_finetune.local import LocalBedrock
 from haiku_finetune.model import FineTunedModel
 from haiku_finetune.tracking import log_job_to_mlflow
 
-mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
-
 LOSSES = [0.9, 0.8, 0.7, 0.66, 0.64, 0.65, 0.65]
 # Claude 3 Haiku went Legacy on 2026-03-10 and reached its end of life in us-west-2 on 2026-09-10: emulate a date
 # when it was Active (the emulator's date option comes with the model-lifecycle work; without it the emulator
@@ -90,6 +88,7 @@ def finished_job(
 def test_a_job_logged_to_a_sqlite_store_reads_back_whole(
     finished_job: tuple[hf.CustomizationJob, dict[str, bytes]], transport: hf.BedrockTransport, tmp_path: Path
 ) -> None:
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
     from mlflow.tracking import MlflowClient
 
     job, data = finished_job
