@@ -137,7 +137,7 @@ class EvaluationJob:
     @classmethod
     def create(
         cls,
-        data: TestData | Sequence[Example],
+        data: TestData | Sequence[Example] | None,
         *,
         metrics: Sequence[str],
         staging_uri: str,
@@ -159,7 +159,8 @@ class EvaluationJob:
         already there: Bedrock only scores them).
 
         Args:
-            data: The test set: a JSONL path, records, a ``DatasetBuilder`` or :class:`Example` objects.
+            data: The test set: a JSONL path, records, a ``DatasetBuilder`` or :class:`Example` objects; ``None``
+                with a ``responses`` report: its rows are the test set.
             metrics: Metric names, e.g. ``["Builtin.Accuracy"]`` or, with ``evaluator_model``,
                 ``["Builtin.Correctness", "Builtin.Helpfulness"]`` (1 to 25).
             staging_uri: An S3 folder for the dataset (``<staging>/<job name>/dataset.jsonl``) and the results
@@ -197,7 +198,12 @@ class EvaluationJob:
             raise ValueError("give exactly one of model= (Bedrock invokes it) and responses= (precomputed answers)")
         if description is not None and not 1 <= len(description) <= 200:
             raise ValueError("description must be 1 to 200 characters")
-        examples = _examples(data)
+        if data is None:
+            if not isinstance(responses, EvaluationReport):
+                raise ValueError("data=None needs responses= to be an EvaluationReport (its rows are the test set)")
+            examples = [_example_of(row) for row in responses.rows]
+        else:
+            examples = _examples(data)
         if not examples:
             raise ValueError("an evaluation job needs at least one example")
         transport = resolve_transport(transport, model)
@@ -575,6 +581,10 @@ def _examples(data: TestData | Sequence[Example]) -> builtins.list[Example]:
     if isinstance(data, Sequence) and not isinstance(data, str) and all(isinstance(e, Example) for e in data):
         return [e for e in data if isinstance(e, Example)]
     return load_examples(data)  # type: ignore[arg-type]  # anything but Example objects is TestData
+
+
+def _example_of(row: ExampleRow) -> Example:
+    return Example(id=row.id, messages=tuple(row.messages), reference=row.reference, system=row.system)
 
 
 def _model_identifier(model: object) -> str:

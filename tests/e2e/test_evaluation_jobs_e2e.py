@@ -121,7 +121,7 @@ def test_judge_on_precomputed_responses_lands_beside_local_scores(local: Any, tr
         {"base": FineTunedModel.base(transport=transport)}, _records(), scorers=[ExactMatch()], progress=False
     )
     judged_base = EvaluationJob.create(
-        _records(),
+        None,  # the report's rows are the test set
         responses=local_report,
         metrics=["Builtin.Correctness", "Builtin.Helpfulness"],
         evaluator_model=JUDGE,
@@ -140,6 +140,7 @@ def test_judge_on_precomputed_responses_lands_beside_local_scores(local: Any, tr
         transport=transport,
     )
     assert judged_base.model_identifier == "base"
+    assert [e.id for e in judged_base.examples or []] == [row.id for row in local_report.rows]
     assert judged_base.evaluator_model == JUDGE
     local.advance(RUN_SECONDS)
     judged_base.wait(progress=False)

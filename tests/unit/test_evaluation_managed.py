@@ -241,3 +241,16 @@ def test_an_unknown_model_object_is_refused() -> None:
             role_arn=ROLE,
             transport=transport,
         )
+
+
+def test_no_data_needs_a_responses_report() -> None:
+    transport, bedrock, s3 = _stubbed()
+    with bedrock, s3, pytest.raises(ValueError, match="data=None needs responses= to be an EvaluationReport"):
+        EvaluationJob.create(
+            None,
+            responses=["a0"],
+            metrics=["Builtin.Accuracy"],
+            staging_uri="s3://bucket/eval/",
+            role_arn=ROLE,
+            transport=transport,
+        )
