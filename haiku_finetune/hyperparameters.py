@@ -23,6 +23,7 @@ __all__ = [
     "check_for_profile",
     "correct_hyperparameters",
     "hyperparameter_ranges",
+    "recommended_values",
 ]
 
 
@@ -142,6 +143,15 @@ def correct_hyperparameters(values: Mapping[str, str]) -> tuple[Hyperparameters,
     return Hyperparameters(**fixed), notes
 
 
+def recommended_values(profile: BaseModelProfile | str | None) -> str:
+    """The profile's recommended starting values (its defaults where no source recommends), as one clause."""
+    resolved = get_profile(profile)
+    offered = {**{n: r.default for n, r in resolved.hyperparameters.items()}, **resolved.recommended_hyperparameters}
+    return f"{resolved.display_name}'s recommended values: " + ", ".join(
+        f"{n}={_format(v)}" for n, v in offered.items()
+    )
+
+
 def check_for_profile(hyperparameters: Hyperparameters, profile: BaseModelProfile | str | None) -> None:
     """Check every effective value against the ranges of ``profile`` (a job moving to another base model).
 
@@ -155,14 +165,9 @@ def check_for_profile(hyperparameters: Hyperparameters, profile: BaseModelProfil
         if spec is None:
             raise HyperparameterError(f"{resolved.display_name} has no hyperparameter {name!r}", field=name)
         if not spec.minimum <= value <= spec.maximum:
-            offered = {
-                **{n: r.default for n, r in resolved.hyperparameters.items()},
-                **resolved.recommended_hyperparameters,
-            }
-            suggestion = ", ".join(f"{n}={_format(v)}" for n, v in offered.items())
             raise HyperparameterError(
                 f"{name} ({spec.api_key}) = {value!r} is outside {resolved.display_name}'s range: it must be "
-                f"{spec.describe()}; its recommended values: {suggestion}",
+                f"{spec.describe()}; {recommended_values(resolved)}",
                 field=name,
                 value=value,
             )

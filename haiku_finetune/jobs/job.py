@@ -10,6 +10,7 @@ sleeps by itself.
 from __future__ import annotations
 
 import builtins
+import io
 import logging
 import os
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from .._lifecycle_check import profile_lifecycle_now, warn_lifecycle
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
 from ..custom_model import CustomModel
+from ..datasets import DatasetBuilder
 from ..errors import CallFailedError, JobError, JobFailedError, JobStoppedError
 from ..hyperparameters import Hyperparameters
 from ..metrics import TrainingMetrics
@@ -172,6 +174,66 @@ class CustomizationJob:
         }
         _log.info("created customization job %s (%s)", inputs.job_name, response["jobArn"])
         return cls(description, transport=t, plan=plan, datasets=infos)
+
+    @classmethod
+    def from_manifest(
+        cls,
+        manifest: str | os.PathLike[str] | Mapping[str, Any],
+        /,
+        *,
+        base_model: Any,
+        transport: BedrockTransport | None = None,
+        **overrides: Any,
+    ) -> CustomizationJob:
+        """Re-run the job a manifest describes on another base model (e.g. moving to Claude 3 Haiku's successor).
+
+        The data is read back from S3 and re-validated against the rules, the hyperparameters re-checked against
+        the new profile's ranges, then :meth:`create` submits (with its local checks and lifecycle warning).
+
+        Args:
+            manifest: A manifest path (:meth:`manifest` wrote it) or the dict itself.
+            base_model: The new base model: a profile, its key, a model id or an ARN.
+            transport: The transport (its region is where the new job runs).
+            **overrides: :class:`JobSpec` fields over the manifest's (``training_data``, ``output_uri``,
+                ``role_arn``, ``hyperparameters``, ...), e.g. data copied to the new region.
+
+        Raises:
+            HyperparameterError: A value is outside the new profile's range; the message offers its recommended
+                values (pass ``hyperparameters=`` to choose).
+            DatasetValidationError: The data breaks the rules.
+            ValueError: The manifest lacks the data, output or role and no override gives it; or ``base_model``
+                has no profile.
+        """
+        from ..base_models import get_profile
+        from ..datasets import validate_files
+        from ..errors import HyperparameterError
+        from ..hyperparameters import check_for_profile, recommended_values
+        from ..storage import S3Uri
+        from ._spec import _coerce_hyperparameters
+        from .manifest import read_manifest, rerun_fields
+
+        document = read_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else dict(manifest)
+        profile = get_profile(base_model)
+        fields = rerun_fields(document, overrides)
+        try:
+            hyperparameters = _coerce_hyperparameters(fields["hyperparameters"])
+        except HyperparameterError as error:
+            raise HyperparameterError(
+                f"{error}; {recommended_values(profile)}", field=error.field, value=error.value
+            ) from None
+        check_for_profile(hyperparameters, profile)
+        t = resolve_transport(transport)
+        data: dict[str, Any] = {}
+        for key in ("training_data", "validation_data"):
+            source = fields.get(key)
+            if isinstance(source, str) and source.startswith("s3://"):
+                uri = S3Uri(source)
+                data[key] = io.BytesIO(t.call("s3", "GetObject", Bucket=uri.bucket, Key=uri.key)["Body"].read())
+            elif source is not None:
+                data[key] = source
+        if "training_data" in data and not isinstance(data["training_data"], DatasetBuilder):
+            validate_files(data["training_data"], data.get("validation_data")).raise_for_errors()
+        return cls.create(base_model=profile, transport=t, **fields)
 
     @classmethod
     def attach(cls, name_or_arn: str, *, transport: BedrockTransport | None = None) -> CustomizationJob:

@@ -22,7 +22,7 @@ from .plan import DatasetInfo
 if TYPE_CHECKING:
     from .job import CustomizationJob
 
-__all__ = ["MANIFEST_VERSION", "build_manifest", "read_manifest"]
+__all__ = ["MANIFEST_VERSION", "build_manifest", "read_manifest", "rerun_fields"]
 
 #: The ``manifest_version`` written (and the highest one :func:`read_manifest` accepts).
 MANIFEST_VERSION = 1
@@ -92,6 +92,34 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     if version > MANIFEST_VERSION:
         raise ValueError(f"{path} is manifest version {version}; this library reads up to {MANIFEST_VERSION}")
     return document
+
+
+def rerun_fields(manifest: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`JobSpec` fields that re-run the job a manifest describes, with ``overrides`` on top.
+
+    Training and validation data, output location, role and the effective hyperparameters come from the
+    manifest; the job and model names are left out (new ones are generated: a name cannot be reused).
+
+    Raises:
+        ValueError: The manifest lacks what a re-run needs (the training data's URI, the output or the role).
+    """
+    job = manifest.get("job") or {}
+    datasets = manifest.get("datasets") or {}
+    training = (datasets.get("training") or {}).get("uri")
+    validation = (datasets.get("validation") or {}).get("uri")
+    fields: dict[str, Any] = {
+        "training_data": training,
+        "output_uri": job.get("output_uri"),
+        "role_arn": job.get("role_arn"),
+        "hyperparameters": dict((manifest.get("hyperparameters") or {}).get("effective") or {}),
+    }
+    if validation:
+        fields["validation_data"] = validation
+    fields.update(overrides)
+    missing = [name for name in ("training_data", "output_uri", "role_arn") if not fields.get(name)]
+    if missing:
+        raise ValueError(f"the manifest does not give {', '.join(missing)}: pass them as keyword arguments")
+    return fields
 
 
 def _datasets_from_tags(tags: Mapping[str, str]) -> dict[str, DatasetInfo]:
