@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from .. import storage
 from .._transport import BedrockTransport
-from ..errors import PlanCheckError, ResourceNotFoundError
+from ..errors import PlanCheckError
 from ..storage import S3Uri
 
 __all__ = ["confirm_staged", "content_uri", "facts_from_head", "file_sha256", "head_with_checksum", "sha256_hex"]
@@ -41,11 +41,12 @@ def file_sha256(path: Path) -> str:
 
 
 def head_with_checksum(uri: S3Uri, t: BedrockTransport) -> dict[str, Any] | None:
-    """Return ``HeadObject`` (with ``ChecksumMode=ENABLED``) for ``uri``, or ``None`` when it does not exist."""
-    try:
-        return t.call("s3", "HeadObject", Bucket=uri.bucket, Key=uri.key, ChecksumMode="ENABLED")
-    except ResourceNotFoundError:
-        return None
+    """Return ``HeadObject`` (with ``ChecksumMode=ENABLED``) for ``uri``, or ``None`` when it does not exist.
+
+    Through :func:`haiku_finetune.storage.head_object`, so the request names the expected bucket owner (the
+    caller's account): a bucket that now belongs to someone else answers AccessDeniedError.
+    """
+    return storage.head_object(str(uri), transport=t)
 
 
 def sha256_hex(checksum: Any) -> str | None:

@@ -31,6 +31,7 @@ from .._tags import with_library_tag
 from .._transport import BedrockTransport
 from ..datasets import DatasetBuilder
 from ..errors import (
+    CallFailedError,
     ConflictError,
     ConnectionFailedError,
     PlanCheckError,
@@ -96,8 +97,15 @@ def _stage_one(inputs: Inputs, data: _Data, path: Path, *, validate: bool, t: Be
         facts = facts_from_head(head)
         records = facts["records"] if facts["records"] is not None else data.info.records
     else:
+        # Conditional: an object already at the key is reused when it holds these bytes and never replaced.
         staged = storage.stage_dataset(
-            path, target, split=data.split, kms_key_id=inputs.kms_key_id, validate=validate, transport=t
+            path,
+            target,
+            split=data.split,
+            kms_key_id=inputs.kms_key_id,
+            validate=validate,
+            if_absent=True,
+            transport=t,
         )
         sha, size = staged.sha256, staged.size
         records = staged.records if staged.records is not None else data.info.records
@@ -115,7 +123,7 @@ def read_s3_facts(info: DatasetInfo, t: BedrockTransport) -> DatasetInfo:
         return info
     try:
         head = head_with_checksum(S3Uri(info.uri), t)
-    except (ServiceError, ConnectionFailedError) as error:
+    except CallFailedError as error:
         return info.model_copy(update={"note": f"not known: could not read the object's checksum ({error})"})
     if head is None:
         return info.model_copy(update={"note": f"not known: {info.uri} was not found"})
@@ -205,7 +213,7 @@ def submit(t: BedrockTransport, request: Mapping[str, Any], token: str, role_arn
     except ConflictError as error:
         try:
             found = _find(t, name)
-        except (ServiceError, ConnectionFailedError):
+        except CallFailedError:
             raise error from None
         # Strict here: a job that does not report its token may be anyone's, and the name is taken either way.
         if found is None or found.get("clientRequestToken") != token:
@@ -217,7 +225,7 @@ def submit(t: BedrockTransport, request: Mapping[str, Any], token: str, role_arn
         _log.warning("interrupted while creating job %s; looking it up by name (to check: %s)", name, check)
         try:
             found = _find(t, name)
-        except (ServiceError, ConnectionFailedError):
+        except CallFailedError:
             _log.warning(
                 "could not find out whether job %s was created: check with %s; stop it with %s", name, check, stop
             )
@@ -270,7 +278,7 @@ def _lookup_or_explain(
     check, stop = _commands(name)
     try:
         found = _find(t, name)
-    except (ServiceError, ConnectionFailedError) as error:
+    except CallFailedError as error:
         raise ConnectionFailedError(
             f"no answer to {_OPERATION} for job {name}, and looking it up failed too ({error}): it may or may "
             f"not have been created. Check with: {check} ; if it is running and unwanted: {stop}",
