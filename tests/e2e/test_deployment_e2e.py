@@ -146,8 +146,9 @@ def test_a_committed_deployment_is_refused_in_a_with_block(
 def test_billing_warning_and_orphan_scan(
     custom_model: hf.CustomModel, transport: hf.BedrockTransport, local: Any
 ) -> None:
-    with pytest.warns(BillingWarning, match="billed every hour"):
-        dep = ProvisionedDeployment.create(custom_model, name="forgotten-pt", transport=transport)
+    dep = ProvisionedDeployment.create(custom_model, name="forgotten-pt", transport=transport)
+    with pytest.warns(BillingWarning, match="billed every hour"):  # its first use outside a `with` block
+        dep.wait(progress=False)
     untagged = transport.call(
         "bedrock",
         "CreateProvisionedModelThroughput",
