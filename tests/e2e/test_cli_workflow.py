@@ -258,13 +258,17 @@ def test_deployments_create_without_yes_off_a_terminal_buys_nothing(
     assert len(local.deployments()) == before
 
 
-def test_a_guard_option_the_library_does_not_take_is_one_line(completed: dict[str, Any], run: Run) -> None:
-    import inspect
-
-    if "max_lifetime" in inspect.signature(hf.ProvisionedDeployment.create).parameters:
-        pytest.skip("this library guards lifetimes: the option is passed through")
-    code, _, err = run("deployments", "create", "some-model", "--max-lifetime", "2", "--yes")
-    assert code == EXIT_USAGE and "--max-lifetime: this version of haiku_finetune" in err
+def test_max_lifetime_arms_a_guard_that_deletes_the_deployment(completed: dict[str, Any], run: Run, local: Any) -> None:
+    model = hf.CustomizationJob.attach(completed["name"], transport=run.transport).custom_model_arn
+    code, out, err = run(
+        "deployments", "create", str(model), "--name", "guarded-pt", "--max-lifetime", "1", "--yes", "--json"
+    )
+    assert code == EXIT_OK, err
+    assert "deleted after 1 h by a guard" in err  # said before buying (on stderr with --json)
+    arn = json.loads(out)["arn"]
+    assert arn in {d["provisionedModelArn"] for d in local.deployments()}
+    local.advance(2 * 3600)  # past its lifetime: the guard's schedule fires and deletes it
+    assert arn not in {d["provisionedModelArn"] for d in local.deployments()}
 
 
 def test_deployments_show_text_and_json(deployment: dict[str, Any], run: Run) -> None:

@@ -520,3 +520,20 @@ def test_verbose_sends_library_records_to_stderr(
     err = capsys.readouterr().err
     assert ("INFO haiku_finetune.jobs: an info record" in err) is ("INFO" in shown)
     assert ("DEBUG haiku_finetune.jobs: a debug record" in err) is ("DEBUG" in shown)
+
+
+def test_guard_options_the_library_does_not_take_are_refused_in_one_line() -> None:
+    from haiku_finetune.cli._context import UsageError
+    from haiku_finetune.cli.deployments import _guard_options
+
+    def create_without_guards(model: str, *, model_units: int = 1) -> None:
+        """A ProvisionedDeployment.create of a library version without cost-safety guards."""
+
+    def create_with_guards(model: str, *, max_lifetime: float | None = None, guard: str | None = None) -> None:
+        """One with them."""
+
+    args = argparse.Namespace(max_lifetime=2.0, guard="watchdog")
+    with pytest.raises(UsageError, match=r"^--max-lifetime, --guard: this version of haiku_finetune cannot guard"):
+        _guard_options(args, create_without_guards)
+    assert _guard_options(args, create_with_guards) == {"max_lifetime": 7200.0, "guard": "watchdog"}
+    assert _guard_options(argparse.Namespace(max_lifetime=None, guard=None), create_without_guards) == {}
