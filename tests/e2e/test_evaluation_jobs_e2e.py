@@ -6,8 +6,6 @@ so every expected score is recomputed here from the answers the responders give.
 
 from __future__ import annotations
 
-import datetime
-import inspect
 import re
 from typing import Any
 
@@ -17,17 +15,9 @@ import haiku_finetune as hf
 from haiku_finetune.errors import JobFailedError, JobStoppedError
 from haiku_finetune.evaluation import ExactMatch, evaluate
 from haiku_finetune.evaluation.managed import EvaluationJob
-from haiku_finetune.local import LocalBedrock
 from haiku_finetune.local.evaluation_jobs import RUN_SECONDS, STOP_SECONDS, judge_score
 from haiku_finetune.model import BASE_INVOKE_MODEL_ID, FineTunedModel
 from haiku_finetune.storage import list_objects
-
-# Claude 3 Haiku went Legacy on 2026-03-10 and reached its end of life in us-west-2 on 2026-09-10: emulate a date
-# when it was Active (the emulator's date option comes with the model-lifecycle work; without it the emulator
-# retires no model).
-LOCAL_BEDROCK_OPTIONS = (
-    {"date": datetime.date(2025, 12, 1)} if "date" in inspect.signature(LocalBedrock).parameters else {}
-)
 
 BUCKET = "eval-jobs"
 STAGING = f"s3://{BUCKET}/evaluation/"

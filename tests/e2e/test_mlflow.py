@@ -6,9 +6,7 @@ verdict (stopped at epoch 7, best epoch 5) and every logged loss are known; an e
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,17 +17,11 @@ import pytest
 import haiku_finetune as hf
 from haiku_finetune.errors import MissingExtraError
 from haiku_finetune.evaluation import ExactMatch, evaluate
-from haiku_finetune.local import LocalBedrock
 from haiku_finetune.model import FineTunedModel
 from haiku_finetune.tracking import log_job_to_mlflow
 
 LOSSES = [0.9, 0.8, 0.7, 0.66, 0.64, 0.65, 0.65]
-# Claude 3 Haiku went Legacy on 2026-03-10 and reached its end of life in us-west-2 on 2026-09-10: emulate a date
-# when it was Active (the emulator's date option comes with the model-lifecycle work; without it the emulator
-# retires no model).
 LOCAL_BEDROCK_OPTIONS: dict[str, Any] = {"validation_losses": LOSSES}
-if "date" in inspect.signature(LocalBedrock).parameters:
-    LOCAL_BEDROCK_OPTIONS["date"] = datetime.date(2025, 12, 1)
 BUCKET = "mlflow-runs"
 
 # SQLAlchemy 2.1 deprecates the ``noload`` strategy MLflow's SQL store still uses (mlflow 3.18); nothing to do
