@@ -126,12 +126,13 @@ class Resolver:
             found = self._rendered(candidate)
             if found is not None:
                 return found
-        # Last, a unique rendered object ending with the name: only for names that cannot be a common word.
+        # Last, a rendered object ending with the name: only for names that cannot be a common word.
         name = target.lstrip(".")
         if "." not in name and not name[:1].isupper():
             return None
-        unique = self._by_suffix.get(name, set())
-        return next(iter(unique)) if len(unique) == 1 else None
+        # Several paths usually name one object (its module's and its package's): take the shortest, public one.
+        matches = self._by_suffix.get(name, set())
+        return min(matches, key=lambda i: (i.count("."), len(i), i)) if matches else None
 
 
 def _display(target: str, title: str | None) -> str:
