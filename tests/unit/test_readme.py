@@ -75,3 +75,23 @@ def test_the_offline_snippet_then_the_tour_run_as_written(tmp_path: Path, monkey
         if "local" in namespace:
             namespace["local"].stop()
         hf.set_default_transport(None)
+
+
+def test_every_command_line_in_the_readme_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    from haiku_finetune.cli import build_parser
+
+    parser = build_parser()
+    lines = [
+        line.split("  #", 1)[0].strip()
+        for block in _blocks(README, "bash")
+        for line in block.splitlines()
+        if line.startswith("haiku-finetune ")
+    ]
+    assert len(lines) >= 5
+    monkeypatch.chdir(tmp_path)
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "job.yaml"):  # input files must exist
+        (tmp_path / name).write_text("", encoding="utf-8")
+    for line in lines:
+        parser.parse_args(shlex.split(line)[1:])  # argparse exits (SystemExit) on a line it does not accept
