@@ -22,6 +22,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._transport import BedrockTransport
+from .base_models import DEFAULT_BASE_MODEL
 from .tools import (
     Tool,
     ToolCall,
@@ -46,10 +47,10 @@ __all__ = [
 ]
 
 #: The ``anthropic_version`` every Claude request body on Bedrock carries.
-ANTHROPIC_VERSION = "bedrock-2023-05-31"
+ANTHROPIC_VERSION = DEFAULT_BASE_MODEL.anthropic_version
 
 #: Claude 3 Haiku generates at most this many tokens per reply.
-MAX_OUTPUT_TOKENS = 4096
+MAX_OUTPUT_TOKENS = DEFAULT_BASE_MODEL.runtime.max_output_tokens
 
 _RUNTIME = "bedrock-runtime"
 

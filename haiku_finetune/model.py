@@ -33,6 +33,7 @@ from ._inference import (
 )
 from ._stream import CompletionStream, open_completion_stream
 from ._transport import BedrockTransport, resolve_transport
+from .base_models import DEFAULT_BASE_MODEL
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 #: On-demand Claude 3 Haiku (the base model, for comparisons). Fine-tuning uses the ``:200k`` variant.
-BASE_INVOKE_MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+BASE_INVOKE_MODEL_ID = DEFAULT_BASE_MODEL.invoke_model_id
 
 _RUNTIME = "bedrock-runtime"
 
@@ -69,7 +70,7 @@ class _BaseModelFactory:
         def base(*, transport: BedrockTransport | None = None) -> FineTunedModel:
             return owner(BASE_INVOKE_MODEL_ID, transport=resolve_transport(transport, instance))
 
-        base.__doc__ = "Return on-demand Claude 3 Haiku (``anthropic.claude-3-haiku-20240307-v1:0``)."
+        base.__doc__ = f"Return on-demand {DEFAULT_BASE_MODEL.display_name} (``{BASE_INVOKE_MODEL_ID}``)."
         return base
 
 

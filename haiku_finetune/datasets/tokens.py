@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from .._transport import BedrockTransport, resolve_transport
+from ..base_models import DEFAULT_BASE_MODEL
 from ..errors import (
     AccessDeniedError,
     HaikuFinetuneError,
@@ -130,7 +131,7 @@ class BedrockTokenCounter:
     """
 
     def __init__(
-        self, model_id: str = "anthropic.claude-3-haiku-20240307-v1:0", *, transport: BedrockTransport | None = None
+        self, model_id: str = DEFAULT_BASE_MODEL.invoke_model_id, *, transport: BedrockTransport | None = None
     ) -> None:
         self.model_id = model_id
         self._transport = transport

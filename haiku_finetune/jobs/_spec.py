@@ -55,7 +55,7 @@ class JobSpec:
         staging_uri: Where local data is uploaded, by content: ``<staging_uri>/<sha256>/train.jsonl`` and
             ``<staging_uri>/<sha256>/validation.jsonl`` (the SHA-256 of the file's bytes).
         base_model: The base model: a :class:`~haiku_finetune.base_models.BaseModelProfile`, a profile key
-            (``"claude-haiku-4-5"``), a model id or a foundation-model ARN (default: Claude 3 Haiku, 200k
+            (e.g. Claude Haiku 4.5's key), a model id or a foundation-model ARN (default: Claude 3 Haiku, 200k
             context). Its profile's limits and ranges apply; the plan checks its lifecycle in the region.
         job_name: The job name; default: generated, readable and timestamped.
         custom_model_name: The custom model name; default: generated like the job name.

@@ -14,11 +14,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..base_models import DEFAULT_BASE_MODEL
 from .wire import validation
 
 __all__ = ["ACCEPTED_VERSIONS", "MAX_OUTPUT_TOKENS", "check_body"]
 
-MAX_OUTPUT_TOKENS = 4096
+MAX_OUTPUT_TOKENS = DEFAULT_BASE_MODEL.runtime.max_output_tokens
 # The documented value, and the dated form Anthropic's own clients send (anthropic 2.16's AnthropicBedrock sends
 # its ANTHROPIC_API_VERSION, e.g. "2026-10-21"). Which values the service accepts is not confirmed: refusing what
 # Anthropic's client sends by default is the riskier choice, so any date-shaped version passes.

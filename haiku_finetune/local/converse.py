@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from .body_rules import MAX_OUTPUT_TOKENS
 from .runtime import Answer, Run, elapsed_ms, json_pieces, text_pieces
 from .tools import service_id
 from .wire import STREAMED_EVENTS, event_message, validation
@@ -105,7 +106,7 @@ def converse_request(params: Mapping[str, Any]) -> dict[str, Any]:
     config = params.get("inferenceConfig") or {}
     body: dict[str, Any] = {
         "anthropic_version": "bedrock-2023-05-31",
-        "max_tokens": config.get("maxTokens", 4096),
+        "max_tokens": config.get("maxTokens", MAX_OUTPUT_TOKENS),
         "messages": [{"role": m["role"], "content": _blocks(m.get("content") or [])} for m in params["messages"]],
     }
     system = "".join(block.get("text", "") for block in params.get("system") or [])

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from ..base_models import DEFAULT_BASE_MODEL
 from ..datasets import estimate_tokens
 from .body_rules import check_body
 from .tools import ToolCall, default_tool_call, reply_parts, service_id
@@ -46,7 +47,8 @@ Responder = Callable[[dict[str, Any]], Reply]
 # (unknown model, not InService, throttled) before any responder runs.
 Run = Callable[[str, Any], "tuple[Answer, str]"]
 _WORD = re.compile(r"[a-z0-9']+")
-MODEL_NAME = "claude-3-haiku-20240307"
+# The Anthropic API's name of the model, as the response's "model" field gives it (from the profile's id).
+MODEL_NAME = DEFAULT_BASE_MODEL.invoke_model_id.removeprefix("anthropic.").removesuffix("-v1:0")
 
 
 def text_of(content: Any) -> str:

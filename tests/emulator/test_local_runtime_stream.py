@@ -94,7 +94,9 @@ def test_converse_stream_stops_like_converse(clients: dict[str, Any]) -> None:
     assert events[-1]["metadata"]["usage"]["outputTokens"] <= 3
 
 
-def test_invoke_model_sends_token_count_and_latency_headers_and_a_date(clients: dict[str, Any]) -> None:
+def test_invoke_model_sends_token_count_and_latency_headers_and_a_date(
+    clients: dict[str, Any], emulator: LocalBedrock
+) -> None:
     response = clients["runtime"].invoke_model(modelId=HAIKU, body=_body())
     headers = response["ResponseMetadata"]["HTTPHeaders"]
     body = json.loads(response["body"].read())
@@ -102,7 +104,7 @@ def test_invoke_model_sends_token_count_and_latency_headers_and_a_date(clients: 
     assert int(headers["x-amzn-bedrock-output-token-count"]) == body["usage"]["output_tokens"] > 0
     assert int(headers["x-amzn-bedrock-invocation-latency"]) >= 1
     sent = email.utils.parsedate_to_datetime(headers["date"])
-    assert abs(sent.timestamp() - time.time()) < 60
+    assert abs(sent.timestamp() - emulator.clock.now().timestamp()) < 60  # the emulated date, as the service's
     assert re.fullmatch(r"msg_bdrk_01[0-9A-Za-z]{22}", body["id"]), body["id"]
     again = json.loads(clients["runtime"].invoke_model(modelId=HAIKU, body=_body())["body"].read())
     assert again["id"] != body["id"]

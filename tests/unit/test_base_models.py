@@ -246,17 +246,8 @@ def test_runtime_rules_accept_the_documented_and_the_dated_versions() -> None:
 
 
 _MODEL_ID_STRINGS = ("claude-3-haiku-20240307", "claude-haiku-4-5")
-# Modules that still carry a model id of their own, owned by other engineers right now; each is a finding to fix
-# (read the profile instead). Remove a module from the list once it reads the profile.
-_KNOWN_OFFENDERS = frozenset(
-    {
-        "haiku_finetune/model.py",
-        "haiku_finetune/jobs/job.py",
-        "haiku_finetune/datasets/tokens.py",
-        "haiku_finetune/local/runtime.py",
-        "haiku_finetune/local/_common.py",
-    }
-)
+# Modules that still carry a model id of their own; each is a finding to fix (read the profile instead). None left.
+_KNOWN_OFFENDERS: frozenset[str] = frozenset()
 
 
 def _modules_with_model_ids() -> set[str]:
