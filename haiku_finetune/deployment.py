@@ -30,22 +30,28 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from ._lifecycle_check import profile_lifecycle_now, warn_lifecycle
 from ._names import generate_name
 from ._signals import terminate_as_interrupt
 from ._tags import has_library_tag, with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
+from .base_models import find_profile
 from .custom_model import CustomModel
 from .errors import (
+    AccessDeniedError,
     ConflictError,
     ConnectionFailedError,
     DeploymentError,
     HaikuFinetuneError,
+    ModelEndOfLifeError,
     ResourceNotFoundError,
     ServiceError,
+    ServiceValidationError,
     WaitTimeoutError,
 )
 from .guard import GuardHandle, SchedulerGuard, WatchdogGuard
+from .lifecycle import LifecycleStage
 from .model import FineTunedModel
 from .pricing import Pricing
 
@@ -190,6 +196,14 @@ class ProvisionedDeployment:
             params["commitmentDuration"] = commitment
         term = f" with a {commitment} commitment (cannot be deleted before the term ends)" if commitment else ""
         resolved = resolve_transport(transport, model)
+        # The base model's lifecycle here, from its profile (no extra call): Legacy warns before the purchase.
+        base = find_profile(model.base_model) if isinstance(model, CustomModel) and model.base_model else None
+        legacy = None
+        if base is not None:
+            state = profile_lifecycle_now(base, resolved)
+            warn_lifecycle(base, state, stacklevel=2)
+            if state.stage in (LifecycleStage.LEGACY, LifecycleStage.EXTENDED_ACCESS):
+                legacy = f"its base model {base.display_name} is {state.describe()}"
         params["tags"].append({"key": CLIENT_TOKEN_TAG, "value": token})
         _log.info(
             "creating provisioned throughput %s (%d model unit(s)) for %s, clientRequestToken %s",
@@ -202,7 +216,7 @@ class ProvisionedDeployment:
         deployment: ProvisionedDeployment | None = None
         with terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill(known, name, resolved)):
             try:
-                arn = _buy(resolved, params, name, token)
+                arn = _buy_refusal_explained(resolved, params, name, token, legacy)
                 known.append(arn)
                 _log.info("created provisioned throughput %s (%s) for %s", name, arn, model_id)
                 deployment = cls(arn, transport=resolved)
@@ -684,6 +698,26 @@ def _say_what_may_bill(known: list[str], name: str | None, owner: ProvisionedDep
         file=sys.stderr,
         flush=True,
     )
+
+
+def _buy_refusal_explained(
+    t: BedrockTransport, params: Mapping[str, Any], name: str, token: str, legacy: str | None
+) -> str:
+    """:func:`_buy`; for a Legacy base model, a refusal says why it may have come (never a raw service error).
+
+    Whether the service still sells new Provisioned Throughput for a Legacy model is not confirmed.
+    """
+    try:
+        return _buy(t, params, name, token)
+    except ModelEndOfLifeError:
+        raise
+    except (ServiceValidationError, ResourceNotFoundError, AccessDeniedError) as error:
+        if legacy is None:
+            raise
+        raise DeploymentError(
+            f"the service refused Provisioned Throughput {name}: {legacy}, and whether new Provisioned Throughput "
+            f"is sold for a Legacy model is not confirmed ({error.code}: {error.message}); see docs/migration.md"
+        ) from error
 
 
 def _buy(t: BedrockTransport, params: Mapping[str, Any], name: str, token: str) -> str:
