@@ -350,7 +350,11 @@ class LocalBedrock:
         """
         self._running_service()
         if name not in {bucket["Name"] for bucket in self._s3.list_buckets().get("Buckets", [])}:
-            self._s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+            # us-east-1 is the one region that refuses an explicit LocationConstraint.
+            where = (
+                {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
+            self._s3.create_bucket(Bucket=name, **where)
         return f"s3://{name}/"
 
     def jobs(self) -> builtins.list[dict[str, Any]]:
