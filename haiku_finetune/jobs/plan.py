@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from .. import iam, storage
 from .._lifecycle_check import lifecycle_verdict, read_lifecycle, warn_lifecycle
 from .._transport import BedrockTransport
-from ..base_models import warn_if_provisional
+from ..base_models import DEFAULT_BASE_MODEL, warn_if_provisional
 from ..datasets import (
     MAX_TOTAL_RECORDS,
     DatasetBuilder,
@@ -608,6 +608,16 @@ def build_plan(inputs: Inputs, t: BedrockTransport, *, remote: bool) -> tuple[Jo
     if inputs.profile is not None:
         warn_if_provisional(inputs.profile, stacklevel=4)
     checks, datasets = _local_checks(inputs)
+    if inputs.profile is not None and inputs.profile.limits != DEFAULT_BASE_MODEL.limits:
+        # The validator applies the default profile's data rules; say so rather than pass data it did not check.
+        checks.append(
+            PlanCheck(
+                name="data rules",
+                status="warn",
+                detail=f"local data was validated against {DEFAULT_BASE_MODEL.display_name}'s rules; "
+                f"{inputs.profile.display_name}'s limits differ and are not applied by the validator yet",
+            )
+        )
     if remote:
         checks += _remote_checks(inputs, datasets, t)
     train = next((d for d in datasets if d.split == "train"), None)

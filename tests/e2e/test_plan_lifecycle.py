@@ -111,3 +111,17 @@ def test_out_of_range_values_for_the_profile_fail_naming_its_recommended_values(
     with pytest.raises(hf.HyperparameterError, match=r"recommended values: .*epoch_count=5, batch_size=4"):
         check_for_profile(hp.model_copy(update={"epoch_count": 11}), CLAUDE_HAIKU_4_5)
     check_for_profile(hp, CLAUDE_HAIKU_4_5)
+
+
+def test_a_profile_with_other_data_limits_says_the_validator_applied_the_defaults(tmp_path: Path) -> None:
+    import dataclasses
+
+    from haiku_finetune.base_models import CLAUDE_3_HAIKU
+
+    narrower = dataclasses.replace(
+        CLAUDE_3_HAIKU, limits=dataclasses.replace(CLAUDE_3_HAIKU.limits, max_tokens_per_record=8_000)
+    )
+    with _job_args(tmp_path, date(2026, 2, 1), "us-west-2") as args:
+        plan = CustomizationJob.plan(**args, base_model=narrower)
+    check = next(c for c in plan.checks if c.name == "data rules")
+    assert check.status == "warn" and "not applied by the validator" in check.detail
