@@ -230,7 +230,7 @@ def test_batch_recovers_concurrency_after_throttling_stops() -> None:
     assert stats.failed == sum(isinstance(r, hf.ThrottlingError) for r in results) > 0
 
 
-def test_batch_halves_once_per_window_not_once_per_signal() -> None:
+def test_batch_cuts_once_per_window_not_once_per_signal() -> None:
     client = _runtime()
     state = {"n": 0}
     lock = threading.Lock()
@@ -251,7 +251,7 @@ def test_batch_halves_once_per_window_not_once_per_signal() -> None:
     stats = model.last_batch_stats
     assert stats is not None
     assert stats.throttled == 8
-    assert (stats.decreases, stats.min_concurrency) == (1, 4)
+    assert (stats.decreases, stats.min_concurrency) == (1, 6)  # 8 * 0.75, once
 
 
 def test_batch_on_error_return_puts_errors_in_place() -> None:
