@@ -19,10 +19,16 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import datasets, evaluation, iam, search, storage
+    from . import datasets, evaluation, iam, search, storage, tracking
+    from ._files import (
+        UnsafePathError,
+    )
     from ._retry import (
         RetryPolicy,
         is_retryable,
+    )
+    from ._signals import (
+        TerminationSignal,
     )
     from ._transport import (
         BedrockTransport,
@@ -113,8 +119,17 @@ if TYPE_CHECKING:
         WaitTimeoutError,
     )
     from .evaluation import (
+        EvaluationJob,
+        EvaluationRecord,
         EvaluationReport,
         evaluate,
+    )
+    from .guard import (
+        GuardHandle,
+        SchedulerGuard,
+        WatchdogGuard,
+        ensure_scheduler_role,
+        find_guard_schedules,
     )
     from .hyperparameters import (
         HYPERPARAMETER_RANGES,
@@ -125,6 +140,7 @@ if TYPE_CHECKING:
         CustomizationJob,
         JobEstimate,
         JobPlan,
+        JobSpec,
         PlanCheck,
     )
     from .lifecycle import (
@@ -153,10 +169,15 @@ if TYPE_CHECKING:
     from .storage import (
         S3Uri,
     )
+    from .tracking import (
+        log_job_to_mlflow,
+    )
 
 #: Public name -> the submodule (relative to this package) that defines it. Submodules exported as
 #: themselves are in :data:`_SUBMODULES`.
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "_files": ("UnsafePathError",),
+    "_signals": ("TerminationSignal",),
     "_retry": (
         "RetryPolicy",
         "is_retryable",
@@ -248,8 +269,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "WaitTimeoutError",
     ),
     "evaluation": (
+        "EvaluationJob",
+        "EvaluationRecord",
         "EvaluationReport",
         "evaluate",
+    ),
+    "guard": (
+        "GuardHandle",
+        "SchedulerGuard",
+        "WatchdogGuard",
+        "ensure_scheduler_role",
+        "find_guard_schedules",
     ),
     "hyperparameters": (
         "HYPERPARAMETER_RANGES",
@@ -266,6 +296,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CustomizationJob",
         "JobEstimate",
         "JobPlan",
+        "JobSpec",
         "PlanCheck",
     ),
     "metrics": ("TrainingMetrics",),
@@ -280,10 +311,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "pricing": ("Pricing",),
     "search": ("SearchResult",),
     "storage": ("S3Uri",),
+    "tracking": ("log_job_to_mlflow",),
 }
 
 #: Submodules that are public names themselves (``haiku_finetune.iam.ensure_service_role``).
-_SUBMODULES: tuple[str, ...] = ("datasets", "evaluation", "iam", "search", "storage")
+_SUBMODULES: tuple[str, ...] = ("datasets", "evaluation", "iam", "search", "storage", "tracking")
 
 _MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -324,9 +356,12 @@ __all__ = [
     "DeploymentError",
     "EarlyStoppingResult",
     "EstimateTokenCounter",
+    "EvaluationJob",
+    "EvaluationRecord",
     "EvaluationReport",
     "FilesValidationReport",
     "FineTunedModel",
+    "GuardHandle",
     "HaikuFinetuneError",
     "HyperparameterError",
     "Hyperparameters",
@@ -334,6 +369,7 @@ __all__ = [
     "JobEstimate",
     "JobFailedError",
     "JobPlan",
+    "JobSpec",
     "JobStoppedError",
     "LifecycleStage",
     "LifecycleState",
@@ -353,28 +389,34 @@ __all__ = [
     "ResourceNotFoundError",
     "RetryPolicy",
     "S3Uri",
+    "SchedulerGuard",
     "SearchResult",
     "ServiceError",
     "ServiceUnavailableError",
     "ServiceValidationError",
+    "TerminationSignal",
     "ThrottlingError",
     "TokenCounter",
     "TrainingMetrics",
     "UnparseableResponseError",
+    "UnsafePathError",
     "Usage",
     "ValidationIssue",
     "ValidationReport",
     "WaitTimeoutError",
+    "WatchdogGuard",
     "__version__",
     "check_record",
     "convert_csv",
     "convert_openai_chat",
     "convert_prompt_completion",
     "datasets",
+    "ensure_scheduler_role",
     "estimate_record_tokens",
     "estimate_tokens",
     "evaluate",
     "evaluation",
+    "find_guard_schedules",
     "find_orphans",
     "get_default_transport",
     "get_profile",
@@ -382,6 +424,7 @@ __all__ = [
     "iam",
     "is_retryable",
     "lifecycle_state",
+    "log_job_to_mlflow",
     "openai_chat_record",
     "profiles",
     "prompt_completion_record",
@@ -391,6 +434,7 @@ __all__ = [
     "set_default_transport",
     "simulate_early_stopping",
     "storage",
+    "tracking",
     "validate_file",
     "validate_files",
     "validate_stream",
