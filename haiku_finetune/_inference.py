@@ -66,7 +66,7 @@ class Prompt(BaseModel):
         messages: The turns, as ``{"role": "user" | "assistant", "content": str | list[block]}`` dicts.
         system: The system prompt, if any.
 
-    Example:
+    Examples:
         >>> Prompt(messages=[{"role": "user", "content": "Hi"}], system="Be brief.").system
         'Be brief.'
     """
@@ -405,7 +405,7 @@ class Completion(BaseModel):
     def as_message(self) -> dict[str, Any]:
         """This reply as the assistant turn of a conversation (text and tool calls), to send back with results.
 
-        Example:
+        Examples:
             >>> reply = Completion(text="", tool_calls=(ToolCall("toolu_1", "f", {}),), stop_reason="tool_use")
             >>> reply.as_message()["content"]
             [{'type': 'tool_use', 'id': 'toolu_1', 'name': 'f', 'input': {}}]
