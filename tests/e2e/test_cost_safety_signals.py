@@ -79,9 +79,7 @@ def served() -> Iterator[tuple[Served, str]]:
 
 
 def _live(server: Served) -> list[dict[str, Any]]:
-    summaries: list[dict[str, Any]] = server.bedrock().list_provisioned_model_throughputs()[
-        "provisionedModelSummaries"
-    ]
+    summaries: list[dict[str, Any]] = server.bedrock().list_provisioned_model_throughputs()["provisionedModelSummaries"]
     return summaries
 
 

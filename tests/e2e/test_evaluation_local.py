@@ -54,8 +54,6 @@ def tickets() -> list[dict[str, Any]]:
     return _tickets()
 
 
-
-
 @pytest.fixture(scope="module")
 def deployed(local: Any, transport: hf.BedrockTransport, tickets: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Fine-tune on all but the last HELD_OUT tickets, deploy the custom model, wire up both responders."""

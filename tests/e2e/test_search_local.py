@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -15,8 +14,6 @@ from haiku_finetune.errors import AccessDeniedError
 from haiku_finetune.search import search
 
 BUCKET = "search-acceptance"
-
-
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from haiku_finetune.local import LocalBedrock
-
 from tests.shape_check import violations
 
 GOOD_JOB_LIST: dict[str, Any] = {

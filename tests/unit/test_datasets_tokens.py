@@ -23,7 +23,6 @@ from haiku_finetune.datasets import (
     estimate_record_tokens,
     estimate_tokens,
 )
-
 from tests.fakes import FakeClock
 
 
