@@ -7,17 +7,36 @@ early stopping); handlers import what they need when they run. This module only 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ._args import Parser, Subparsers, existing_file, fraction, losses, non_negative_float, output_file, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
 from ._format import issue_lines, table
 
+# What ``validate -`` calls standard input in its output.
+_STDIN = "<stdin>"
+
+
+def _file_or_stdin(value: str) -> Path | str:
+    """An input file, or ``-`` for standard input."""
+    return "-" if value == "-" else existing_file(value)
+
 
 def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
-    from ..datasets import validate_file, validate_files
+    from ..datasets import validate_file, validate_files, validate_stream
 
-    if args.validation is not None:
+    if args.file == "-":
+        if args.validation is not None:
+            raise UsageError("--validation needs FILE to be a file, not - (standard input)")
+        # Read through the library's bounded stream reader: /dev/zero or an endless pipe ends in one error line.
+        report = validate_stream(sys.stdin.buffer, split=args.split, max_issues=args.max_issues)
+        report.source = _STDIN
+        if args.json:
+            ctx.json(report.to_dict())
+            return EXIT_OK if report.ok else EXIT_PROBLEMS
+        reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
+    elif args.validation is not None:
         both = validate_files(args.file, args.validation, max_issues=args.max_issues)
         if args.json:
             ctx.json(both.to_dict())
@@ -31,7 +50,7 @@ def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
             return EXIT_OK if report.ok else EXIT_PROBLEMS
         reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
 
-    paths = [str(args.file), str(args.validation)]
+    paths = [_STDIN if args.file == "-" else str(args.file), str(args.validation)]
     for path, rep in zip(paths, reports, strict=False):
         for text in issue_lines(path, rep.errors, "error"):
             ctx.print(text)
@@ -62,10 +81,17 @@ def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
+    from .._files import UnsafePathError
+
+    try:
+        return _convert(args, ctx)
+    except UnsafePathError as error:  # DST is SRC, a FIFO, a device...: the library refuses, nothing is written
+        raise UsageError(str(error)) from None
+
+
+def _convert(args: argparse.Namespace, ctx: Context) -> int:
     from ..datasets import convert_csv, convert_openai_chat, convert_prompt_completion
 
-    if args.src.resolve() == Path(args.dst).resolve():
-        raise UsageError("SRC and DST are the same file; write the converted data somewhere else")
     if args.format == "prompt-completion":
         result = convert_prompt_completion(args.src, args.dst, system=args.system)
     elif args.format == "openai":
@@ -98,6 +124,7 @@ def _cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_split(args: argparse.Namespace, ctx: Context) -> int:
+    from .._files import UnsafePathError
     from ..datasets import DatasetBuilder
     from ..errors import DatasetValidationError
 
@@ -105,20 +132,22 @@ def _cmd_split(args: argparse.Namespace, ctx: Context) -> int:
     stem = src.name[: -len(".jsonl")] if src.name.endswith(".jsonl") else src.stem
     train_out = Path(args.train_out) if args.train_out else src.with_name(f"{stem}.train.jsonl")
     val_out = Path(args.validation_out) if args.validation_out else src.with_name(f"{stem}.validation.jsonl")
-    if len({src.resolve(), train_out.resolve(), val_out.resolve()}) < 3:
-        raise UsageError("the source and the two outputs must be three different files")
     builder = DatasetBuilder.from_jsonl(src)
+    by_size = args.validation_size is not None
     try:
-        if args.validation_size is not None:
-            train, validation = builder.split(validation_size=args.validation_size, seed=args.seed)
-        else:
-            train, validation = builder.split(validation_fraction=args.validation_fraction, seed=args.seed)
+        # All or nothing: both parts are checked (sizes, rules) before either file is written.
+        train, validation = builder.write_split(
+            train_out,
+            val_out,
+            validation_size=args.validation_size if by_size else None,
+            validation_fraction=None if by_size else args.validation_fraction,
+            seed=args.seed,
+            inputs=[src],
+        )
     except DatasetValidationError:
         raise
-    except ValueError as error:
+    except (UnsafePathError, ValueError) as error:  # the message explains the minimum sizes and what to pass
         raise UsageError(str(error)) from None
-    train.write(train_out)
-    validation.write(val_out, split="validation")
     if args.json:
         ctx.json(
             {
@@ -201,7 +230,9 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         description="Check JSONL training data line by line; every problem is listed with its line number. "
         "Exit status 1 when the data has errors (warnings alone do not fail).",
     )
-    p.add_argument("file", type=existing_file, metavar="FILE", help="JSONL file in the Messages format")
+    p.add_argument(
+        "file", type=_file_or_stdin, metavar="FILE", help="JSONL file in the Messages format (- reads standard input)"
+    )
     p.add_argument(
         "--split", choices=("train", "validation"), default="train", help="which limits apply (default: train)"
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -209,9 +213,23 @@ def test_convert_csv_missing_column_is_a_problem(tmp_path: Path, capsys: pytest.
 
 
 def test_convert_onto_itself_is_a_usage_error(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = good.read_bytes()
     code, _, err = _run(["convert", "openai", str(good), str(good)], capsys)
     assert code == EXIT_USAGE
-    assert "same file" in err and len(err.splitlines()) == 1
+    assert "is the input file" in err and len(err.splitlines()) == 1
+    assert good.read_bytes() == before
+
+
+def test_convert_onto_a_hard_link_of_the_input_is_refused_by_the_library(
+    good: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = good.with_name("same-inode.jsonl")
+    os.link(good, link)
+    before = good.read_bytes()
+    code, _, err = _run(["convert", "openai", str(good), str(link)], capsys)
+    assert code == EXIT_USAGE
+    assert "is the input file" in err and len(err.splitlines()) == 1
+    assert good.read_bytes() == before
 
 
 # -- split -----------------------------------------------------------------------------------------------------
@@ -245,6 +263,7 @@ def test_split_bad_data_exits_1_with_the_line_numbers(bad: Path, capsys: pytest.
     code, out, err = _run(["split", str(bad)], capsys)
     assert code == EXIT_PROBLEMS
     assert out == ""
+    assert not bad.with_name("bad.train.jsonl").exists() and not bad.with_name("bad.validation.jsonl").exists()
     assert err.splitlines()[0].startswith("haiku-finetune split: error:")
     assert "line 41: [invalid_json]" in err
 
@@ -255,10 +274,100 @@ def test_split_impossible_size_is_a_usage_error(good: Path, capsys: pytest.Captu
     assert len(err.splitlines()) == 1
 
 
-def test_split_outputs_must_differ_from_the_source(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["split", str(good), "--train-out", str(good)], capsys)
+def test_split_outputs_must_differ_from_the_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write(tmp_path / "all.jsonl", [_record(i) for i in range(80)])
+    before = good.read_bytes()
+    code, _, err = _run(["split", str(good), "--validation-size", "32", "--train-out", str(good)], capsys)
     assert code == EXIT_USAGE
-    assert "three different files" in err
+    assert "is the input file" in err and len(err.splitlines()) == 1
+    assert good.read_bytes() == before
+
+
+def test_split_of_51_records_at_10_percent_writes_nothing_and_explains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "msgs.jsonl", [_record(i) for i in range(51)])
+    code, out, err = _run(["split", str(src), "--validation-fraction", "0.1"], capsys)
+    assert code == EXIT_USAGE
+    assert out == "" and len(err.splitlines()) == 1
+    assert "at least 32 records" in err
+    assert "add at least 13 records" in err  # 51 < 2 * 32: no --validation-size can help
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["msgs.jsonl"]
+
+
+def test_split_too_small_a_fraction_suggests_validation_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "msgs.jsonl", [_record(i) for i in range(100)])
+    code, _, err = _run(["split", str(src), "--validation-fraction", "0.1"], capsys)
+    assert code == EXIT_USAGE
+    assert "--validation-size N" in err and "32 <= N <= 68" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["msgs.jsonl"]
+
+
+# -- validate - (standard input) -------------------------------------------------------------------------------
+
+
+def test_validate_dash_reads_standard_input(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(good.read_bytes())))
+    code, out, _ = _run(["validate", "-"], capsys)
+    assert code == EXIT_OK
+    assert "<stdin>: valid as train data: 40 records" in out
+
+
+def test_validate_dash_with_a_validation_file_is_a_usage_error(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["validate", "-", "--validation", str(good)], capsys)
+    assert code == EXIT_USAGE and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or sys.platform != "linux", reason="needs Linux /dev/zero")
+def test_validate_dash_on_dev_zero_ends_in_bounded_memory_with_one_line(tmp_path: Path) -> None:
+    # A real process: standard input is /dev/zero itself, an endless line with no newline.
+    script = (
+        "import resource, sys\n"
+        "from haiku_finetune.cli import main\n"
+        "code = main(['validate', '-', '--json'])\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        "sys.stderr.write(f'peak {peak} MB\\n')\n"
+        "sys.exit(code)\n"
+    )
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run(
+            [sys.executable, "-c", script], stdin=zero, capture_output=True, text=True, timeout=120, check=False
+        )
+    assert done.returncode == EXIT_PROBLEMS, done.stderr
+    assert "Traceback" not in done.stderr
+    peak = int(done.stderr.strip().splitlines()[-1].split()[1])
+    assert peak <= 100, f"peak RSS {peak} MB"
+    report = json.loads(done.stdout)
+    assert [issue["code"] for issue in report["errors"]].count("line_too_long") == 1
+
+
+def _console_script() -> str:
+    """The installed ``haiku-finetune`` command (beside this interpreter), as a user runs it."""
+    script = Path(sys.executable).parent / "haiku-finetune"
+    if not script.exists():
+        pytest.skip("the haiku-finetune console script is not installed beside this interpreter")
+    return str(script)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_validate_dash_on_dev_zero_prints_one_error_line() -> None:
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run(
+            [_console_script(), "validate", "-"],
+            stdin=zero,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == EXIT_PROBLEMS
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stdout.splitlines() if "error" in line and "line_too_long" in line]
+    assert len(errors) == 1, done.stdout
 
 
 # -- stats -----------------------------------------------------------------------------------------------------
