@@ -84,10 +84,24 @@ class _Http:
         self.headers: dict[str, str] = {}
 
 
+def _sts() -> Any:
+    """An STS client that answers GetCallerIdentity offline (S3 calls name the caller's account as bucket owner)."""
+    client = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-west-2").client(
+        "sts", config=Config(retries={"total_max_attempts": 1})
+    )
+
+    def answer(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return _Http(), {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/test", "UserId": "test"}
+
+    client.meta.events.register("before-call.sts.GetCallerIdentity", answer)
+    return client
+
+
 def _transport(client: Any, clock: FakeClock | None = None, s3: Any = None) -> hf.BedrockTransport:
     clock = clock or FakeClock()
     retry = hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
-    return hf.BedrockTransport(clients={"bedrock": client, "s3": s3 or _s3()}, retry=retry, clock=clock)
+    clients = {"bedrock": client, "s3": s3 or _s3(), "sts": _sts()}
+    return hf.BedrockTransport(clients=clients, retry=retry, clock=clock)
 
 
 # -- the exact request ---------------------------------------------------------------------------------------
