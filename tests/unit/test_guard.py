@@ -240,6 +240,7 @@ def test_watchdog_log_dir_is_overridable(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 _OWNER = """
 import json, sys, time
+from datetime import datetime
 from pathlib import Path
 import boto3
 from haiku_finetune._transport import BedrockTransport
@@ -248,7 +249,9 @@ cfg = json.loads(sys.argv[1])
 session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-west-2")
 t = BedrockTransport(session=session, region="us-west-2", endpoint_urls=cfg["endpoints"])
 if cfg["kind"] == "scheduler":
-    handle = SchedulerGuard(transport=t).arm(cfg["arn"], cfg["lifetime"])
+    # The service's clock is the emulator's (its date is set by the suite), not this process's wall clock.
+    service_now = datetime.fromisoformat(cfg["now"])
+    handle = SchedulerGuard(transport=t, now=lambda: service_now).arm(cfg["arn"], cfg["lifetime"])
     print("armed 0", flush=True)
 else:
     handle = WatchdogGuard(transport=t, log_dir=Path(cfg["log_dir"])).arm(cfg["arn"], cfg["lifetime"])
@@ -282,7 +285,8 @@ def test_sigkill_of_the_owner_with_a_scheduler_guard_the_pt_is_deleted(
     scheduler, t = scheduled
     arn = make_throughput(local)
     url = t.endpoint_urls["scheduler"]
-    _kill_owner({"kind": "scheduler", "arn": arn, "lifetime": 3600, "endpoints": _endpoints(local, url)})
+    config = {"kind": "scheduler", "arn": arn, "lifetime": 3600, "endpoints": _endpoints(local, url)}
+    _kill_owner({**config, "now": local.clock.now().isoformat()})
     assert arn in _live(local)
     # The owner used the real wall clock; the emulator's started a moment earlier: allow it the slack.
     local.advance(3600 + 120)
