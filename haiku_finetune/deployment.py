@@ -507,18 +507,26 @@ class ProvisionedDeployment:
 
     def __enter__(self) -> ProvisionedDeployment:
         self._billing_notice = None  # the block deletes it on exit: nothing to warn about
-        if self.commitment is not None:
-            raise DeploymentError(
-                f"provisioned throughput {self.arn} has a {self.commitment} commitment: it cannot be deleted "
-                "before its term ends, so a `with` block cannot clean it up. It was left as it is; use it "
-                "without `with`, and delete it with .delete() once the term is over."
-            )
-        # SIGTERM/SIGHUP take the Ctrl-C path until __exit__ (main thread only; see _signals).
+        # SIGTERM/SIGHUP take the Ctrl-C path until __exit__ (main thread only; see _signals). Installed before
+        # anything that may call the service, so a signal during the commitment look-up still deletes the PT.
         signals = terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill([self.arn], None, self))
         signals.__enter__()
         self._signals = signals
         with _open_lock:
             _open_blocks.add(self)
+        try:
+            commitment = self.commitment
+        except BaseException as error:
+            if self._leave(error, self._delete_or_say_so):
+                raise _deleted_by_signal(self.arn) from None
+            raise
+        if commitment is not None:
+            self._leave(None, lambda: None)  # a committed PT cannot be deleted: leave it as it is
+            raise DeploymentError(
+                f"provisioned throughput {self.arn} has a {commitment} commitment: it cannot be deleted "
+                "before its term ends, so a `with` block cannot clean it up. It was left as it is; use it "
+                "without `with`, and delete it with .delete() once the term is over."
+            )
         try:
             if self.status != "InService":
                 self._wait(timeout=3600.0, progress=True, in_block=True)

@@ -120,7 +120,8 @@ def test_a_signal_at_a_random_point_leaves_no_pt_billing(served: tuple[Served, s
     for returncode, out, err in results:
         if "done" in out:
             where["after"] += 1
-            assert returncode == 0, err
+            # The block ended cleanly; a signal landing while the interpreter exits may still kill it.
+            assert returncode in (0, -signum), err
             continue
         where["block" if "\nin " in out else "create"] += 1
         # The process ends as the signal would have made it end: killed by it (SIGINT: KeyboardInterrupt's exit).
