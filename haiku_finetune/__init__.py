@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         DatasetValidationError,
         DeploymentError,
         HaikuFinetuneError,
+        HermeticError,
         HyperparameterError,
         JobError,
         JobFailedError,
@@ -169,6 +170,12 @@ if TYPE_CHECKING:
     from .storage import (
         S3Uri,
     )
+    from .tools import (
+        Tool,
+        ToolCall,
+        ToolChoice,
+        ToolResult,
+    )
     from .tracking import (
         log_job_to_mlflow,
     )
@@ -176,6 +183,7 @@ if TYPE_CHECKING:
 #: Public name -> the submodule (relative to this package) that defines it. Submodules exported as
 #: themselves are in :data:`_SUBMODULES`.
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "tools": ("Tool", "ToolCall", "ToolChoice", "ToolResult"),
     "_files": ("UnsafePathError",),
     "_signals": ("TerminationSignal",),
     "_retry": (
@@ -249,6 +257,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DatasetValidationError",
         "DeploymentError",
         "HaikuFinetuneError",
+        "HermeticError",
         "HyperparameterError",
         "JobError",
         "JobFailedError",
@@ -363,6 +372,7 @@ __all__ = [
     "FineTunedModel",
     "GuardHandle",
     "HaikuFinetuneError",
+    "HermeticError",
     "HyperparameterError",
     "Hyperparameters",
     "JobError",
@@ -397,6 +407,10 @@ __all__ = [
     "TerminationSignal",
     "ThrottlingError",
     "TokenCounter",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "ToolResult",
     "TrainingMetrics",
     "UnparseableResponseError",
     "UnsafePathError",
