@@ -20,5 +20,6 @@ from .capacity import UnitCapacity
 from .clock import EmulatedClock
 from .emulator import LocalBedrock
 from .faults import Faults
+from .tools import ToolCall
 
-__all__ = ["ACCOUNT", "REGION", "EmulatedClock", "Faults", "LocalBedrock", "UnitCapacity"]
+__all__ = ["ACCOUNT", "REGION", "EmulatedClock", "Faults", "LocalBedrock", "ToolCall", "UnitCapacity"]

@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -40,6 +40,7 @@ from .bucket_owner import BucketOwnerFilter
 from .capacity import DEFAULT_UNIT_CAPACITY, CapacityMeter, UnitCapacity
 from .clock import EmulatedClock
 from .faults import Faults
+from .runtime import Responder
 from .scheduler import Scheduler
 from .server import BedrockServer
 from .service import REGION, Service
@@ -338,9 +339,9 @@ class LocalBedrock:
     def validation_losses(self, losses: list[float] | None) -> None:
         self._running_service().validation_losses = _losses(losses)
 
-    def set_responder(self, model: str, responder: Callable[[dict[str, Any]], str]) -> None:
+    def set_responder(self, model: str, responder: Responder) -> None:
         """Answer runtime calls to ``model`` (a provisioned ARN, custom model ARN or base model id) with
-        ``responder(request_body) -> text``."""
+        ``responder(request_body)``: the reply's text, or a ``ToolCall`` (or a list of them) to call tools."""
         self._running_service().responders[model] = responder
 
     def create_bucket(self, name: str) -> str:
