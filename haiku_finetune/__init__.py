@@ -4,10 +4,10 @@ The public surface is what ``__all__`` lists; everything else is private machine
 
 This module is the package's face: it only hands names on, and defines nothing. Names load lazily (PEP 562):
 ``import haiku_finetune`` imports no AWS, pydantic or emulator code; ``haiku_finetune.CustomizationJob``
-imports :mod:`haiku_finetune.jobs` on first use. No module of the package may import this one (a submodule
+imports `haiku_finetune.jobs` on first use. No module of the package may import this one (a submodule
 imports what it needs from the submodule that defines it), so the face can never take part in an import cycle.
 
-To export a new public name, add it to :data:`_EXPORTS` under the module that defines it, and to the
+To export a new public name, add it to `_EXPORTS` under the module that defines it, and to the
 ``TYPE_CHECKING`` block (so type checkers and IDEs see it).
 """
 

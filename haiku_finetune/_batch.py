@@ -35,7 +35,7 @@ __all__ = ["BatchRun", "BatchStats"]
 
 @dataclass(frozen=True)
 class BatchStats:
-    """What one :meth:`FineTunedModel.batch` run did, for tuning and for tests.
+    """What one [`FineTunedModel.batch`][haiku_finetune.model.FineTunedModel.batch] run did, for tuning and for tests.
 
     The *window* is the number of calls the batch allows in flight; it starts at the requested concurrency,
     shrinks to three quarters on throttling and grows back by one after each run of successes as long as
@@ -249,7 +249,8 @@ class _Skipped(Exception):
 
 
 class BatchRun:
-    """One batch: the encoded bodies, the adaptive window, and what happened (see :class:`BatchStats`)."""
+    """One batch: the encoded bodies, the adaptive window, and what happened (see
+    [`BatchStats`][haiku_finetune._batch.BatchStats])."""
 
     def __init__(self, transport: BedrockTransport, model_id: str, bodies: Sequence[bytes], concurrency: int) -> None:
         self.transport = transport

@@ -1,7 +1,7 @@
 """Time as the library sees it: a monotonic clock and a sleep, injectable together.
 
-Everything that waits (polling a job, a deployment, retry backoff) asks a :class:`Clock`, so tests and the
-offline emulator can run a two-hour job in no real time. The real clock is :class:`SystemClock`.
+Everything that waits (polling a job, a deployment, retry backoff) asks a `Clock`, so tests and the
+offline emulator can run a two-hour job in no real time. The real clock is `SystemClock`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock: :func:`time.monotonic` and :func:`time.sleep`."""
+    """The real clock: `time.monotonic` and `time.sleep`."""
 
     def monotonic(self) -> float:
-        """Return :func:`time.monotonic`."""
+        """Return `time.monotonic`."""
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:

@@ -1,7 +1,7 @@
 """Shared constants that are not model facts: job statuses and polling schedules.
 
-Facts about a base model (ids, limits, hyperparameter ranges) live in :mod:`haiku_finetune.base_models`, not
-here. This module imports only :class:`~haiku_finetune._wait.PollInterval` (stdlib underneath), so any module, and
+Facts about a base model (ids, limits, hyperparameter ranges) live in `haiku_finetune.base_models`, not
+here. This module imports only `PollInterval` (stdlib underneath), so any module, and
 the CLI's parser, can use it without loading the AWS layers. It must do no I/O.
 """
 

@@ -1,6 +1,6 @@
-"""Safe file writes and reads: every file the library writes goes through :func:`atomic_write` (or
-:func:`atomic_write_many` for outputs that come in a set), every data file it reads through
-:func:`regular_input`.
+"""Safe file writes and reads: every file the library writes goes through `atomic_write` (or
+`atomic_write_many` for outputs that come in a set), every data file it reads through
+`regular_input`.
 
 A write goes to a temporary file beside the target, then a rename, so a reader (or a crash) never sees a
 half-written file. Before writing, the target is checked, because a rename replaces whatever the path names:
@@ -74,14 +74,14 @@ def atomic_write_many(items: Sequence[tuple[PathLike, Data]], *, inputs: Iterabl
     before are removed again; one that did exist keeps the new content.
 
     Args:
-        items: ``(path, data)`` pairs, as for :func:`atomic_write`; the paths must be distinct files.
+        items: ``(path, data)`` pairs, as for `atomic_write`; the paths must be distinct files.
         inputs: Files the data is read from: an output that is one of them is refused.
 
     Returns:
         The paths written, in order.
 
     Raises:
-        UnsafePathError: As :func:`atomic_write`, or two outputs are the same file.
+        UnsafePathError: As `atomic_write`, or two outputs are the same file.
         FileNotFoundError: A parent directory does not exist.
     """
     targets = [Path(path) for path, _ in items]

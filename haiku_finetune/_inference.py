@@ -1,13 +1,16 @@
 """What one model call sends and gets back: prompts, inference parameters, request bodies, completions.
 
-:class:`InferenceParameters` is the one place the Messages-API inference parameters (max_tokens, temperature,
+[`InferenceParameters`][haiku_finetune._inference.InferenceParameters] is the one place the Messages-API inference
+parameters (max_tokens, temperature,
 top_p, top_k, stop_sequences, system) and the tools the model may call (tools, tool_choice) are named, checked
-and turned into an InvokeModel body or Converse parameters; :meth:`FineTunedModel.invoke`, ``converse``,
-``stream``, ``batch`` and ``request_body`` all take them through it. :class:`Completion` parses either API's
-reply. :func:`invoke_encoded` makes one InvokeModel call through the transport.
+and turned into an InvokeModel body or Converse parameters;
+[`FineTunedModel.invoke`][haiku_finetune.model.FineTunedModel.invoke], ``converse``,
+``stream``, ``batch`` and ``request_body`` all take them through it.
+[`Completion`][haiku_finetune._inference.Completion] parses either API's
+reply. `invoke_encoded` makes one InvokeModel call through the transport.
 
 This module builds and parses; it never retries and never catches botocore errors (the transport maps them).
-The tool types themselves (:class:`~haiku_finetune.tools.Tool`, ``ToolCall``, ``ToolResult``) live in :mod:`.tools`.
+The tool types themselves (`Tool`, ``ToolCall``, ``ToolResult``) live in `tools`.
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ _RUNTIME = "bedrock-runtime"
 class Prompt(BaseModel):
     """A conversation to send: messages (from the user first, roles alternating, the user's last) and a system prompt.
 
-    A message's content is text, or a list of content blocks: text, a :class:`~haiku_finetune.tools.ToolCall`
-    (in an assistant turn, as ``Completion.as_message()`` gives it), a :class:`~haiku_finetune.tools.ToolResult`
+    A message's content is text, or a list of content blocks: text, a `ToolCall`
+    (in an assistant turn, as ``Completion.as_message()`` gives it), a `ToolResult`
     (in the user turn after it) or a Messages API block dict. They are stored in the Messages API's form.
 
     Attributes:
@@ -146,7 +149,8 @@ PromptInput = str | Prompt | Sequence[Mapping[str, Any]]
 
 
 class InferenceOptions(TypedDict, total=False):
-    """The keyword form of :class:`InferenceParameters` (``model.invoke("...", max_tokens=200)``), for typing."""
+    """The keyword form of [`InferenceParameters`][haiku_finetune._inference.InferenceParameters]
+    (``model.invoke("...", max_tokens=200)``), for typing."""
 
     system: str | None
     max_tokens: int
@@ -166,14 +170,15 @@ class InferenceParameters:
     keywords (``max_tokens=200``); keywords override fields of a value given too.
 
     Attributes:
-        system: System prompt for prompts that have none of their own (a :class:`Prompt` with its own must
+        system: System prompt for prompts that have none of their own (a [`Prompt`][haiku_finetune._inference.Prompt]
+            with its own must
             agree with it).
         max_tokens: Most tokens to generate (1 to 4,096 for Claude 3 Haiku).
         temperature: Sampling temperature in [0, 1].
         top_p: Nucleus sampling in [0, 1].
         top_k: Sample from the k most likely tokens (>= 0).
         stop_sequences: Strings that end generation.
-        tools: Tools the model may call (:class:`~haiku_finetune.tools.Tool`, names unique).
+        tools: Tools the model may call (`Tool`, names unique).
         tool_choice: ``"auto"`` (default when tools are given), ``"any"`` (must call one), ``"none"`` (must not;
             InvokeModel only) or a tool's name (must call that one).
 
@@ -416,7 +421,8 @@ class Completion(BaseModel):
 
 
 def as_prompt(prompt: PromptInput, system: str | None) -> Prompt:
-    """Return ``prompt`` as a :class:`Prompt` with ``system`` applied (a different system of its own is refused)."""
+    """Return ``prompt`` as a [`Prompt`][haiku_finetune._inference.Prompt] with ``system`` applied (a different system
+    of its own is refused)."""
     if system is not None and not isinstance(system, str):
         raise ValueError(f"system must be a string or None, got {type(system).__name__}")
     if isinstance(prompt, Prompt):

@@ -1,10 +1,10 @@
 """The base model's lifecycle as the service tells it today: the check before anything that costs money.
 
-:func:`read_lifecycle` asks ``GetFoundationModel`` for the model's ``modelLifecycle`` in the transport's region,
+`read_lifecycle` asks ``GetFoundationModel`` for the model's ``modelLifecycle`` in the transport's region,
 at the service's date (the response's ``Date`` header, else the transport's clock), and merges it with the
-profile (:func:`haiku_finetune.lifecycle.merge_lifecycle`). :func:`lifecycle_verdict` turns the state into a plan
+profile (`haiku_finetune.lifecycle.merge_lifecycle`). `lifecycle_verdict` turns the state into a plan
 check (pass / warn / fail) whose text names the dates, the regions where the model remains and the successor.
-:func:`warn_lifecycle` issues the :class:`~haiku_finetune.lifecycle.LifecycleWarning` for a Legacy model.
+`warn_lifecycle` issues the `LifecycleWarning` for a Legacy model.
 
 Plans and Provisioned Throughput purchases use this; it makes one read-only call and never retries or waits itself.
 """
@@ -101,7 +101,7 @@ def lifecycle_verdict(profile: BaseModelProfile, state: LifecycleState, note: st
 
 
 def warn_lifecycle(profile: BaseModelProfile, state: LifecycleState, *, stacklevel: int = 2) -> None:
-    """Warn (:class:`LifecycleWarning`) when the model is Legacy: the end-of-life and extended-access dates."""
+    """Warn (`LifecycleWarning`) when the model is Legacy: the end-of-life and extended-access dates."""
     if state.stage not in (LifecycleStage.LEGACY, LifecycleStage.EXTENDED_ACCESS):
         return
     warnings.warn(

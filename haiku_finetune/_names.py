@@ -1,7 +1,7 @@
 """Every name the library generates: customization jobs, custom models, deployments, search trials, batch jobs.
 
 A generated name is ``<prefix>[-<infix>]-<UTC yyyymmdd-hhmmss>-<random>``: readable, sortable by time, and
-with :data:`RANDOM_BITS` random bits so that names drawn at the same second do not collide (16 bits, as
+with `RANDOM_BITS` random bits so that names drawn at the same second do not collide (16 bits, as
 before, gave a 7.3 % chance of a collision among 100 jobs started in one second; 48 bits make it about
 1.8e-11). Each kind of name keeps within its API's pattern and length (from botocore's service model of
 ``bedrock``); a prefix too long for the rest is cut, never the timestamp or the random part.
@@ -54,7 +54,7 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9]+")
 
 
 def random_part() -> str:
-    """Return :data:`RANDOM_BITS` random bits as lowercase hex."""
+    """Return `RANDOM_BITS` random bits as lowercase hex."""
     return secrets.token_hex(RANDOM_BITS // 8)
 
 
@@ -78,7 +78,7 @@ def generate_name(
         reserve: Characters the caller appends afterwards (e.g. ``-t01`` for a search trial) that must still fit.
         default: The prefix used when ``prefix`` has no letter or digit left.
         now: The time to stamp (default: now, UTC).
-        random: The random part to use, from :func:`random_part` (to give sibling names the same one).
+        random: The random part to use, from `random_part` (to give sibling names the same one).
 
     Raises:
         ValueError: ``infix`` and ``reserve`` leave no room for a prefix.

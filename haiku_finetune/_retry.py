@@ -89,7 +89,8 @@ class RetryPolicy:
             call: A function that raises already-mapped library errors.
             on_retry: Told of each error that is about to be retried (batch invocation uses it to back off
                 its concurrency on throttling).
-            retry_if: Decides which errors get another attempt, in place of :func:`is_retryable` (a caller
+            retry_if: Decides which errors get another attempt, in place of
+                [`is_retryable`][haiku_finetune._retry.is_retryable] (a caller
                 that knows an error is transient for its own call, e.g. a conflict while a resource settles,
                 passes ``lambda e: is_retryable(e) or ...``). Only library errors are ever retried.
 

@@ -1,6 +1,6 @@
 """SIGTERM and SIGHUP take the same clean path as Ctrl-C while something billed by the hour is open.
 
-:func:`terminate_as_interrupt` turns those signals into :class:`TerminationSignal` (a ``KeyboardInterrupt``), so
+`terminate_as_interrupt` turns those signals into `TerminationSignal` (a ``KeyboardInterrupt``), so
 the ``finally``/``__exit__`` code that already deletes a deployment on Ctrl-C runs for ``docker stop``, a
 Kubernetes eviction, a CI cancel or a closed terminal too. When the block is over, the signal is handed on as
 the previous handler would have taken it: a Python handler is called, the default action really happens (the
@@ -38,7 +38,7 @@ _Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class TerminationSignal(KeyboardInterrupt):
-    """Raised in the main thread when SIGTERM or SIGHUP arrives inside :func:`terminate_as_interrupt`.
+    """Raised in the main thread when SIGTERM or SIGHUP arrives inside `terminate_as_interrupt`.
 
     A ``KeyboardInterrupt`` subclass, so every Ctrl-C clean-up path runs for it unchanged.
 
@@ -55,9 +55,9 @@ class TerminationSignal(KeyboardInterrupt):
 def terminate_as_interrupt(
     on_second_signal: Callable[[int], None] | None = None,
 ) -> Iterator[None]:
-    """Raise :class:`TerminationSignal` on SIGTERM/SIGHUP inside the block; afterwards honour the old handlers.
+    """Raise `TerminationSignal` on SIGTERM/SIGHUP inside the block; afterwards honour the old handlers.
 
-    The first signal raises :class:`TerminationSignal` where the main thread is. Any further signal (typically
+    The first signal raises `TerminationSignal` where the main thread is. Any further signal (typically
     while the block's clean-up runs) does not raise again — that would abort the clean-up half-way — but calls
     ``on_second_signal(signum)``, which should say what may still bill and the exact command that deletes it.
 

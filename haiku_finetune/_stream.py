@@ -1,6 +1,7 @@
 """CompletionStream: the text deltas of one streamed reply (InvokeModelWithResponseStream), then the whole reply.
 
-The event stream is read through :meth:`BedrockTransport.iter_events`, which maps an error event or a broken
+The event stream is read through [`BedrockTransport.iter_events`][haiku_finetune.BedrockTransport.iter_events], which
+maps an error event or a broken
 connection to the library's errors; this module only decodes the Messages-API events (text deltas, and tool
 calls assembled from ``content_block_start`` + ``input_json_delta`` pieces). It never retries: a half-read
 stream is not replayed.
@@ -24,13 +25,14 @@ _OPERATION = "InvokeModelWithResponseStream"
 
 
 class CompletionStream:
-    """Text deltas of one streamed reply, in order; :attr:`completion` once the stream is read to the end.
+    """Text deltas of one streamed reply, in order; [`completion`][haiku_finetune._stream.CompletionStream.completion]
+    once the stream is read to the end.
 
     It is an iterator (read it once) of text only; tool calls arrive whole on ``completion.tool_calls``
     (their JSON pieces are joined and decoded when each block ends). The request is sent on the first ``next()``; an
     error in the middle
     of the stream is raised as the matching library error (a half-read stream is not replayed). Close it
-    early with :meth:`close`, or use it as a context manager.
+    early with [`close`][haiku_finetune._stream.CompletionStream.close], or use it as a context manager.
     """
 
     def __init__(self, open_stream: Callable[[], Iterator[Mapping[str, Any]]]) -> None:

@@ -1,6 +1,6 @@
 """Plain-text tables: a header, a rule, and rows with numbers right-aligned.
 
-Used by :meth:`TrainingMetrics.table <haiku_finetune.metrics.TrainingMetrics.table>` and the CLI. Pure
+Used by [`TrainingMetrics.table`][haiku_finetune.metrics.TrainingMetrics.table] and the CLI. Pure
 formatting: this module must import nothing from the package and do no I/O.
 """
 

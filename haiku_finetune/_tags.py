@@ -13,7 +13,8 @@ LIBRARY_TAG_VALUE = "haiku-finetune"
 def check_user_tags(tags: Mapping[str, str] | None) -> None:
     """Refuse user tags that would replace the library's own tag.
 
-    The library's tag is how :func:`haiku_finetune.deployment.find_orphans` finds what was forgotten; a user
+    The library's tag is how [`haiku_finetune.deployment.find_orphans`][haiku_finetune.deployment.find_orphans] finds
+    what was forgotten; a user
     value under the same key would hide the resource from it. Passing the library's own pair is harmless and
     allowed.
 
@@ -32,7 +33,7 @@ def with_library_tag(tags: Mapping[str, str] | None) -> list[dict[str, str]]:
     """Return ``tags`` in Bedrock's ``[{"key": ..., "value": ...}]`` form, with the library's tag added.
 
     Raises:
-        ValueError: ``tags`` sets the library's key to another value (see :func:`check_user_tags`).
+        ValueError: ``tags`` sets the library's key to another value (see `check_user_tags`).
     """
     check_user_tags(tags)
     merged = {k: v for k, v in (tags or {}).items() if k != LIBRARY_TAG_KEY}

@@ -1,15 +1,18 @@
 """BedrockTransport: the one seam between haiku_finetune and AWS.
 
-Every AWS call the library makes goes through :meth:`BedrockTransport.call` (or :meth:`paginate`, which
+Every AWS call the library makes goes through [`BedrockTransport.call`][haiku_finetune._transport.BedrockTransport.call]
+(or `paginate`, which
 calls it once a page), which applies the retry policy and maps botocore errors to the library's error tree.
 Real AWS, botocore ``Stubber``, moto and ``LocalBedrock`` all plug in here: give the transport a
 ``boto3.Session`` (or a profile name) and region, per-service endpoint URLs, a botocore ``Config``, or
 ready-made clients. Streamed answers (an InvokeModel body, an event stream) are read through
-:meth:`BedrockTransport.read_body` and :meth:`BedrockTransport.iter_events`, so errors that surface while
+[`BedrockTransport.read_body`][haiku_finetune._transport.BedrockTransport.read_body] and
+[`BedrockTransport.iter_events`][haiku_finetune._transport.BedrockTransport.iter_events], so errors that surface while
 reading are mapped too.
 
 This is the only module that imports botocore's or urllib3's exceptions: every one of them becomes a library
-error here (see :mod:`.errors`). It must not know about jobs, datasets or deployments; it only moves calls.
+error here (see [`errors`][haiku_finetune.errors]). It must not know about jobs, datasets or deployments; it only moves
+calls.
 """
 
 from __future__ import annotations
@@ -118,13 +121,13 @@ class BedrockTransport:
     Args:
         session: The boto3 session to build clients from (default: a new ``boto3.Session()``).
         profile: A named AWS profile: shorthand for ``session=boto3.Session(profile_name=profile)``. An
-            unknown profile raises :class:`CredentialsError` at once.
+            unknown profile raises [`CredentialsError`][haiku_finetune._transport.CredentialsError] at once.
         region: The AWS region; default: the session's region, else ``us-west-2``.
         endpoint_urls: Per-service endpoint URLs, e.g. ``{"bedrock": "http://127.0.0.1:5000"}``.
         clients: Ready-made clients by service name (``"bedrock"``, ``"bedrock-runtime"``, ``"s3"``,
             ``"iam"``, ``"sts"``), e.g. wrapped in a botocore ``Stubber``. Their own retry settings are
             left alone: configure them with ``total_max_attempts=1`` so attempts do not multiply.
-        retry: The retry policy (default :class:`RetryPolicy`, sleeping on ``clock``).
+        retry: The retry policy (default [`RetryPolicy`][haiku_finetune._transport.RetryPolicy], sleeping on ``clock``).
         clock: The clock everything waiting through this transport uses: retry backoff, job and
             deployment polling (default: the real clock). ``LocalBedrock`` passes its emulated clock.
         max_pool_connections: Size of each client's HTTP connection pool; raise it to match the
@@ -273,7 +276,7 @@ class BedrockTransport:
             on_retry: Told of each error that is about to be retried (AWS parameters are camelCase, so
                 this snake_case name never collides with one).
             retry_if: Decides which errors are retried, in place of ``is_retryable`` (see
-                :meth:`RetryPolicy.run`).
+                [`RetryPolicy.run`][haiku_finetune.RetryPolicy.run]).
             **params: The request parameters, as boto3 takes them.
 
         Returns:
@@ -348,7 +351,8 @@ class BedrockTransport:
         return datetime.now(timezone.utc)
 
     def response_time(self, response: Mapping[str, Any]) -> datetime:
-        """The time the service answered ``response`` (its HTTP ``Date`` header), else :meth:`now`."""
+        """The time the service answered ``response`` (its HTTP ``Date`` header), else
+        [`now`][haiku_finetune._transport.BedrockTransport.now]."""
         headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
         raw = headers.get("date") if isinstance(headers, Mapping) else None
         if isinstance(raw, str):
@@ -381,8 +385,10 @@ class BedrockTransport:
     def iter_events(self, operation: str, events: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         """Yield the events of a response event stream (e.g. InvokeModelWithResponseStream's ``body``).
 
-        An error event inside the stream is raised as the matching :class:`ServiceError`; a connection
-        that breaks or times out mid-stream as :class:`ConnectionFailedError`. A half-read stream is never
+        An error event inside the stream is raised as the matching
+        [`ServiceError`][haiku_finetune._transport.ServiceError]; a connection
+        that breaks or times out mid-stream as [`ConnectionFailedError`][haiku_finetune.ConnectionFailedError]. A
+        half-read stream is never
         replayed. The stream is closed when the iteration ends, however it ends.
 
         Args:
@@ -401,7 +407,8 @@ class BedrockTransport:
                 close()
 
     def paginate(self, service: str, operation: str, /, **params: Any) -> Iterator[dict[str, Any]]:
-        """Yield every page of a paginated operation, each page fetched through :meth:`call`.
+        """Yield every page of a paginated operation, each page fetched through
+        [`call`][haiku_finetune._transport.BedrockTransport.call].
 
         Args:
             service: The service name.
@@ -454,11 +461,12 @@ class BedrockTransport:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][haiku_finetune._transport.BedrockTransport.close] was called."""
         return self._closed
 
     def close(self) -> None:
-        """Close the clients this transport built (and those of its :meth:`with_pool` siblings).
+        """Close the clients this transport built (and those of its
+        [`with_pool`][haiku_finetune._transport.BedrockTransport.with_pool] siblings).
 
         Ready-made clients given to the constructor belong to the caller and stay open. Safe to call more
         than once; a closed transport refuses new calls.
@@ -621,14 +629,14 @@ def _active_hermetic() -> _Hermetic | None:
 
 
 def _enter_hermetic(endpoint_urls: Mapping[str, str], transport: BedrockTransport) -> object:
-    """Make ``transport`` the process default and refuse non-loopback requests until :func:`_exit_hermetic`.
+    """Make ``transport`` the process default and refuse non-loopback requests until `_exit_hermetic`.
 
     Args:
         endpoint_urls: The emulator's endpoints by service (all on loopback).
         transport: The emulator's transport, the process default meanwhile.
 
     Returns:
-        A token for :func:`_exit_hermetic`.
+        A token for `_exit_hermetic`.
     """
     global _default_transport
     token = _Hermetic(endpoint_urls, transport)

@@ -2,7 +2,7 @@
 
 It polls gently (the interval grows from ``initial`` to ``maximum``), honours a timeout without touching the
 resource, shows a tqdm.auto progress bar unless told not to, and on Ctrl-C leaves the resource as it is and
-says how to re-attach. Time comes from an injected :class:`~haiku_finetune._clock.Clock`, so tests never sleep.
+says how to re-attach. Time comes from an injected `Clock`, so tests never sleep.
 """
 
 from __future__ import annotations

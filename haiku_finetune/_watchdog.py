@@ -1,4 +1,4 @@
-"""The detached watchdog process behind :class:`haiku_finetune.guard.WatchdogGuard`.
+"""The detached watchdog process behind `haiku_finetune.guard.WatchdogGuard`.
 
 ``python -m haiku_finetune._watchdog --arn ARN --lifetime SECONDS --log FILE [--region R] [--endpoint svc=url]``
 

@@ -1,13 +1,13 @@
 """One profile per base model: ids, regions, data limits, hyperparameter ranges, runtime rules, lifecycle.
 
 Every fact the library knows about a base model lives here, once, with its source and whether it is confirmed.
-Other modules read a :class:`BaseModelProfile` (the default is :data:`CLAUDE_3_HAIKU`, the seed's model) and
-never keep their own copy. :data:`CLAUDE_HAIKU_4_5` ships provisional: where a fact is not confirmed it takes the
-conservative value (Claude 3 Haiku's), and :func:`warn_if_provisional` says so once per process. A user can
-describe a model the library does not ship and :func:`register_profile` it.
+Other modules read a `BaseModelProfile` (the default is `CLAUDE_3_HAIKU`, the seed's model) and
+never keep their own copy. `CLAUDE_HAIKU_4_5` ships provisional: where a fact is not confirmed it takes the
+conservative value (Claude 3 Haiku's), and `warn_if_provisional` says so once per process. A user can
+describe a model the library does not ship and `register_profile` it.
 
 This module does no I/O and imports nothing from the rest of the package. Lifecycle decisions (which state a
-model is in on a date) live in :mod:`haiku_finetune.lifecycle`.
+model is in on a date) live in `haiku_finetune.lifecycle`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Fact:
-    """One fact of a profile, as :meth:`BaseModelProfile.facts` lists them (for docs and ``haiku-finetune models``)."""
+    """One fact of a profile, as `BaseModelProfile.facts` lists them (for docs and ``haiku-finetune models``)."""
 
     name: str
     value: object
@@ -176,7 +176,7 @@ class BaseModelProfile:
         lifecycle_as_of: When the lifecycle facts were read.
         successor: The key of the profile to move to at end of life, if any.
         provisional: Whether the profile as a whole is provisional (its use warns once per process).
-        sources: The source of every fact, by the names :meth:`facts` uses.
+        sources: The source of every fact, by the names `facts` uses.
     """
 
     key: str
@@ -206,7 +206,7 @@ class BaseModelProfile:
         return self.fine_tuning_regions[0]
 
     def arn(self, region: str | None = None) -> str:
-        """Return the base model's foundation-model ARN in ``region`` (default: :attr:`default_region`)."""
+        """Return the base model's foundation-model ARN in ``region`` (default: `default_region`)."""
         return foundation_model_arn(self.model_id, region or self.default_region)
 
     def region_lifecycle(self, region: str) -> RegionLifecycle | None:
@@ -214,7 +214,7 @@ class BaseModelProfile:
         return self.lifecycle.get(region, self.lifecycle_elsewhere)
 
     def source(self, name: str) -> Source:
-        """Return the source of the fact called ``name`` (a name :meth:`facts` lists)."""
+        """Return the source of the fact called ``name`` (a name `facts` lists)."""
         try:
             return self.sources[name]
         except KeyError:
@@ -430,10 +430,10 @@ _warned: set[str] = set()
 
 
 def register_profile(profile: BaseModelProfile, *, replace_existing: bool = False) -> BaseModelProfile:
-    """Make ``profile`` known to :func:`get_profile` (a model the library does not ship, or a corrected one).
+    """Make ``profile`` known to `get_profile` (a model the library does not ship, or a corrected one).
 
     Args:
-        profile: The profile. Every fact needs a source (:meth:`BaseModelProfile.facts` must not fail).
+        profile: The profile. Every fact needs a source (`BaseModelProfile.facts` must not fail).
         replace_existing: Replace a registered profile with the same key or model id instead of refusing.
 
     Returns:
@@ -476,7 +476,7 @@ def find_profile(identifier: str) -> BaseModelProfile | None:
 
 
 def get_profile(identifier: str | BaseModelProfile | None = None) -> BaseModelProfile:
-    """Return the profile for a key, a model id or a foundation-model ARN (``None``: :data:`DEFAULT_BASE_MODEL`).
+    """Return the profile for a key, a model id or a foundation-model ARN (``None``: `DEFAULT_BASE_MODEL`).
 
     A profile given as it is comes back unchanged, so callers can take either.
 

@@ -1,7 +1,9 @@
 """CustomModel: a fine-tuned model that a customization job produced, as a value you can pass around.
 
-A ``CustomModel`` is what :attr:`CustomizationJob.custom_model` returns and what
-:meth:`ProvisionedDeployment.create` takes. It only reads and deletes custom models; creating one is the job's
+A ``CustomModel`` is what [`CustomizationJob.custom_model`][haiku_finetune.jobs.CustomizationJob.custom_model] returns
+and what
+[`ProvisionedDeployment.create`][haiku_finetune.deployment.ProvisionedDeployment.create] takes. It only reads and
+deletes custom models; creating one is the job's
 business.
 
 A ``CustomModel`` carries the transport it was found (or made) with, resolved once when it is built, so that
@@ -48,7 +50,8 @@ class CustomModel(BaseModel):
     _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
 
     def model_post_init(self, context: Any, /) -> None:
-        """Resolve the transport once, now: the one given to :meth:`with_transport` later replaces it."""
+        """Resolve the transport once, now: the one given to
+        [`with_transport`][haiku_finetune.custom_model.CustomModel.with_transport] later replaces it."""
         self._transport = resolve_transport(None)
 
     def with_transport(self, transport: BedrockTransport | None) -> CustomModel:

@@ -1,11 +1,11 @@
 """The ``haiku-finetune demo``: the whole Claude 3 Haiku fine-tuning workflow, end to end, in under a minute.
 
-Offline by default, on :class:`~haiku_finetune.local.LocalBedrock` with a manual clock (every wait advances
+Offline by default, on [`LocalBedrock`][haiku_finetune.local.LocalBedrock] with a manual clock (every wait advances
 emulated time instantly, so a multi-hour job and a 20-minute deployment take no real time). With ``aws=True`` the
 same steps run against a real account: the demo asks before each billable step and cleans up on every exit path.
 
 The steps follow the AWS blog post's workflow, using the library for each one: the sample dataset shipped in
-:mod:`haiku_finetune.data` → convert prompt/completion to Messages → validate → split train/validation/test →
+`haiku_finetune.data` → convert prompt/completion to Messages → validate → split train/validation/test →
 ensure the IAM service role → upload to S3 → hyperparameters (the blog post's, corrected where they are out of
 range) → plan and estimate → create the job → wait → metrics table and early-stopping explanation → loss plot →
 deploy on Provisioned Throughput → invoke → evaluate base vs tuned → delete the deployment → summary.
@@ -185,7 +185,7 @@ def run_demo(
         transport: With ``aws``: the transport to use (default: built from ``profile`` and ``region``).
 
     Returns:
-        A :class:`DemoResult`.
+        A `DemoResult`.
 
     Raises:
         ValueError: ``aws`` without a bucket.

@@ -5,10 +5,12 @@ deployment is deleted on every way out of the block — normal exit, exception, 
 interpreter exit with the block still open — and the delete is confirmed. The create itself survives an
 interruption or a lost answer: the name is fixed (and logged) first and the PT is tagged with the call's client
 token, so what was bought is found again by name and either returned or deleted. ``max_lifetime=`` arms a guard
-(:mod:`haiku_finetune.guard`) that deletes the PT even when its owner is killed outright. Everything this module
-creates carries the library's tag, so :func:`find_orphans` can list what was forgotten. It does not create custom
+(`haiku_finetune.guard`) that deletes the PT even when its owner is killed outright. Everything this module
+creates carries the library's tag, so [`find_orphans`][haiku_finetune.deployment.find_orphans] can list what was
+forgotten. It does not create custom
 models (that is the job's business) and does not invoke them (that is
-:class:`~haiku_finetune.model.FineTunedModel`'s). The file is over 600 lines because create, the ``with`` block and
+[`FineTunedModel`][haiku_finetune.model.FineTunedModel]'s). The file is over 600 lines because create, the ``with``
+block and
 their clean-up paths are one capability: how a PT stops billing.
 """
 
@@ -80,8 +82,8 @@ GuardKind = Literal["scheduler", "watchdog"]
 
 
 class Guard(Protocol):
-    """Anything that arms a guard for a PT: :class:`~haiku_finetune.guard.SchedulerGuard`,
-    :class:`~haiku_finetune.guard.WatchdogGuard`, or your own."""
+    """Anything that arms a guard for a PT: `SchedulerGuard`,
+    `WatchdogGuard`, or your own."""
 
     def arm(self, provisioned_arn: str, lifetime: float | timedelta) -> GuardHandle:
         """Arm the guard; returns its handle."""
@@ -91,8 +93,9 @@ class Guard(Protocol):
 class BillingWarning(UserWarning):
     """A deployment billed by the hour is used outside a ``with`` block (which would delete it on exit).
 
-    Issued once per created deployment, at its first :meth:`~ProvisionedDeployment.wait` or
-    :attr:`~ProvisionedDeployment.model` outside a ``with`` block; never inside one. Filter it with
+    Issued once per created deployment, at its first [`wait`][haiku_finetune.deployment.ProvisionedDeployment.wait] or
+    [`model`][haiku_finetune.deployment.ProvisionedDeployment.model] outside a ``with`` block; never inside one. Filter
+    it with
     ``warnings.simplefilter("ignore", BillingWarning)``.
     """
 
@@ -100,8 +103,9 @@ class BillingWarning(UserWarning):
 class ProvisionedDeployment:
     """A Provisioned Throughput serving a custom model.
 
-    Create one with :meth:`create` or find one with :meth:`attach`; use it as a context manager to have it
-    deleted on exit. :attr:`model` invokes it.
+    Create one with [`create`][haiku_finetune.deployment.ProvisionedDeployment.create] or find one with
+    [`attach`][haiku_finetune.deployment.ProvisionedDeployment.attach]; use it as a context manager to have it
+    deleted on exit. [`model`][haiku_finetune.deployment.ProvisionedDeployment.model] invokes it.
     """
 
     def __init__(self, arn: str, *, transport: BedrockTransport | None = None) -> None:
@@ -139,26 +143,29 @@ class ProvisionedDeployment:
         check and delete it.
 
         Args:
-            model: The custom model (a :class:`CustomModel`, or its ARN or name).
+            model: The custom model (a [`CustomModel`][haiku_finetune.deployment.CustomModel], or its ARN or name).
             model_units: Model units to buy (at least 1).
             name: The deployment's name (default: generated from the model's name and the time).
             commitment: ``None`` for no commitment (deletable any time), or ``"OneMonth"`` /
                 ``"SixMonths"`` (cheaper per hour, but cannot be deleted before the term ends).
             tags: Extra tags; the library's own ``created-by=haiku-finetune`` is always added, and a
                 different ``created-by`` value is refused (it would hide the deployment from
-                :func:`find_orphans`).
+                [`find_orphans`][haiku_finetune.deployment.find_orphans]).
             max_lifetime: Seconds (or a timedelta) after which a guard deletes the PT whatever happens to
                 this process (see ``docs/cost-safety.md``). Armed as soon as the create answers, before the
-                wait for ``InService``; released when the deployment is deleted; moved by :meth:`extend`.
+                wait for ``InService``; released when the deployment is deleted; moved by
+                [`extend`][haiku_finetune.deployment.ProvisionedDeployment.extend].
             guard: What deletes it: ``"scheduler"`` (the default when ``max_lifetime`` is given: an EventBridge
                 Scheduler one-time schedule, which fires even if the machine is gone), ``"watchdog"`` (a
                 detached local process holding a lease; needs no IAM of its own), or a guard object with an
                 ``arm(arn, lifetime)`` method.
-            transport: The transport (default: the one ``model`` carries when it is a :class:`CustomModel`,
+            transport: The transport (default: the one ``model`` carries when it is a
+                [`CustomModel`][haiku_finetune.deployment.CustomModel],
                 else the process default).
 
         Returns:
-            The deployment, usually still ``Creating``: :meth:`wait` for ``InService`` (the ``with`` block
+            The deployment, usually still ``Creating``: [`wait`][haiku_finetune.deployment.ProvisionedDeployment.wait]
+            for ``InService`` (the ``with`` block
             does that for you).
 
         Raises:
@@ -317,7 +324,8 @@ class ProvisionedDeployment:
         Args:
             name_contains: Only names containing this.
             status: Only this status (``Creating``, ``InService``, ``Updating``, ``Failed``).
-            model: Only deployments serving this custom model (a :class:`CustomModel` or its ARN).
+            model: Only deployments serving this custom model (a [`CustomModel`][haiku_finetune.deployment.CustomModel]
+                or its ARN).
             transport: The transport (default: the one ``model`` carries, else the process default).
         """
         resolved = resolve_transport(transport, model)
@@ -404,7 +412,8 @@ class ProvisionedDeployment:
         return self._wait(timeout=timeout, progress=progress)
 
     def _warn_billing(self) -> None:
-        """Issue the :class:`BillingWarning` of a deployment this process bought, once, outside ``with``."""
+        """Issue the [`BillingWarning`][haiku_finetune.deployment.BillingWarning] of a deployment this process bought,
+        once, outside ``with``."""
         notice, self._billing_notice = self._billing_notice, None
         if notice is not None:
             warnings.warn(notice, BillingWarning, stacklevel=3)
@@ -607,7 +616,7 @@ def find_orphans(
 
     Args:
         older_than: Only deployments created at least this long ago.
-        now: The current time (default: the service's clock, see :func:`service_now`).
+        now: The current time (default: the service's clock, see `service_now`).
         transport: The transport.
 
     Returns:
@@ -711,7 +720,7 @@ def _say_what_may_bill(known: list[str], name: str | None, owner: ProvisionedDep
 def _buy_refusal_explained(
     t: BedrockTransport, params: Mapping[str, Any], name: str, token: str, legacy: str | None
 ) -> str:
-    """:func:`_buy`; for a Legacy base model, a refusal says why it may have come (never a raw service error).
+    """`_buy`; for a Legacy base model, a refusal says why it may have come (never a raw service error).
 
     Whether the service still sells new Provisioned Throughput for a Legacy model is not confirmed.
     """
@@ -778,7 +787,7 @@ def _find_created(t: BedrockTransport, name: str, token: str, lost: BaseExceptio
 
 
 def _find_settled(t: BedrockTransport, name: str, token: str) -> str | None:
-    """:func:`_find_created`, looked for a few seconds: an interrupted request may still be handled after it.
+    """`_find_created`, looked for a few seconds: an interrupted request may still be handled after it.
 
     The interrupt only stops this process from reading the answer; the service (which does not notice the
     connection close) can still be creating the PT, so one look right away could miss it.

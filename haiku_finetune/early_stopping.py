@@ -5,7 +5,7 @@ when ``best_so_far - loss`` is above zero and at least the threshold; an improvi
 stagnation counter, any other epoch adds one, and training stops at the epoch where the counter reaches the
 patience. The best checkpoint is the lowest loss seen (the first epoch on ties).
 
-The emulator runs jobs through this function and :mod:`haiku_finetune.metrics` uses it to explain a real
+The emulator runs jobs through this function and `haiku_finetune.metrics` uses it to explain a real
 job's metrics, so both tell the same story. No I/O here.
 """
 
@@ -63,7 +63,7 @@ def simulate_early_stopping(
         patience: Epochs in a row without improvement that stop training (``earlyStoppingPatience``).
 
     Returns:
-        An :class:`EarlyStoppingResult`.
+        An [`EarlyStoppingResult`][haiku_finetune.early_stopping.EarlyStoppingResult].
 
     Raises:
         ValueError: No losses, a loss that is not a finite number, a negative threshold or patience < 1.

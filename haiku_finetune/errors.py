@@ -33,7 +33,8 @@
 ``raise_for_client_error`` is the one place a botocore ``ClientError`` becomes one of these; it raises
 ``from`` the original so the full botocore context stays in the traceback. The transport (the only module
 that imports botocore) decides which botocore error goes to which of these functions. Catch
-:class:`CallFailedError` for "the call did not work, whatever the reason". This module imports nothing
+[`CallFailedError`][haiku_finetune.errors.CallFailedError] for "the call did not work, whatever the reason". This module
+imports nothing
 from the rest of the package.
 """
 
@@ -83,8 +84,9 @@ class HaikuFinetuneError(Exception):
 
 
 class CallFailedError(HaikuFinetuneError):
-    """An AWS call failed: the service refused it (:class:`ServiceError`) or did not answer
-    (:class:`ConnectionFailedError`). Catch this instead of a tuple of the two.
+    """An AWS call failed: the service refused it ([`ServiceError`][haiku_finetune.errors.ServiceError]) or did not
+    answer
+    ([`ConnectionFailedError`][haiku_finetune.errors.ConnectionFailedError]). Catch this instead of a tuple of the two.
 
     Attributes:
         operation: The API operation, e.g. ``"InvokeModel"``.
@@ -453,7 +455,8 @@ def error_class_for(code: str, http_status: int | None = None) -> type[ServiceEr
         http_status: The HTTP status, used when the code is unknown.
 
     Returns:
-        The most specific :class:`ServiceError` subclass, or :class:`ServiceError` itself.
+        The most specific [`ServiceError`][haiku_finetune.errors.ServiceError] subclass, or
+        [`ServiceError`][haiku_finetune.errors.ServiceError] itself.
     """
     # Errors inside an event stream name their type in lower camel case ("throttlingException").
     cls = _CLASS_BY_CODE.get(code) or _CLASS_BY_CODE.get(code[:1].upper() + code[1:])
@@ -469,7 +472,8 @@ def error_class_for(code: str, http_status: int | None = None) -> type[ServiceEr
 
 
 def raise_for_client_error(error: Exception, operation: str, *, attempts: int = 1) -> NoReturn:
-    """Raise the :class:`ServiceError` subclass that matches a botocore ``ClientError``, ``from`` it.
+    """Raise the [`ServiceError`][haiku_finetune.errors.ServiceError] subclass that matches a botocore ``ClientError``,
+    ``from`` it.
 
     Args:
         error: A ``botocore.exceptions.ClientError`` (or anything with the same ``response`` dict).
@@ -497,12 +501,14 @@ def raise_for_client_error(error: Exception, operation: str, *, attempts: int = 
 
 
 def raise_for_connection_error(error: Exception, operation: str, *, attempts: int = 1) -> NoReturn:
-    """Raise :class:`ConnectionFailedError` for a botocore connection-level error, ``from`` it."""
+    """Raise [`ConnectionFailedError`][haiku_finetune.errors.ConnectionFailedError] for a botocore connection-level
+    error, ``from`` it."""
     raise ConnectionFailedError(str(error), operation=operation, attempts=attempts) from error
 
 
 def raise_for_unparseable_response(error: Exception, operation: str) -> NoReturn:
-    """Raise :class:`UnparseableResponseError` for an answer botocore could not parse, ``from`` it."""
+    """Raise [`UnparseableResponseError`][haiku_finetune.errors.UnparseableResponseError] for an answer botocore could
+    not parse, ``from`` it."""
     raise UnparseableResponseError(
         f"the endpoint answered with something that is not a {operation} response (does it implement "
         f"{operation}?): {error}",

@@ -1,20 +1,20 @@
 """Guards that delete a Provisioned Throughput when its lifetime ends or its owner dies — even by SIGKILL.
 
-Two kinds, one small interface: ``guard.arm(provisioned_arn, lifetime)`` returns a :class:`GuardHandle` with
+Two kinds, one small interface: ``guard.arm(provisioned_arn, lifetime)`` returns a `GuardHandle` with
 ``extend(lifetime)``, ``release()`` (alias ``disarm()``) and ``describe()``.
 
-- :class:`SchedulerGuard` (server-side): an Amazon EventBridge Scheduler one-time schedule
+- `SchedulerGuard` (server-side): an Amazon EventBridge Scheduler one-time schedule
   (``at(yyyy-mm-ddThh:mm:ss)``, ``ActionAfterCompletion=DELETE``) whose universal target
   ``arn:aws:scheduler:::aws-sdk:bedrock:deleteProvisionedModelThroughput`` deletes the PT, run by a
-  least-privilege role (:func:`ensure_scheduler_role`) that may delete only that one PT. It needs nothing of the
+  least-privilege role (`ensure_scheduler_role`) that may delete only that one PT. It needs nothing of the
   owner's machine: it fires if the machine is gone.
-- :class:`WatchdogGuard` (local): a detached ``python -m haiku_finetune._watchdog`` process holding a lease (a
+- `WatchdogGuard` (local): a detached ``python -m haiku_finetune._watchdog`` process holding a lease (a
   pipe) from its owner; EOF without a ``release`` line means the owner died, and it deletes the PT. It needs no
   IAM beyond the owner's, but dies with the machine.
 
 **Not confirmed about the real service** (see docs/cost-safety.md): that Scheduler accepts
 ``bedrock:deleteProvisionedModelThroughput`` as a universal target, and the casing of its ``Input`` keys
-(:data:`SCHEDULER_INPUT_KEY`; the Bedrock REST API names the member ``provisionedModelId``). Test a schedule in
+(`SCHEDULER_INPUT_KEY`; the Bedrock REST API names the member ``provisionedModelId``). Test a schedule in
 your account before relying on it, and keep the watchdog as the fallback.
 
 The IAM policy documents are pure functions here for now; they belong with ``iam.py`` (which may re-export them).
@@ -114,7 +114,7 @@ class GuardHandle(ABC):
         """Stand the guard down without deleting the PT (the owner deleted it, or keeps it on purpose). Idempotent."""
 
     def disarm(self) -> None:
-        """Alias of :meth:`release`."""
+        """Alias of `release`."""
         self.release()
 
     @abstractmethod
@@ -168,7 +168,7 @@ def scheduler_delete_policy(provisioned_arn: str) -> dict[str, Any]:
 
 
 def scheduler_role_name(provisioned_arn: str) -> str:
-    """The role :class:`SchedulerGuard` makes for one PT (IAM role names: at most 64 characters)."""
+    """The role `SchedulerGuard` makes for one PT (IAM role names: at most 64 characters)."""
     return f"{GUARD_PREFIX}{_NAME_SAFE.sub('-', _pt_id(provisioned_arn))}"[:64]
 
 
@@ -177,8 +177,8 @@ def ensure_scheduler_role(
 ) -> str:
     """Create (or bring up to date) the role EventBridge Scheduler uses to delete one PT; return its ARN.
 
-    The role trusts ``scheduler.amazonaws.com`` for this account (:func:`scheduler_trust_policy`) and may call
-    only ``bedrock:DeleteProvisionedModelThroughput`` on ``provisioned_arn`` (:func:`scheduler_delete_policy`).
+    The role trusts ``scheduler.amazonaws.com`` for this account (`scheduler_trust_policy`) and may call
+    only ``bedrock:DeleteProvisionedModelThroughput`` on ``provisioned_arn`` (`scheduler_delete_policy`).
     It is tagged ``created-by=haiku-finetune``. The caller needs ``iam:GetRole``, ``iam:CreateRole``,
     ``iam:TagRole``, ``iam:UpdateAssumeRolePolicy`` and ``iam:PutRolePolicy`` on it, and ``iam:PassRole`` to
     hand it to Scheduler.
@@ -243,7 +243,7 @@ class SchedulerGuard:
     Args:
         transport: The transport for IAM and Scheduler calls (default: the process default, resolved now).
         role_arn: An existing scheduler role to use; default: one least-privilege role per PT
-            (:func:`ensure_scheduler_role`), deleted again on release.
+            (`ensure_scheduler_role`), deleted again on release.
         group: The schedule group.
         now: The service's wall clock (UTC); LocalBedrock users pass ``local.clock.now``.
     """
@@ -325,7 +325,7 @@ class SchedulerGuard:
 
 @dataclass
 class SchedulerGuardHandle(GuardHandle):
-    """An armed :class:`SchedulerGuard` schedule."""
+    """An armed `SchedulerGuard` schedule."""
 
     provisioned_arn: str
     expires_at: datetime
@@ -398,7 +398,7 @@ def find_guard_schedules(*, group: str = "default", transport: BedrockTransport 
     """List the guard schedules in ``group``, each with whether its PT still exists.
 
     For orphan scans: a schedule whose PT is gone bills nothing but will fail when it fires; a PT with no
-    schedule (and no owner) is what :func:`~haiku_finetune.deployment.find_orphans` reports.
+    schedule (and no owner) is what [`find_orphans`][haiku_finetune.deployment.find_orphans] reports.
     """
     t = resolve_transport(transport)
     found = []
@@ -472,7 +472,7 @@ class WatchdogGuard:
     Args:
         transport: The transport whose region, endpoints and credentials the watchdog copies (default: the
             process default, resolved now).
-        log_dir: Where the watchdog logs (default :func:`watchdog_log_dir`).
+        log_dir: Where the watchdog logs (default `watchdog_log_dir`).
         margin: Seconds past the lifetime the watchdog may spend deleting before it exits.
         start_timeout: Real seconds to wait for the watchdog to report it is armed.
     """
@@ -567,7 +567,7 @@ class WatchdogGuard:
 
 @dataclass
 class WatchdogHandle(GuardHandle):
-    """An armed :class:`WatchdogGuard` process."""
+    """An armed `WatchdogGuard` process."""
 
     provisioned_arn: str
     expires_at: datetime

@@ -1,7 +1,9 @@
 """Hyperparameters for fine-tuning Claude 3 Haiku: documented defaults and ranges, checked before any call.
 
-The API takes hyperparameters as a map of strings with camelCase keys; :meth:`Hyperparameters.to_api` and
-:meth:`Hyperparameters.from_api` convert. Ranges come from the Bedrock documentation page "Anthropic Claude 3
+The API takes hyperparameters as a map of strings with camelCase keys;
+[`Hyperparameters.to_api`][haiku_finetune.hyperparameters.Hyperparameters.to_api] and
+[`Hyperparameters.from_api`][haiku_finetune.hyperparameters.Hyperparameters.from_api] convert. Ranges come from the
+Bedrock documentation page "Anthropic Claude 3
 Haiku customization hyperparameters". This module does no I/O.
 """
 
@@ -50,7 +52,8 @@ class Hyperparameters(BaseModel):
     """The hyperparameters of a Claude 3 Haiku fine-tuning job.
 
     Every field defaults to the documented default. A value of the wrong type or outside its range raises
-    :class:`~haiku_finetune.errors.HyperparameterError` naming the field, the value and the allowed range.
+    [`HyperparameterError`][haiku_finetune.errors.HyperparameterError] naming the field, the value and the allowed
+    range.
 
     Attributes:
         epoch_count: Passes over the training data (1–10, default 2).
@@ -77,7 +80,8 @@ class Hyperparameters(BaseModel):
         """Return the camelCase map of strings that ``CreateModelCustomizationJob`` takes.
 
         Only the fields that were set explicitly are sent, so the service applies its own documented
-        defaults to the rest exactly as it would for a console user. :meth:`resolved` shows every value.
+        defaults to the rest exactly as it would for a console user.
+        [`resolved`][haiku_finetune.hyperparameters.Hyperparameters.resolved] shows every value.
         """
         return {
             HYPERPARAMETER_RANGES[name].api_key: _format(getattr(self, name))
@@ -118,7 +122,8 @@ def correct_hyperparameters(values: Mapping[str, str]) -> tuple[Hyperparameters,
         values: camelCase keys and string values, as ``CreateModelCustomizationJob`` takes them.
 
     Returns:
-        The corrected :class:`Hyperparameters` and one sentence per correction.
+        The corrected [`Hyperparameters`][haiku_finetune.hyperparameters.Hyperparameters] and one sentence per
+        correction.
 
     Raises:
         HyperparameterError: An unknown key or a value that is not a number.

@@ -1,21 +1,27 @@
 """The IAM service role Bedrock assumes to run a customization job: least-privilege documents and one ensure call.
 
-* :func:`trust_policy` lets ``bedrock.amazonaws.com`` assume the role only for *this* account's
+* [`trust_policy`][haiku_finetune.iam.trust_policy] lets ``bedrock.amazonaws.com`` assume the role only for *this*
+account's
   customization jobs in *this* region (``aws:SourceAccount`` and ``aws:SourceArn`` conditions).
-* :func:`data_access_policy` grants read on exactly the training/validation objects (or prefixes), read and
+* [`data_access_policy`][haiku_finetune.iam.data_access_policy] grants read on exactly the training/validation objects
+(or prefixes), read and
   write under the output prefix only, ``s3:ListBucket`` only with an ``s3:prefix`` condition, never ``*`` as
   an S3 resource, and KMS permissions only when a key is given. Compare AWS's sample notebook (8 S3 actions
   on whole buckets) or helpers that attach ``AmazonS3FullAccess``. S3 keys are written with IAM's escapes
   (``*`` as ``${*}``, ``?`` as ``${?}``, ``$`` as ``${$}``), so a key character never becomes a wildcard or a
   policy variable: ``s3://bkt/*`` grants the one object named ``*``, not the bucket. ARNs and ids given to the
   builders (KMS keys, subnets, security groups) holding those characters are refused.
-* :func:`vpc_policy` adds the EC2 permissions a job in a VPC needs, scoped to the named subnets and
+* [`vpc_policy`][haiku_finetune.iam.vpc_policy] adds the EC2 permissions a job in a VPC needs, scoped to the named
+subnets and
   security groups (the ``Describe*`` actions cannot be scoped, so they are on ``*``).
-* :func:`ensure_service_role` creates the role, or updates its inline policies, and returns its ARN.
+* [`ensure_service_role`][haiku_finetune.iam.ensure_service_role] creates the role, or updates its inline policies, and
+returns its ARN.
 
 IAM is eventually consistent: Bedrock can refuse a role for some seconds after it was created or changed.
-:func:`is_role_propagation_refusal` recognizes exactly that refusal, and :func:`propagation_window` says for
-how long after :func:`ensure_service_role` touched a role the jobs layer should retry it. Nothing else is
+[`is_role_propagation_refusal`][haiku_finetune.iam.is_role_propagation_refusal] recognizes exactly that refusal, and
+[`propagation_window`][haiku_finetune.iam.propagation_window] says for
+how long after [`ensure_service_role`][haiku_finetune.iam.ensure_service_role] touched a role the jobs layer should
+retry it. Nothing else is
 retried here; the transport does the usual retrying.
 """
 
@@ -477,7 +483,8 @@ def ensure_service_role(
 ) -> str:
     """Create the Bedrock service role for fine-tuning, or bring an existing one up to date; return its ARN.
 
-    Idempotent: a missing role is created with :func:`trust_policy`, tagged ``created-by=haiku-finetune``;
+    Idempotent: a missing role is created with [`trust_policy`][haiku_finetune.iam.trust_policy], tagged
+        ``created-by=haiku-finetune``;
     an existing role gets its inline policies replaced with the ones for these locations (the VPC policy is
     removed when no VPC is given). An existing role's
     trust policy is replaced only when the library made the role; a role of yours whose trust policy does not
@@ -582,8 +589,10 @@ def _update_trust(
 def propagation_window(role_arn: str, clock: Clock) -> float:
     """Return how many more seconds a refusal of ``role_arn`` may be IAM still propagating, on ``clock``.
 
-    Non-zero only when :func:`ensure_service_role` created or changed the role in this process within the
-    last :data:`ROLE_PROPAGATION_SECONDS` (measured on the same clock; a role touched under another clock
+    Non-zero only when [`ensure_service_role`][haiku_finetune.iam.ensure_service_role] created or changed the role in
+    this process within the
+    last [`ROLE_PROPAGATION_SECONDS`][haiku_finetune.iam.ROLE_PROPAGATION_SECONDS] (measured on the same clock; a role
+    touched under another clock
     gets the full window).
     """
     with _touched_lock:

@@ -1,10 +1,10 @@
 """Where a base model is in its life, in a region, on a date: active, legacy, extended access or end of life.
 
-Pure functions over :mod:`haiku_finetune.base_models` profiles and the service's ``modelLifecycle`` structure
-(``GetFoundationModel`` / ``ListFoundationModels``). :func:`lifecycle_state` answers from the profile,
-:func:`parse_model_lifecycle` reads what the service says, :func:`merge_lifecycle` combines the two (the service
-wins where it says more). :func:`is_end_of_life_message` and :func:`end_of_life_error` turn the service's
-"reached the end of its life" refusal into :class:`~haiku_finetune.errors.ModelEndOfLifeError`.
+Pure functions over `haiku_finetune.base_models` profiles and the service's ``modelLifecycle`` structure
+(``GetFoundationModel`` / ``ListFoundationModels``). `lifecycle_state` answers from the profile,
+`parse_model_lifecycle` reads what the service says, `merge_lifecycle` combines the two (the service
+wins where it says more). `is_end_of_life_message` and `end_of_life_error` turn the service's
+"reached the end of its life" refusal into [`ModelEndOfLifeError`][haiku_finetune.errors.ModelEndOfLifeError].
 
 This module does no I/O: it never calls AWS and never reads the clock (callers pass the date).
 """
@@ -54,7 +54,7 @@ class LifecycleState:
     """A model's lifecycle in one region on one date, with the dates that decide it.
 
     Attributes:
-        stage: The stage on :attr:`on`.
+        stage: The stage on `on`.
         region: The region.
         on: The date the stage holds for.
         model_id: The base model id, when known.
@@ -140,7 +140,7 @@ def lifecycle_state(profile: BaseModelProfile | str | None, region: str, on: dat
 def parse_model_lifecycle(
     model_lifecycle: Mapping[str, object] | None, region: str, on: date, *, model_id: str | None = None
 ) -> LifecycleState | None:
-    """Read the service's ``modelLifecycle`` (tolerantly) into a :class:`LifecycleState`.
+    """Read the service's ``modelLifecycle`` (tolerantly) into a `LifecycleState`.
 
     ``status`` is ``ACTIVE`` or ``LEGACY``; ``startOfLifeTime``, ``legacyTime``, ``publicExtendedAccessTime`` and
     ``endOfLifeTime`` are read when present (ISO strings, datetimes or epoch seconds), ignored when unreadable.
@@ -211,7 +211,8 @@ def is_end_of_life_message(text: str | None) -> bool:
 
 
 def end_of_life_error(error: ServiceError, *, model_id: str | None, region: str) -> ModelEndOfLifeError:
-    """Return a :class:`ModelEndOfLifeError` for a service error whose message says the model reached end of life.
+    """Return a [`ModelEndOfLifeError`][haiku_finetune.lifecycle.ModelEndOfLifeError] for a service error whose message
+    says the model reached end of life.
 
     The profile matching ``model_id`` (a base or runtime id or an ARN) supplies the end-of-life date in
     ``region`` and the successor; an unknown model gives neither. Raise the result ``from error``.

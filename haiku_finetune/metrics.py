@@ -7,14 +7,18 @@ customization job")::
     <output>/model-customization-job-<jobId>/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv
 
 Some AWS samples read the validation file one folder deeper (``.../post_fine_tuning_validation/validation/
-validation_metrics.csv``); :meth:`TrainingMetrics.read` accepts either. Columns are ``step_number``,
+validation_metrics.csv``); [`TrainingMetrics.read`][haiku_finetune.metrics.TrainingMetrics.read] accepts either. Columns
+are ``step_number``,
 ``epoch_number``, ``training_loss`` (or ``validation_loss``) and ``perplexity``.
 
-:meth:`TrainingMetrics.early_stopping` re-runs the documented early-stopping rule
-(:func:`~haiku_finetune.simulate_early_stopping`) on the per-epoch validation losses with the job's own
+[`TrainingMetrics.early_stopping`][haiku_finetune.metrics.TrainingMetrics.early_stopping] re-runs the documented
+early-stopping rule
+([`simulate_early_stopping`][haiku_finetune.simulate_early_stopping]) on the per-epoch validation losses with the job's
+own
 threshold and patience, so you can see why training stopped where it did and which checkpoint is best.
-pandas and matplotlib are optional and imported only by :meth:`~TrainingMetrics.to_pandas` and
-:meth:`~TrainingMetrics.plot`.
+pandas and matplotlib are optional and imported only by [`to_pandas`][haiku_finetune.metrics.TrainingMetrics.to_pandas]
+and
+[`plot`][haiku_finetune.metrics.TrainingMetrics.plot].
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ class TrainingMetrics(BaseModel):
     Attributes:
         training: Step-wise training rows, in step order.
         validation: Validation rows, in step order (empty when the job had no validation data).
-        hyperparameters: The job's hyperparameters, when known (used by :meth:`early_stopping`).
+        hyperparameters: The job's hyperparameters, when known (used by
+            [`early_stopping`][haiku_finetune.metrics.TrainingMetrics.early_stopping]).
         job_arn: The job's ARN, when read from a job.
         sources: Where the rows came from (file paths or S3 URIs), by ``"training"``/``"validation"``.
     """
@@ -130,7 +135,8 @@ class TrainingMetrics(BaseModel):
         Args:
             training: Path of ``step_wise_training_metrics.csv``.
             validation: Path of ``validation_metrics.csv``.
-            hyperparameters: The job's hyperparameters, for :meth:`early_stopping`.
+            hyperparameters: The job's hyperparameters, for
+                [`early_stopping`][haiku_finetune.metrics.TrainingMetrics.early_stopping].
 
         Raises:
             ValueError: A file lacks a needed column or has a value that is not a number (names file and line).
@@ -164,7 +170,8 @@ class TrainingMetrics(BaseModel):
         Args:
             output_uri: The job's ``outputDataConfig.s3Uri``.
             job_arn: The job's ARN.
-            hyperparameters: The job's hyperparameters, for :meth:`early_stopping`.
+            hyperparameters: The job's hyperparameters, for
+                [`early_stopping`][haiku_finetune.metrics.TrainingMetrics.early_stopping].
             transport: The transport to use.
 
         Raises:
@@ -237,7 +244,8 @@ class TrainingMetrics(BaseModel):
     def early_stopping(self, *, threshold: float | None = None, patience: int | None = None) -> EarlyStoppingResult:
         """Explain early stopping for this job: whether and where it stopped, and which checkpoint is best.
 
-        Re-runs :func:`~haiku_finetune.simulate_early_stopping` on :meth:`epoch_validation_losses` with the
+        Re-runs [`simulate_early_stopping`][haiku_finetune.simulate_early_stopping] on
+        [`epoch_validation_losses`][haiku_finetune.metrics.TrainingMetrics.epoch_validation_losses] with the
         job's ``earlyStoppingThreshold`` and ``earlyStoppingPatience`` (the documented defaults when the
         hyperparameters are unknown), and compares the outcome with the epochs the job actually ran.
 

@@ -1,13 +1,16 @@
 """FineTunedModel: ask a deployed (or the base) Claude 3 Haiku model, one prompt or thousands.
 
-A :class:`FineTunedModel` is a model id (a Provisioned Throughput ARN for a fine-tuned model, or the on-demand
+A [`FineTunedModel`][haiku_finetune.model.FineTunedModel] is a model id (a Provisioned Throughput ARN for a fine-tuned
+model, or the on-demand
 base model id) plus the transport it was built with. Every call takes the inference parameters as one
-:class:`InferenceParameters` value or as keywords (``model.invoke("...", system=..., max_tokens=...)``),
-checks them locally before sending, and parses the reply into a :class:`Completion`. Request bodies and
-replies live in :mod:`._inference`, streaming in :mod:`._stream`, batching in :mod:`._batch`.
+[`InferenceParameters`][haiku_finetune.model.InferenceParameters] value or as keywords
+(``model.invoke("...", system=..., max_tokens=...)``),
+checks them locally before sending, and parses the reply into a [`Completion`][haiku_finetune.model.Completion]. Request
+bodies and
+replies live in `_inference`, streaming in `_stream`, batching in `_batch`.
 
 This module never retries by itself: every runtime call goes through the transport, whose retry policy is
-the only one. It does not create or delete anything billed by the hour; that is :mod:`.deployment`'s job.
+the only one. It does not create or delete anything billed by the hour; that is `deployment`'s job.
 """
 
 from __future__ import annotations
@@ -78,12 +81,14 @@ class FineTunedModel:
     """A Claude 3 Haiku model to invoke: a fine-tuned one behind Provisioned Throughput, or the base model.
 
     Args:
-        model_id: The Provisioned Throughput ARN (what :attr:`ProvisionedDeployment.model` uses) or any model
+        model_id: The Provisioned Throughput ARN (what
+            [`ProvisionedDeployment.model`][haiku_finetune.deployment.ProvisionedDeployment.model] uses) or any model
             id the runtime accepts.
         transport: The transport to call through, resolved now (default: the process default).
 
     Attributes:
-        last_batch_stats: What the most recent :meth:`batch` on this object did (``None`` before any).
+        last_batch_stats: What the most recent [`batch`][haiku_finetune.model.FineTunedModel.batch] on this object did
+            (``None`` before any).
     """
 
     def __init__(self, model_id: str, *, transport: BedrockTransport | None = None) -> None:
@@ -134,11 +139,13 @@ class FineTunedModel:
         """Return the exact InvokeModel body for ``prompt``, after checking every parameter.
 
         Args:
-            prompt: A user message as text, a :class:`Prompt`, or a list of ``{"role", "content"}`` dicts.
-            params: The inference parameters as one value (default: :class:`InferenceParameters`'s defaults).
+            prompt: A user message as text, a [`Prompt`][haiku_finetune.model.Prompt], or a list of
+                ``{"role", "content"}`` dicts.
+            params: The inference parameters as one value (default:
+                [`InferenceParameters`][haiku_finetune.model.InferenceParameters]'s defaults).
             **options: Inference parameters as keywords (``system``, ``max_tokens``, ``temperature``,
                 ``top_p``, ``top_k``, ``stop_sequences``, ``tools``, ``tool_choice``; see
-                :class:`InferenceParameters`), overriding ``params``.
+                [`InferenceParameters`][haiku_finetune.model.InferenceParameters]), overriding ``params``.
 
         Returns:
             The Messages API body (``anthropic_version``, ``max_tokens``, ``messages`` and the options given).
@@ -159,7 +166,8 @@ class FineTunedModel:
     ) -> Completion:
         """Send one prompt through InvokeModel and return the reply.
 
-        Arguments are those of :meth:`request_body`. With ``tools=[Tool(...)]`` the reply may be a tool call:
+        Arguments are those of [`request_body`][haiku_finetune.model.FineTunedModel.request_body]. With
+        ``tools=[Tool(...)]`` the reply may be a tool call:
         ``completion.tool_calls`` (``stop_reason == "tool_use"``); send the results back as the next user turn,
         ``[*messages, completion.as_message(), {"role": "user", "content": [ToolResult(call.id, ...)]}]``, with
         the same tools.
@@ -179,7 +187,8 @@ class FineTunedModel:
         params: InferenceParameters | None = None,
         **options: Unpack[InferenceOptions],
     ) -> Completion:
-        """Send one prompt through the Converse API and return the reply (same arguments as :meth:`invoke`).
+        """Send one prompt through the Converse API and return the reply (same arguments as
+        [`invoke`][haiku_finetune.model.FineTunedModel.invoke]).
 
         ``top_k`` goes in ``additionalModelRequestFields``, as Converse has no field of its own for it; tools
         go in ``toolConfig`` (``tool_choice="none"`` has no Converse form and is refused).
@@ -252,19 +261,21 @@ class FineTunedModel:
         deployment's capacity (many refused at once, or fewer served than the pace sent) also set a pace: just
         under the token rate (from response usage) it served, growing 1.5 % a second while nothing is
         throttled, so a batch settles just under a Provisioned Throughput's capacity. Retries are the
-        transport's; :attr:`last_batch_stats` says what the run did.
+        transport's; `last_batch_stats` says what the run did.
 
         Args:
-            prompts: Text (a user message) or :class:`Prompt` values.
+            prompts: Text (a user message) or [`Prompt`][haiku_finetune.model.Prompt] values.
             concurrency: Most calls in flight at once (>= 1).
             progress: Show a tqdm.auto progress bar.
             on_error: ``"raise"``: stop at the first failure, let in-flight calls finish, skip the rest
                 and raise it. ``"return"``: put the exception in that prompt's place and carry on.
-            params: The inference parameters for every prompt (see :meth:`request_body`).
+            params: The inference parameters for every prompt (see
+                [`request_body`][haiku_finetune.model.FineTunedModel.request_body]).
             **options: Inference parameters as keywords, overriding ``params``.
 
         Returns:
-            A list as long as ``prompts``: a :class:`Completion` per prompt, or (with ``on_error="return"``)
+            A list as long as ``prompts``: a [`Completion`][haiku_finetune.model.Completion] per prompt, or (with
+            ``on_error="return"``)
             the exception that prompt ended with.
 
         Raises:

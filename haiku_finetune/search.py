@@ -1,14 +1,16 @@
 """Hyperparameter search: run several fine-tuning jobs and keep the settings with the best validation loss.
 
 ``search(base_job_args, grid={...})`` tries every combination of a grid; ``search(base_job_args,
-space={...}, trials=N)`` samples N combinations at random (seeded) from lists, :class:`Uniform`,
-:class:`LogUniform` and :class:`IntUniform` ranges. Every combination is checked against the documented
+space={...}, trials=N)`` samples N combinations at random (seeded) from lists,
+[`Uniform`][haiku_finetune.search.Uniform],
+[`LogUniform`][haiku_finetune.search.LogUniform] and [`IntUniform`][haiku_finetune.search.IntUniform] ranges. Every
+combination is checked against the documented
 ranges before anything is submitted. Jobs run at most ``max_parallel`` at a time (customization jobs are
 limited per account; when the service says the quota is reached, the search waits for one of its own jobs to
 finish and tries again), each job's best validation loss is read from its metrics, and the result is a
 leaderboard. ``plan_only=True`` prints the jobs and their estimated billed tokens and submits nothing.
 
-Jobs are :class:`~haiku_finetune.jobs.CustomizationJob`; waiting goes through the shared poll loop on the
+Jobs are [`CustomizationJob`][haiku_finetune.jobs.CustomizationJob]; waiting goes through the shared poll loop on the
 transport's clock. Jobs are never stopped or deleted here: a failed trial is recorded, not retried.
 """
 
@@ -151,7 +153,7 @@ class Trial(BaseModel):
 
 
 class SearchResult(BaseModel):
-    """The outcome of :func:`search`.
+    """The outcome of [`search`][haiku_finetune.search.search].
 
     Attributes:
         objective: What was minimized (``"validation_loss"``).
@@ -249,14 +251,16 @@ def search(
     """Search hyperparameters by running fine-tuning jobs; return a leaderboard by best validation loss.
 
     Args:
-        base_job_args: Keyword arguments for :meth:`CustomizationJob.create` shared by every trial
+        base_job_args: Keyword arguments for [`CustomizationJob.create`][haiku_finetune.jobs.CustomizationJob.create]
+            shared by every trial
             (``training_data``, ``validation_data``, ``output_uri``, ``role_arn``, ``staging_uri``, ...).
             ``hyperparameters`` there are the base settings each trial overrides; ``job_name`` and
             ``custom_model_name``, when given, become prefixes (``<name>-t00``, ``-t01``, ...).
         grid: Values to try for each hyperparameter (snake_case names, e.g.
             ``{"learning_rate_multiplier": [0.5, 1.0], "epoch_count": [2, 3]}``); every combination runs.
-        space: For random search: a list of choices or a :class:`Uniform`/:class:`LogUniform`/
-            :class:`IntUniform` range per hyperparameter.
+        space: For random search: a list of choices or a
+            [`Uniform`][haiku_finetune.search.Uniform]/[`LogUniform`][haiku_finetune.search.LogUniform]/
+            [`IntUniform`][haiku_finetune.search.IntUniform] range per hyperparameter.
         trials: How many random combinations to draw from ``space`` (default: ``budget``).
         seed: Random seed for ``space`` sampling.
         max_parallel: Jobs running at once (default 2; customization jobs have a per-account quota).
@@ -270,7 +274,8 @@ def search(
         transport: The transport to use; its clock times the waits.
 
     Returns:
-        The :class:`SearchResult`: every trial, ``best``, ``best_hyperparameters``, ``leaderboard``.
+        The [`SearchResult`][haiku_finetune.search.SearchResult]: every trial, ``best``, ``best_hyperparameters``,
+        ``leaderboard``.
 
     Raises:
         ValueError: Neither or both of ``grid``/``space``, an empty dimension, a grid over ``budget``,

@@ -1,7 +1,9 @@
 """S3 for fine-tuning: URIs checked up front, datasets validated before they are uploaded, checksums end to end.
 
-:class:`S3Uri` parses and checks ``s3://bucket/key`` strings (bucket naming rules, key length, and the
-narrower pattern Bedrock accepts for data locations). :func:`upload_dataset` validates a JSONL file or a
+[`S3Uri`][haiku_finetune.storage.S3Uri] parses and checks ``s3://bucket/key`` strings (bucket naming rules, key length,
+and the
+narrower pattern Bedrock accepts for data locations). [`upload_dataset`][haiku_finetune.storage.upload_dataset]
+validates a JSONL file or a
 ``DatasetBuilder`` with the dataset validator, then uploads it with a SHA-256 checksum computed locally from
 the very bytes that were validated (S3 refuses the upload if they do not arrive intact), server-side
 encryption (SSE-S3, or SSE-KMS when a key is given). Files larger than one part go up as a multipart upload
@@ -10,13 +12,13 @@ with a checksum per part. The download helpers read the job's metrics CSVs.
 Bucket owner: every call this module makes to a bucket sends ``ExpectedBucketOwner``, the account given as
 ``expected_bucket_owner=`` or else the caller's own account (STS ``GetCallerIdentity``, asked once per
 transport). A bucket name that now belongs to another account is refused by S3 (403, raised as
-:class:`~haiku_finetune.errors.AccessDeniedError`) instead of receiving the data.
+[`AccessDeniedError`][haiku_finetune.errors.AccessDeniedError]) instead of receiving the data.
 
 Never replacing: ``stage_dataset(..., if_absent=True)`` uploads with ``IfNoneMatch="*"``, so an existing object
 is never replaced. When one is there already, its SHA-256 (kept in the object's metadata) decides: the same
-data is reused, different data is refused with :class:`~haiku_finetune.errors.ConflictError`.
+data is reused, different data is refused with [`ConflictError`][haiku_finetune.errors.ConflictError].
 
-Every call goes through :class:`~haiku_finetune.BedrockTransport`. This module knows nothing about jobs.
+Every call goes through [`BedrockTransport`][haiku_finetune.BedrockTransport]. This module knows nothing about jobs.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def _is_ip(name: str) -> bool:
 
 @dataclass(frozen=True)
 class StagedDataset:
-    """A dataset uploaded to S3 by :func:`stage_dataset`.
+    """A dataset uploaded to S3 by [`stage_dataset`][haiku_finetune.storage.stage_dataset].
 
     Attributes:
         uri: Where it is.
@@ -217,7 +219,7 @@ def upload_dataset(
 ) -> S3Uri:
     """Validate a dataset, then upload it with a SHA-256 checksum and server-side encryption.
 
-    A validated upload also records its record count in the object's metadata (:data:`RECORDS_METADATA_KEY`),
+    A validated upload also records its record count in the object's metadata (`RECORDS_METADATA_KEY`),
     so whoever uses the URI later (a job's manifest) knows it without reading the data again.
 
     Args:
@@ -267,9 +269,10 @@ def stage_dataset(
     if_absent: bool = False,
     transport: BedrockTransport | None = None,
 ) -> StagedDataset:
-    """Like :func:`upload_dataset`, but return what was uploaded: URI, SHA-256, size, record count, report.
+    """Like [`upload_dataset`][haiku_finetune.storage.upload_dataset], but return what was uploaded: URI, SHA-256, size,
+    record count, report.
 
-    Args and raises as :func:`upload_dataset`.
+    Args and raises as [`upload_dataset`][haiku_finetune.storage.upload_dataset].
     """
     target = S3Uri(s3_uri)
     t = resolve_transport(transport)
@@ -364,7 +367,8 @@ def _owner(given: str | None, transport: BedrockTransport) -> str:
 
 
 def validate_dataset_file(path: Path, *, split: Literal["train", "validation"]) -> ValidationReport:
-    """Validate a JSONL file with :func:`haiku_finetune.datasets.validate_file`; raise on errors.
+    """Validate a JSONL file with [`haiku_finetune.datasets.validate_file`][haiku_finetune.datasets.validate_file];
+    raise on errors.
 
     Returns:
         The validation report.

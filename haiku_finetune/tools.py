@@ -1,13 +1,13 @@
 """Tool use for a fine-tuned model: the tools it may call, the calls it makes, and the results sent back.
 
-:class:`Tool` is one tool definition (name, description, JSON Schema of its input), checked against the
-Messages API's rules when built; :class:`ToolCall` is one call the model made (on ``Completion.tool_calls``);
-:class:`ToolResult` is what the caller sends back in the next user turn. :func:`tool_choice_body` and
-:func:`converse_tool_config` turn tools and a choice into the InvokeModel and Converse request shapes, and
-:func:`message_blocks` the content blocks of a message into the Messages API's form.
+`Tool` is one tool definition (name, description, JSON Schema of its input), checked against the
+Messages API's rules when built; `ToolCall` is one call the model made (on ``Completion.tool_calls``);
+`ToolResult` is what the caller sends back in the next user turn. `tool_choice_body` and
+`converse_tool_config` turn tools and a choice into the InvokeModel and Converse request shapes, and
+`message_blocks` the content blocks of a message into the Messages API's form.
 
 This module only builds and checks values: it never calls the runtime and never validates the model's
-arguments against a schema (that is :class:`~haiku_finetune.evaluation.ToolCallMatch`'s job).
+arguments against a schema (that is `ToolCallMatch`'s job).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class ToolResult:
     """What a tool returned, sent back to the model in the next user message.
 
     Args:
-        tool_use_id: The :attr:`ToolCall.id` this answers.
+        tool_use_id: The `ToolCall.id` this answers.
         content: The result: text, or a JSON-encodable dict (sent as its JSON text).
         is_error: The tool failed; ``content`` says why.
 
@@ -153,10 +153,11 @@ class ToolResult:
 
 
 def check_tools(tools: Sequence[Tool] | None, choice: ToolChoice | None) -> tuple[tuple[Tool, ...] | None, str | None]:
-    """Check tools and a tool choice together; return them as stored on :class:`InferenceParameters`.
+    """Check tools and a tool choice together; return them as stored on
+    [`InferenceParameters`][haiku_finetune.model.InferenceParameters].
 
     Raises:
-        ValueError: A tool is not a :class:`Tool`, names repeat, or the choice is unknown or names no tool.
+        ValueError: A tool is not a `Tool`, names repeat, or the choice is unknown or names no tool.
     """
     stored: tuple[Tool, ...] | None = None
     if tools is not None:
@@ -211,7 +212,7 @@ def converse_tool_config(tools: Sequence[Tool], choice: str | None) -> dict[str,
 def message_blocks(content: Any, where: str) -> str | list[dict[str, Any]]:
     """A message's content in the Messages API's form: text stays text; a list's items become blocks.
 
-    Items may be text, :class:`ToolCall`, :class:`ToolResult` or Messages API block dicts (``{"type": ...}``).
+    Items may be text, `ToolCall`, `ToolResult` or Messages API block dicts (``{"type": ...}``).
 
     Raises:
         ValueError: An item is none of these (``where`` names the message).
@@ -238,7 +239,7 @@ def message_blocks(content: Any, where: str) -> str | list[dict[str, Any]]:
 
 
 def converse_blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages API content (as :func:`message_blocks` returns it) in Converse's block form.
+    """Messages API content (as `message_blocks` returns it) in Converse's block form.
 
     Raises:
         ValueError: A block type Converse cannot carry from here (only text, tool_use, tool_result).

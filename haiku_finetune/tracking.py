@@ -1,6 +1,6 @@
 """Experiment tracking: log a customization job to an MLflow run.
 
-:func:`log_job_to_mlflow` records what a fine-tune was and how it went, in one run: the resolved
+`log_job_to_mlflow` records what a fine-tune was and how it went, in one run: the resolved
 hyperparameters, the base model profile, the datasets' SHA-256s and record counts (from the job's manifest),
 training and validation losses as metrics with their steps (and one value per epoch), the early-stopping verdict,
 and the loss plot, the manifest and an evaluation report as artifacts.

@@ -1,6 +1,6 @@
-"""The ``haiku-finetune`` command (``haiku_finetune.cli:main``); see :mod:`haiku_finetune.cli.main`.
+"""The ``haiku-finetune`` command (``haiku_finetune.cli:main``); see `haiku_finetune.cli.main`.
 
-This package hands on the names programs and tests use; the parser lives in :mod:`.main`, the commands in one
+This package hands on the names programs and tests use; the parser lives in `main`, the commands in one
 module per group. Importing it loads no AWS, pydantic or emulator code.
 """
 

@@ -1,7 +1,7 @@
 """The one place the command builds a transport: from ``--profile``, ``--region`` and ``--endpoint-url``.
 
 Everything else the command does reaches AWS through the transport built here (or the one a test injects).
-It must not call AWS itself, nor touch botocore: :class:`~haiku_finetune._transport.BedrockTransport` does.
+It must not call AWS itself, nor touch botocore: [`BedrockTransport`][haiku_finetune._transport.BedrockTransport] does.
 """
 
 from __future__ import annotations

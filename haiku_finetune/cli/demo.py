@@ -1,7 +1,7 @@
 """``demo``: the whole fine-tuning workflow, offline on LocalBedrock or, with ``--aws``, on a real account.
 
-The workflow itself is :mod:`haiku_finetune.demo`; this module only turns options into
-:class:`~haiku_finetune.demo.DemoOptions`, lends it the one prompt and the one transport, and prints.
+The workflow itself is `haiku_finetune.demo`; this module only turns options into
+`DemoOptions`, lends it the one prompt and the one transport, and prints.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Deployment commands: ``deployments create/list/show/delete/orphans``.
 
 Handlers import the deployment layer when they run. Buying and deleting ask first through the one prompt
-(:mod:`._prompt`); ``--yes`` agrees up front and is required when there is no terminal. This module only
+(`_prompt`); ``--yes`` agrees up front and is required when there is no terminal. This module only
 parses, calls the library and prints.
 """
 
@@ -34,7 +34,7 @@ def _guard_options(args: argparse.Namespace, create: Any) -> dict[str, Any]:
     """The cost-safety keywords of ``ProvisionedDeployment.create`` the flags ask for (``--max-lifetime``,
     ``--guard``), refused in one line when this version of the library does not take them.
 
-    The seam for the guard options: a new one is a flag in :func:`register` and a line here.
+    The seam for the guard options: a new one is a flag in `register` and a line here.
     """
     wanted: dict[str, Any] = {}
     if args.max_lifetime is not None:

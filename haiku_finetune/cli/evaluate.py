@@ -1,6 +1,6 @@
 """``evaluate``: score models on a JSONL test set, save the report, print its summary.
 
-Scorers are chosen by name (:data:`SCORERS`); models as ``NAME=MODEL`` (a deployment ARN or name, a model id, or
+Scorers are chosen by name (`SCORERS`); models as ``NAME=MODEL`` (a deployment ARN or name, a model id, or
 ``base``). With two models the paired comparison is printed too. Handlers import the evaluation layer when they
 run. This module only parses, calls the library and prints.
 """

@@ -1,9 +1,9 @@
 """Job commands: ``plan`` and ``jobs create/list/show/wait/stop/metrics``.
 
 ``jobs create`` (and ``search``, which shares its options) takes the job from flags, a JSON or YAML spec file
-(``--spec``; the keys are :class:`~haiku_finetune.jobs.JobSpec`'s field names), or both, flags winning. Handlers
+(``--spec``; the keys are [`JobSpec`][haiku_finetune.jobs.JobSpec]'s field names), or both, flags winning. Handlers
 import the jobs layer when they run, so the parser (and ``--help``) never loads it. This module only parses,
-calls the library and prints; the one question it asks goes through :mod:`._prompt`.
+calls the library and prints; the one question it asks goes through `_prompt`.
 """
 
 from __future__ import annotations

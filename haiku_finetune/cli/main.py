@@ -1,7 +1,7 @@
 """The ``haiku-finetune`` command: the parser, the dispatch to one handler, and what every failure looks like.
 
-Subcommands map one to one onto library calls; the command groups (:mod:`.data`, :mod:`.jobs`,
-:mod:`.deployments`, :mod:`.models`, :mod:`.local`, :mod:`.demo`) parse, call the library and print. Exit status: 0
+Subcommands map one to one onto library calls; the command groups (`data`, `jobs`,
+`deployments`, `models`, `local`, `demo`) parse, call the library and print. Exit status: 0
 when all is well, 1 when problems were found (invalid data, a failing preflight check, a failed job, orphaned
 deployments) or a call failed, 2 for a usage error (bad arguments, a missing file). Every failure is one line on
 stderr naming what is wrong; a traceback is shown only with ``-vv``, as a DEBUG log record.

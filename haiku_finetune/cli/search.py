@@ -1,7 +1,7 @@
 """``search``: a hyperparameter grid search, one fine-tuning job per combination, ranked by validation loss.
 
 The job is described as for ``jobs create`` (flags or ``--spec``); ``--grid NAME=V1,V2`` names the values to try.
-The plan (every trial and its estimated billed tokens) is printed first and confirmed through :mod:`._prompt`
+The plan (every trial and its estimated billed tokens) is printed first and confirmed through `_prompt`
 (``--yes`` off a terminal); ``--plan-only`` stops there. Handlers import the search layer when they run. This
 module only parses, calls the library and prints.
 """

@@ -3,9 +3,9 @@
 ``support_tickets.jsonl`` holds 360 synthetic customer-support tickets, each labelled with the queue it belongs
 to (billing, technical, account, shipping, refund, feature_request), in the prompt/completion JSONL form that
 Bedrock uses for other models. The records were written for this project by
-:mod:`haiku_finetune.data.generate_support_tickets` from templates; they describe no real person or order.
+`haiku_finetune.data.generate_support_tickets` from templates; they describe no real person or order.
 Convert them to the Messages format with ``haiku-finetune convert prompt-completion`` or
-``DatasetBuilder.from_prompt_completion`` (adding :data:`SYSTEM_PROMPT` as the system prompt).
+``DatasetBuilder.from_prompt_completion`` (adding `SYSTEM_PROMPT` as the system prompt).
 """
 
 from __future__ import annotations

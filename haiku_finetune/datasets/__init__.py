@@ -1,6 +1,7 @@
 """The dataset toolkit: validate, convert, count and build Claude 3 Haiku fine-tuning data, locally and fast.
 
-Everything here works offline except :class:`BedrockTokenCounter`, which asks bedrock-runtime for exact counts.
+Everything here works offline except [`BedrockTokenCounter`][haiku_finetune.datasets.BedrockTokenCounter], which asks
+bedrock-runtime for exact counts.
 """
 
 from ._limits import (

@@ -1,6 +1,6 @@
 """Limits Bedrock sets on fine-tuning data for the default base model, read from its profile.
 
-The values live in :mod:`haiku_finetune.base_models` (``DEFAULT_BASE_MODEL.limits``, Claude 3 Haiku's documented
+The values live in `haiku_finetune.base_models` (``DEFAULT_BASE_MODEL.limits``, Claude 3 Haiku's documented
 limits); these names stay for the modules that import them. Code that handles another base model reads
 ``profile.limits`` instead. This module only re-states the profile: it holds no number of its own.
 """

@@ -1,8 +1,8 @@
 """Reading JSON Lines in bounded memory: an over-long line is skipped, never held.
 
 Lines are read with ``readline(limit)`` (C speed, like iterating over the file, but bounded). No line longer
-than :data:`MAX_LINE_BYTES` is ever held in memory: the reader skips to its newline and reports it as a
-:class:`LongLine`, and when :data:`MAX_SKIP_BYTES` go by without a newline (``/dev/zero`` piped in, a binary
+than `MAX_LINE_BYTES` is ever held in memory: the reader skips to its newline and reports it as a
+`LongLine`, and when `MAX_SKIP_BYTES` go by without a newline (``/dev/zero`` piped in, a binary
 file) it stops reading altogether. So memory stays within a few MiB, and the time for any input is bounded by
 what it takes to read ``MAX_SKIP_BYTES`` past the last newline.
 
@@ -36,11 +36,11 @@ _SKIP_CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class LongLine:
-    """A line over :data:`MAX_LINE_BYTES`, skipped.
+    """A line over `MAX_LINE_BYTES`, skipped.
 
     Attributes:
         size: Bytes skipped (the whole line when ``stopped`` is false, else as far as reading went).
-        stopped: True when no newline came within :data:`MAX_SKIP_BYTES` and reading stopped there.
+        stopped: True when no newline came within `MAX_SKIP_BYTES` and reading stopped there.
     """
 
     size: int
@@ -76,9 +76,9 @@ def skip_long_line(readline: Callable[[int], bytes], already: int) -> LongLine:
 
 
 def lines(stream: BinaryIO) -> Iterator[bytes | LongLine]:
-    """Yield the lines of ``stream`` (with their newline), a :class:`LongLine` in place of each over-long one.
+    """Yield the lines of ``stream`` (with their newline), a `LongLine` in place of each over-long one.
 
-    Reading stops after a :class:`LongLine` with ``stopped`` set.
+    Reading stops after a `LongLine` with ``stopped`` set.
     """
     readline = stream.readline
     while raw := readline(READ_LIMIT):

@@ -85,7 +85,8 @@ class DatasetBuilder:
         Raises:
             FileNotFoundError: No such file.
             DatasetValidationError: Lines that are not JSON objects (listed with their numbers). Records that
-                parse but break the rules load fine: :meth:`validate` reports them.
+                parse but break the rules load fine:
+                [`validate`][haiku_finetune.datasets.builder.DatasetBuilder.validate] reports them.
         """
         problems: list[ValidationIssue] = []
         records: list[Record] = []
@@ -177,7 +178,8 @@ class DatasetBuilder:
         return len(self._records)
 
     def __iter__(self) -> Iterator[Record]:
-        """Yield the records themselves (do not mutate them; use :attr:`records` for copies)."""
+        """Yield the records themselves (do not mutate them; use
+        [`records`][haiku_finetune.datasets.builder.DatasetBuilder.records] for copies)."""
         return iter(self._records)
 
     @property
@@ -195,7 +197,8 @@ class DatasetBuilder:
         return b"".join(orjson.dumps(r) + b"\n" for r in self._records)
 
     def sha256(self) -> str:
-        """SHA-256 of the written form (what :meth:`write` writes and manifests record)."""
+        """SHA-256 of the written form (what [`write`][haiku_finetune.datasets.builder.DatasetBuilder.write] writes and
+        manifests record)."""
         return hashlib.sha256(self.to_jsonl_bytes()).hexdigest()
 
     def validate(
@@ -277,7 +280,8 @@ class DatasetBuilder:
         seed: int = 0,
         inputs: Iterable[str | os.PathLike[str]] = (),
     ) -> tuple[DatasetBuilder, DatasetBuilder]:
-        """Split (as :meth:`split`) and write both files, all or nothing.
+        """Split (as [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split]) and write both files, all or
+        nothing.
 
         Both parts must be usable as they are: each needs at least 32 records (Bedrock's minimum for training
         and for validation data), and each is validated before anything is written. Both files are written to
@@ -286,9 +290,9 @@ class DatasetBuilder:
         Args:
             train_path: Where to write the training part.
             validation_path: Where to write the validation part.
-            validation_fraction: As :meth:`split`.
-            validation_size: As :meth:`split`.
-            seed: As :meth:`split`.
+            validation_fraction: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
+            validation_size: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
+            seed: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
             inputs: Files the records came from: an output that is one of them is refused.
 
         Returns:

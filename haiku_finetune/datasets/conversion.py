@@ -2,7 +2,7 @@
 
 Every converter streams its input, reports each bad input line with its number instead of stopping, and
 writes its output atomically (a temporary file, then a rename). The converted records are not validated here:
-run :func:`~haiku_finetune.datasets.validate_file` on the result (the CLI does).
+run [`validate_file`][haiku_finetune.datasets.validate_file] on the result (the CLI does).
 """
 
 from __future__ import annotations
@@ -205,7 +205,8 @@ def convert_prompt_completion(
         completion_key: The input key holding the completion.
 
     Returns:
-        A :class:`ConversionResult`; bad input lines are listed in ``errors`` and skipped.
+        A [`ConversionResult`][haiku_finetune.datasets.conversion.ConversionResult]; bad input lines are listed in
+        ``errors`` and skipped.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -224,7 +225,8 @@ def convert_prompt_completion(
 def convert_openai_chat(
     source: str | os.PathLike[str], destination: str | os.PathLike[str], *, drop_unsupported: bool = False
 ) -> ConversionResult:
-    """Convert OpenAI chat fine-tuning JSONL into Messages JSONL (see :func:`openai_chat_record`)."""
+    """Convert OpenAI chat fine-tuning JSONL into Messages JSONL (see
+    [`openai_chat_record`][haiku_finetune.datasets.conversion.openai_chat_record])."""
     return _convert_jsonl(source, destination, lambda data: openai_chat_record(data, drop_unsupported=drop_unsupported))
 
 
@@ -253,7 +255,8 @@ def convert_csv(
         system: A system prompt for every row (used where ``system_column`` is empty or absent).
 
     Returns:
-        A :class:`ConversionResult`; each bad row is listed in ``errors`` with the line it starts on, and
+        A [`ConversionResult`][haiku_finetune.datasets.conversion.ConversionResult]; each bad row is listed in
+        ``errors`` with the line it starts on, and
         skipped. A header without the columns (or one that cannot be read) writes nothing.
 
     Raises:

@@ -183,7 +183,8 @@ class ValidationReport:
         return not self.errors and not self.omitted_errors
 
     def raise_for_errors(self) -> None:
-        """Raise :class:`~haiku_finetune.errors.DatasetValidationError` listing the errors, if there are any."""
+        """Raise [`DatasetValidationError`][haiku_finetune.errors.DatasetValidationError] listing the errors, if there
+        are any."""
         if self.ok:
             return
         raise DatasetValidationError(
@@ -249,7 +250,8 @@ class FilesValidationReport:
         return self.train.ok and (self.validation is None or self.validation.ok) and not self.cross_errors
 
     def raise_for_errors(self) -> None:
-        """Raise :class:`~haiku_finetune.errors.DatasetValidationError` listing every error, if any."""
+        """Raise [`DatasetValidationError`][haiku_finetune.errors.DatasetValidationError] listing every error, if
+        any."""
         if self.ok:
             return
         parts = []

@@ -63,13 +63,16 @@ def estimate_record_tokens(record: Mapping[str, Any]) -> int:
 class TokenCounter(Protocol):
     """Counts the tokens of a training record (system prompt plus all messages).
 
-    Only :meth:`count` is required. A counter may also say whether the count it just returned is exact, so that
+    Only [`count`][haiku_finetune.datasets.tokens.TokenCounter.count] is required. A counter may also say whether the
+    count it just returned is exact, so that
     reports never pass an estimate off as an exact count:
 
-    - ``last_count_exact: bool``, read right after each :meth:`count` call (it may change from call to call:
-      :class:`BedrockTokenCounter` sets it to False whenever it falls back to the estimate); else
+    - ``last_count_exact: bool``, read right after each [`count`][haiku_finetune.datasets.tokens.TokenCounter.count]
+      call (it may change from call to call:
+      [`BedrockTokenCounter`][haiku_finetune.datasets.tokens.BedrockTokenCounter] sets it to False whenever it falls
+      back to the estimate); else
     - ``exact: bool``, for a counter whose counts are always exact or always estimates
-      (:class:`EstimateTokenCounter` has ``exact = False``).
+      ([`EstimateTokenCounter`][haiku_finetune.datasets.tokens.EstimateTokenCounter] has ``exact = False``).
 
     A counter with neither attribute is taken to count exactly (a tokenizer you bring is trusted).
     """
@@ -80,7 +83,8 @@ class TokenCounter(Protocol):
 
 
 def counted_exactly(counter: object) -> bool:
-    """Whether ``counter``'s last count was exact, by the rules in :class:`TokenCounter`."""
+    """Whether ``counter``'s last count was exact, by the rules in
+    [`TokenCounter`][haiku_finetune.datasets.tokens.TokenCounter]."""
     flag = getattr(counter, "last_count_exact", None)
     if flag is None:
         flag = getattr(counter, "exact", True)
@@ -88,7 +92,8 @@ def counted_exactly(counter: object) -> bool:
 
 
 class EstimateTokenCounter:
-    """The default counter: :func:`estimate_record_tokens`, no I/O."""
+    """The default counter: [`estimate_record_tokens`][haiku_finetune.datasets.tokens.estimate_record_tokens], no
+    I/O."""
 
     exact = False
 
@@ -108,17 +113,18 @@ class BedrockTokenCounter:
 
     Counting never raises because of the service; it falls back to the (high-erring) estimate instead:
 
-    - **for good**, logging it once and keeping the reason in :attr:`fallback_reason`, when CountTokens cannot
+    - **for good**, logging it once and keeping the reason in `fallback_reason`, when CountTokens cannot
       be used at all: the service refuses the model or the caller (``AccessDeniedException``,
       ``ResourceNotFoundException``, an unknown operation, or a ``ValidationException`` before any count has
       succeeded: once one has, the model is accepted, so a later one is about its record), the endpoint cannot
-      be reached (:class:`~haiku_finetune.errors.ConnectionFailedError`), there are no credentials, or the
+      be reached ([`ConnectionFailedError`][haiku_finetune.errors.ConnectionFailedError]), there are no credentials, or
+      the
       installed botocore does not know the operation;
     - **for that record only**, logging a warning, on any other service error (throttling or a 5xx that
       outlasted the transport's retries, a ``ValidationException`` about one record); after 3 such failures
       in a row it falls back for good, as above, rather than go through the retries again for every record.
 
-    :attr:`last_count_exact` says whether the count just returned came from the service; the validator reads
+    `last_count_exact` says whether the count just returned came from the service; the validator reads
     it, so a fallback is never reported as an exact count.
 
     Args:

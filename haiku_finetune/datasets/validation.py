@@ -101,12 +101,14 @@ def validate_file(
         split: ``"train"`` or ``"validation"`` (their record and size limits differ).
         max_issues: List at most this many issues; the rest are counted (``omitted_errors``/``_warnings``).
         token_counter: Counts tokens exactly for records the estimate puts near the 32,000-token limit
-            (e.g. :class:`~haiku_finetune.datasets.BedrockTokenCounter`); default: the estimate alone. Records
+            (e.g. [`BedrockTokenCounter`][haiku_finetune.datasets.BedrockTokenCounter]); default: the estimate alone.
+            Records
             that already fail another rule are not sent to it. Each issue says whether its count was exact
-            (see :class:`~haiku_finetune.datasets.TokenCounter` for how a counter says so).
+            (see [`TokenCounter`][haiku_finetune.datasets.TokenCounter] for how a counter says so).
 
     Returns:
-        A :class:`ValidationReport` listing every problem with its line number. ``duplicate_record`` compares
+        A [`ValidationReport`][haiku_finetune.datasets.validation.ValidationReport] listing every problem with its line
+        number. ``duplicate_record`` compares
         each record with the first 10,000 records only (a longer file fails ``too_many_records`` anyway), so
         memory stays bounded however many records the file has.
 
@@ -115,7 +117,8 @@ def validate_file(
         PermissionError: The path cannot be read.
         IsADirectoryError: The path is a directory.
         UnsafePathError: The path is a FIFO, a device or a socket (checked with ``os.stat``, never opened: pass
-            an open stream to :func:`validate_stream` to read one, e.g. stdin).
+            an open stream to [`validate_stream`][haiku_finetune.datasets.validation.validate_stream] to read one, e.g.
+            stdin).
         ValueError: ``split`` or ``max_issues`` is not valid.
     """
     report, _, _ = _validate(source, split=split, max_issues=max_issues, token_counter=token_counter, keep_hashes=False)
@@ -132,11 +135,11 @@ def validate_stream(
     """Validate JSON Lines read from an open binary stream (``sys.stdin.buffer``, a pipe, a socket file).
 
     The stream is read to its end (or until reading stops, below) and not closed. Memory stays bounded
-    whatever arrives: no line over :data:`MAX_LINE_BYTES` (4 MiB) is held (it is reported ``line_too_long``
+    whatever arrives: no line over `MAX_LINE_BYTES` (4 MiB) is held (it is reported ``line_too_long``
     and skipped), and after 64 MiB with no newline reading stops with a ``line_too_long`` error, so even
     ``/dev/zero`` ends promptly.
 
-    Args and returns as :func:`validate_file`.
+    Args and returns as [`validate_file`][haiku_finetune.datasets.validation.validate_file].
 
     Raises:
         TypeError: ``stream`` is a text stream (open it with ``"rb"``, or use ``sys.stdin.buffer``).
@@ -157,7 +160,7 @@ def validate_files(
     ``validation_overlap`` (a validation record that is also in training, a warning: it inflates the
     validation score). Overlap compares the first 10,000 records of each file, the most a valid pair can have.
 
-    Args and raises as :func:`validate_file`.
+    Args and raises as [`validate_file`][haiku_finetune.datasets.validation.validate_file].
     """
     train_report, first_train_line, _ = _validate(
         train, split="train", max_issues=max_issues, token_counter=token_counter, keep_hashes=False
@@ -201,7 +204,7 @@ def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
 
     Never raises for any JSON value (``[]``, ``"x"``, ``None``, ``5``, nested junk): whatever is not a valid
     record comes back as issues. A parsed value cannot show duplicate keys (the parser already dropped them):
-    :func:`validate_file` checks those on the raw line.
+    [`validate_file`][haiku_finetune.datasets.validation.validate_file] checks those on the raw line.
 
     Args:
         record: The parsed JSON value.

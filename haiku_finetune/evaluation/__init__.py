@@ -2,8 +2,9 @@
 
 ``evaluate(models, data, scorers=[...])`` sends every test prompt to every model (call by call through
 ``FineTunedModel.batch``, or as a Bedrock batch-inference job), scores each output against the reference and
-returns an :class:`EvaluationReport` with per-model summaries, per-example rows and paired comparisons.
-:class:`EvaluationJob` runs Bedrock's own model evaluation jobs (automatic metrics or a judge model) and reads
+returns an [`EvaluationReport`][haiku_finetune.evaluation.EvaluationReport] with per-model summaries, per-example rows
+and paired comparisons.
+`EvaluationJob` runs Bedrock's own model evaluation jobs (automatic metrics or a judge model) and reads
 their scores into the same report.
 """
 

@@ -6,11 +6,12 @@ input JSON Lines (``{"recordId", "modelInput"}``) to S3; ``CreateModelInvocation
 ``GetModelInvocationJob`` is polled through the shared wait loop on the transport's clock; and the service's
 output file ``<output prefix>/<jobId>/<input name>.out`` is read back and parsed with
 ``Completion.from_body``, as call-by-call replies are. The create survives a lost answer, a taken name and an
-interrupt (:func:`_create_job`): the job is found by name and client token, never made twice.
+interrupt (`_create_job`): the job is found by name and client token, never made twice.
 
-Every AWS call goes through :class:`~haiku_finetune.BedrockTransport`. This module knows nothing about
+Every AWS call goes through [`BedrockTransport`][haiku_finetune.BedrockTransport]. This module knows nothing about
 scoring. Not confirmed here: the service's minimum number of records per job and which custom models it
-accepts (a fine-tune is sent as its custom-model ARN, see :func:`batch_model_id`); check the Bedrock quotas
+accepts (a fine-tune is sent as its custom-model ARN, see
+[`batch_model_id`][haiku_finetune.evaluation.batch_inference.batch_model_id]); check the Bedrock quotas
 for your account (the call fails with a validation error otherwise).
 """
 
@@ -373,8 +374,8 @@ def read_batch_results(
         transport: The transport to use.
 
     Returns:
-        For each request, the parsed :class:`~haiku_finetune.model.Completion` (``latency`` 0: the batch
-        output has no per-record timing), or the :class:`~haiku_finetune.errors.ServiceError` the service
+        For each request, the parsed [`Completion`][haiku_finetune.model.Completion] (``latency`` 0: the batch
+        output has no per-record timing), or the [`ServiceError`][haiku_finetune.errors.ServiceError] the service
         recorded for that record (or one saying the record is missing from the output).
 
     Raises:

@@ -4,7 +4,8 @@ Two engines give the same answers (both send the bodies ``FineTunedModel.request
 
 * ``"invoke"`` (default) — call by call through ``FineTunedModel.batch`` (thread pool, retries, per-call
   latency). Right for test sets up to a few thousand examples.
-* ``"batch"`` — one Bedrock batch-inference job per model (:mod:`.batch_inference`): requests go to S3,
+* ``"batch"`` — one Bedrock batch-inference job per model
+([`batch_inference`][haiku_finetune.evaluation.batch_inference]): requests go to S3,
   the service runs them, results are read back. For large test sets; no per-call latency.
 
 A failed call does not stop the evaluation: the example gets an error and no scores for that model, and

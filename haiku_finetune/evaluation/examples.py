@@ -2,7 +2,7 @@
 
 A test record has the same shape as a training record (``{"system"?, "messages": [...]}``). Its final
 assistant message is the *reference*; everything before it, with the system prompt, is the *prompt* sent to
-each model. This module reads JSON Lines files, :class:`~haiku_finetune.datasets.DatasetBuilder` objects (or
+each model. This module reads JSON Lines files, [`DatasetBuilder`][haiku_finetune.datasets.DatasetBuilder] objects (or
 anything with a ``records`` list) and plain record dicts. It does no network I/O and imports no extras.
 """
 

@@ -5,12 +5,12 @@
 ``CreateEvaluationJob``: automatic metrics (``Builtin.Accuracy``, ``Builtin.Robustness``, ``Builtin.Toxicity``)
 or a judge model (``Builtin.Correctness``, ``Builtin.Helpfulness``, ...), on a model Bedrock invokes (a
 deployment's Provisioned Throughput ARN, a foundation model) or on responses the library already has (an
-:class:`~haiku_finetune.evaluation.EvaluationReport`, e.g. from the batch engine). :meth:`EvaluationJob.wait`
-polls ``GetEvaluationJob`` through the shared wait loop on the transport's clock; :meth:`EvaluationJob.report`
+[`EvaluationReport`][haiku_finetune.evaluation.EvaluationReport], e.g. from the batch engine). `EvaluationJob.wait`
+polls ``GetEvaluationJob`` through the shared wait loop on the transport's clock; `EvaluationJob.report`
 reads the ``*_output.jsonl`` result files back into an ``EvaluationReport``, alone or beside the scores of a
 local evaluation, so the paired significance test compares models under the service's metrics too.
 
-Every AWS call goes through :class:`~haiku_finetune.BedrockTransport`; a job carries the transport it was
+Every AWS call goes through [`BedrockTransport`][haiku_finetune.BedrockTransport]; a job carries the transport it was
 made with. This module does no scoring of its own. What is and is not confirmed about the service (output
 layout, record format, judge models, limits) is in ``docs/evaluation-jobs.md``.
 """
@@ -105,8 +105,8 @@ class EvaluationRecord:
 class EvaluationJob:
     """A Bedrock model evaluation job (``CreateEvaluationJob``).
 
-    Make one with :meth:`create`, or get existing ones with :meth:`attach` or :meth:`list`. Its state is what
-    the last :meth:`refresh` saw; :meth:`wait` refreshes until the job ends.
+    Make one with `create`, or get existing ones with `attach` or `list`. Its state is what
+    the last `refresh` saw; `wait` refreshes until the job ends.
 
     Args:
         description: A ``GetEvaluationJob`` response (or a list summary; the rest is fetched on first use).
@@ -159,16 +159,20 @@ class EvaluationJob:
         already there: Bedrock only scores them).
 
         Args:
-            data: The test set: a JSONL path, records, a ``DatasetBuilder`` or :class:`Example` objects; ``None``
+            data: The test set: a JSONL path, records, a ``DatasetBuilder`` or
+                [`Example`][haiku_finetune.evaluation.managed.Example] objects; ``None``
                 with a ``responses`` report: its rows are the test set.
             metrics: Metric names, e.g. ``["Builtin.Accuracy"]`` or, with ``evaluator_model``,
                 ``["Builtin.Correctness", "Builtin.Helpfulness"]`` (1 to 25).
             staging_uri: An S3 folder for the dataset (``<staging>/<job name>/dataset.jsonl``) and the results
                 (``<staging>/<job name>/output/``).
             role_arn: A service role Bedrock assumes to read the dataset, invoke the model and write results.
-            model: The model to evaluate: a :class:`~haiku_finetune.ProvisionedDeployment` (its PT ARN), a
-                :class:`~haiku_finetune.FineTunedModel`, or a model id / ARN string.
-            responses: Precomputed responses: an :class:`EvaluationReport` (``response_model`` names which of
+            model: The model to evaluate: a [`ProvisionedDeployment`][haiku_finetune.ProvisionedDeployment] (its PT
+                ARN), a
+                [`FineTunedModel`][haiku_finetune.FineTunedModel], or a model id / ARN string.
+            responses: Precomputed responses: an
+                [`EvaluationReport`][haiku_finetune.evaluation.managed.EvaluationReport] (``response_model`` names which
+                of
                 its models; default its only one), or one response per example (``None``: no response; that
                 example is left out of the dataset).
             response_model: Which model of the ``responses`` report to send.
@@ -494,11 +498,11 @@ class EvaluationJob:
         return records
 
     def report(self, *, into: EvaluationReport | None = None, model: str | None = None) -> EvaluationReport:
-        """Return the job's scores as an :class:`EvaluationReport`.
+        """Return the job's scores as an [`EvaluationReport`][haiku_finetune.evaluation.managed.EvaluationReport].
 
         Each requested metric becomes a scorer of that name (``Builtin.Correctness``). Alone, the report has
-        one model (``model``, default :attr:`label`) and one row per result record. With ``into``, the scores
-        are added to a copy of that report (e.g. a local :func:`~haiku_finetune.evaluation.evaluate` of the
+        one model (``model``, default `label`) and one row per result record. With ``into``, the scores
+        are added to a copy of that report (e.g. a local [`evaluate`][haiku_finetune.evaluation.evaluate] of the
         same test set): to ``model``'s outputs when it is one of its models (its texts are kept), else as a
         new model; rows are matched by prompt and reference. Then ``report.compare(a, b)`` runs the paired
         test under the service's metrics beside the local scorers.

@@ -2,7 +2,8 @@
 
 The report is plain data (pydantic rows) plus arithmetic: summaries (each scorer's mean with a bootstrap
 interval, latency p50/p95, tokens, cost when prices were given) are computed on first use and cached;
-:meth:`EvaluationReport.compare` runs the paired statistics of :mod:`.stats`. It renders as Markdown and as
+[`EvaluationReport.compare`][haiku_finetune.evaluation.report.EvaluationReport.compare] runs the paired statistics of
+[`stats`][haiku_finetune.evaluation.stats]. It renders as Markdown and as
 HTML (for notebooks), converts to a pandas DataFrame (the ``pandas`` extra, imported lazily) and saves to a
 directory atomically. It makes no AWS calls.
 """
@@ -122,7 +123,7 @@ class ModelSummary(BaseModel):
         model_id: The Bedrock model id or ARN.
         examples: Examples evaluated.
         errors: Examples where the model call failed.
-        scores: Each scorer's :class:`ScoreSummary`, by scorer name.
+        scores: Each scorer's [`ScoreSummary`][haiku_finetune.evaluation.report.ScoreSummary], by scorer name.
         latency_p50: Median call latency in seconds (``None`` without timings, e.g. batch inference).
         latency_p95: 95th-percentile call latency in seconds.
         input_tokens: Prompt tokens over all examples.
@@ -147,7 +148,8 @@ class ModelSummary(BaseModel):
 
 
 class Comparison(BaseModel):
-    """Two models compared under every scorer (see :func:`~haiku_finetune.evaluation.stats.paired_comparison`).
+    """Two models compared under every scorer (see
+    [`paired_comparison`][haiku_finetune.evaluation.stats.paired_comparison]).
 
     Attributes:
         a: The first model.
@@ -189,7 +191,7 @@ class Comparison(BaseModel):
 
 
 class EvaluationReport:
-    """The result of :func:`~haiku_finetune.evaluation.evaluate`.
+    """The result of [`evaluate`][haiku_finetune.evaluation.evaluate].
 
     Args:
         rows: One row per example, with every model's output and scores.
@@ -197,7 +199,7 @@ class EvaluationReport:
         scorers: Scorer names in order.
         aggregates: Set-level scorer figures, ``{model: {scorer: {...}}}``.
         engine: ``"invoke"`` (call by call) or ``"batch"`` (Bedrock batch inference).
-        pricing: Prices to compute invocation cost with: one :class:`~haiku_finetune.pricing.Pricing` for
+        pricing: Prices to compute invocation cost with: one [`Pricing`][haiku_finetune.pricing.Pricing] for
             every model, or one per model name (models left out get no cost).
         confidence: Coverage of the bootstrap intervals (default 0.95).
         resamples: Bootstrap resamples (and permutation-test draws) for intervals and comparisons.
@@ -254,7 +256,8 @@ class EvaluationReport:
 
     @cached_property
     def summary(self) -> dict[str, ModelSummary]:
-        """Each model's :class:`ModelSummary`, by model name (computed once)."""
+        """Each model's [`ModelSummary`][haiku_finetune.evaluation.report.ModelSummary], by model name (computed
+        once)."""
         return {model: self._summarize(model) for model in self.models}
 
     def _summarize(self, model: str) -> ModelSummary:
@@ -302,7 +305,8 @@ class EvaluationReport:
 
         Wins/ties/losses count the examples where ``a`` scored above/equal to/below ``b``; the mean
         difference gets a paired-bootstrap interval; significance comes from a two-sided paired sign-flip
-        permutation test at level ``alpha`` (see :mod:`haiku_finetune.evaluation.stats`). Examples where
+        permutation test at level ``alpha`` (see [`haiku_finetune.evaluation.stats`][haiku_finetune.evaluation.stats]).
+        Examples where
         either model has no score are dropped from that scorer's comparison.
 
         Args:
@@ -405,7 +409,8 @@ class EvaluationReport:
     def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
         """Plot each scorer's mean per model with its bootstrap interval, one group of bars per scorer.
 
-        Like :meth:`haiku_finetune.metrics.TrainingMetrics.plot`: matplotlib's Agg canvas (no window, the
+        Like [`haiku_finetune.metrics.TrainingMetrics.plot`][haiku_finetune.metrics.TrainingMetrics.plot]: matplotlib's
+        Agg canvas (no window, the
         global backend left alone), and in Jupyter the figure shows itself inline once.
 
         Args:
@@ -543,7 +548,7 @@ class EvaluationReport:
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> EvaluationReport:
-        """Read a report written by :meth:`save`.
+        """Read a report written by [`save`][haiku_finetune.evaluation.report.EvaluationReport.save].
 
         Raises:
             FileNotFoundError: A file is missing.

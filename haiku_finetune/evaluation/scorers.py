@@ -1,14 +1,21 @@
 """Scorers: how one model output is judged against its reference.
 
-Every scorer turns ``(output, reference)`` into a :class:`Score` — a number (``None`` when the output could
+Every scorer turns ``(output, reference)`` into a [`Score`][haiku_finetune.evaluation.scorers.Score] — a number
+(``None`` when the output could
 not be scored) plus details kept in the report. Scorers that need the whole set (label accuracy's confusion
-matrix) also implement :meth:`Scorer.aggregate`; scorers that call a model (:class:`LlmJudge`) override
-:meth:`Scorer.score_many` to batch their calls. Pure scorers do no I/O; ``jsonschema`` (the ``eval`` extra)
-is imported only when a :class:`JsonSchema` scorer is built.
+matrix) also implement [`Scorer.aggregate`][haiku_finetune.evaluation.scorers.Scorer.aggregate]; scorers that call a
+model ([`LlmJudge`][haiku_finetune.evaluation.scorers.LlmJudge]) override
+[`Scorer.score_many`][haiku_finetune.evaluation.scorers.Scorer.score_many] to batch their calls. Pure scorers do no I/O;
+``jsonschema`` (the ``eval`` extra)
+is imported only when a [`JsonSchema`][haiku_finetune.evaluation.scorers.JsonSchema] scorer is built.
 
-Built in: :class:`ExactMatch`, :class:`LabelAccuracy`, :class:`RougeL`, :class:`JsonValid`,
-:class:`JsonSchema`, :class:`Regex`, :class:`Contains`, :class:`FunctionScorer` (any callable) and
-:class:`LlmJudge`.
+Built in: [`ExactMatch`][haiku_finetune.evaluation.scorers.ExactMatch],
+[`LabelAccuracy`][haiku_finetune.evaluation.scorers.LabelAccuracy],
+[`RougeL`][haiku_finetune.evaluation.scorers.RougeL], [`JsonValid`][haiku_finetune.evaluation.scorers.JsonValid],
+[`JsonSchema`][haiku_finetune.evaluation.scorers.JsonSchema], [`Regex`][haiku_finetune.evaluation.scorers.Regex],
+[`Contains`][haiku_finetune.evaluation.scorers.Contains],
+[`FunctionScorer`][haiku_finetune.evaluation.scorers.FunctionScorer] (any callable) and
+[`LlmJudge`][haiku_finetune.evaluation.scorers.LlmJudge].
 """
 
 from __future__ import annotations
@@ -80,8 +87,10 @@ class ScoringItem:
 class Scorer:
     """Base class of scorers.
 
-    A subclass implements :meth:`score` (one output against one reference); it may override
-    :meth:`score_many` to score a whole list at once (e.g. to batch model calls) and :meth:`aggregate` to add
+    A subclass implements [`score`][haiku_finetune.evaluation.scorers.Scorer.score] (one output against one reference);
+    it may override
+    [`score_many`][haiku_finetune.evaluation.scorers.Scorer.score_many] to score a whole list at once (e.g. to batch
+    model calls) and [`aggregate`][haiku_finetune.evaluation.scorers.Scorer.aggregate] to add
     set-level figures to the report.
 
     Attributes:
@@ -95,7 +104,8 @@ class Scorer:
         raise NotImplementedError(f"{type(self).__name__} must implement score() or score_many()")
 
     def score_many(self, items: Sequence[ScoringItem]) -> list[Score]:
-        """Score many outputs, in order. The default calls :meth:`score` for each."""
+        """Score many outputs, in order. The default calls [`score`][haiku_finetune.evaluation.scorers.Scorer.score] for
+        each."""
         return [self.score(item.output, item.reference) for item in items]
 
     def aggregate(self, items: Sequence[ScoringItem], scores: Sequence[Score]) -> dict[str, Any]:
@@ -191,10 +201,13 @@ class LabelAccuracy(Scorer):
     Output and reference are normalized (case, surrounding whitespace and trailing ``.``/``!`` ignored) and
     compared. An output that is not one of the labels is predicted as ``"(other)"`` and counts as wrong; the
     confusion matrix then has one ``"(other)"`` column (not one column per free-text reply). The labels are
-    ``labels`` when given, else the labels the references contain (collapsed in :meth:`aggregate`, which sees
-    them all; a single :meth:`score` compares with its own reference only).
+    ``labels`` when given, else the labels the references contain (collapsed in
+    [`aggregate`][haiku_finetune.evaluation.scorers.LabelAccuracy.aggregate], which sees
+    them all; a single [`score`][haiku_finetune.evaluation.scorers.LabelAccuracy.score] compares with its own reference
+    only).
 
-    The per-example value is 1.0 (correct) or 0.0. :meth:`aggregate` adds ``accuracy``, ``labels``,
+    The per-example value is 1.0 (correct) or 0.0.
+    [`aggregate`][haiku_finetune.evaluation.scorers.LabelAccuracy.aggregate] adds ``accuracy``, ``labels``,
     ``per_label`` (``{label: {"precision", "recall", "f1", "support"}}``), ``macro_f1`` and
     ``confusion_matrix`` (``{reference label: {predicted label: count}}``). Precision of a label never
     predicted is ``None`` (undefined), as is F1 then.
@@ -503,7 +516,8 @@ class Contains(Scorer):
 class FunctionScorer(Scorer):
     """A scorer from any function ``fn(output, reference)``.
 
-    The function may return a number, a bool (True = 1.0), ``None`` (not scorable) or a :class:`Score`.
+    The function may return a number, a bool (True = 1.0), ``None`` (not scorable) or a
+    [`Score`][haiku_finetune.evaluation.scorers.Score].
 
     Args:
         fn: The scoring function.
@@ -519,7 +533,7 @@ class FunctionScorer(Scorer):
             self.name = "function"
 
     def score(self, output: str, reference: str) -> Score:
-        """Call the function and coerce its result to a :class:`Score`."""
+        """Call the function and coerce its result to a [`Score`][haiku_finetune.evaluation.scorers.Score]."""
         result = self._fn(output, reference)
         if isinstance(result, Score):
             return result
@@ -533,7 +547,8 @@ class FunctionScorer(Scorer):
 
 
 def as_scorer(scorer: Scorer | Callable[[str, str], float | bool | Score | None]) -> Scorer:
-    """Return ``scorer`` itself, or a :class:`FunctionScorer` around a plain function."""
+    """Return ``scorer`` itself, or a [`FunctionScorer`][haiku_finetune.evaluation.scorers.FunctionScorer] around a
+    plain function."""
     if isinstance(scorer, Scorer):
         return scorer
     if callable(scorer):
@@ -656,7 +671,8 @@ class LlmJudge(Scorer):
         )
 
     def score(self, output: str, reference: str) -> Score:
-        """Judge one output (without the conversation; prefer :meth:`score_many`)."""
+        """Judge one output (without the conversation; prefer
+        [`score_many`][haiku_finetune.evaluation.scorers.LlmJudge.score_many])."""
         example = Example(id="0", messages=({"role": "user", "content": "(not given)"},), reference=reference)
         return self.score_many([ScoringItem(example, output)])[0]
 

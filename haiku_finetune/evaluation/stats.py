@@ -3,12 +3,15 @@
 Everything here is pure, deterministic and standard-library only (no numpy): the same inputs and seed give
 the same numbers on every machine.
 
-* :func:`bootstrap_ci` — percentile bootstrap interval of a mean (default 95 %, 2,000 resamples, seed 0).
-* :func:`percentile` — linear interpolation between order statistics (numpy's default method).
-* :func:`paired_comparison` — two models scored on the same examples: win/tie/loss counts, the mean
+* [`bootstrap_ci`][haiku_finetune.evaluation.stats.bootstrap_ci] — percentile bootstrap interval of a mean (default 95
+%, 2,000 resamples, seed 0).
+* [`percentile`][haiku_finetune.evaluation.stats.percentile] — linear interpolation between order statistics (numpy's
+default method).
+* [`paired_comparison`][haiku_finetune.evaluation.stats.paired_comparison] — two models scored on the same examples:
+win/tie/loss counts, the mean
   difference with a paired-bootstrap interval, and significance by a **two-sided paired sign-flip
   permutation test** on the per-example differences (exact enumeration when at most
-  :data:`EXACT_PERMUTATION_LIMIT` differences are non-zero, else a seeded Monte Carlo estimate with
+  `EXACT_PERMUTATION_LIMIT` differences are non-zero, else a seeded Monte Carlo estimate with
   ``resamples`` draws and the usual +1 correction). The exact two-sided **sign test** p-value on wins vs
   losses is reported alongside, for reference only.
 """
@@ -129,7 +132,7 @@ def permutation_test(differences: Sequence[float], *, resamples: int = 5000, see
 
     The statistic is ``|sum of differences|``. Under the null hypothesis (the two models are exchangeable on
     each example) every difference is equally likely to have either sign. With at most
-    :data:`EXACT_PERMUTATION_LIMIT` non-zero differences every sign pattern is enumerated (an exact
+    `EXACT_PERMUTATION_LIMIT` non-zero differences every sign pattern is enumerated (an exact
     p-value); otherwise ``resamples`` random sign patterns from ``random.Random(seed)`` estimate it as
     ``(1 + extreme) / (1 + resamples)``, which never returns 0.
 

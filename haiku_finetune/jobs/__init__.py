@@ -1,8 +1,9 @@
 """Customization jobs: plan (preflight + estimate), create, wait, attach, stop, read metrics, keep a manifest.
 
-The pieces: :mod:`.job` (:class:`CustomizationJob`), :mod:`.plan` (:class:`JobPlan`, the checks, the
-estimate), :mod:`._spec` (:class:`JobSpec`, names), :mod:`._staging` and :mod:`._submit` (content-addressed
-staging, the create that survives a lost answer), :mod:`.manifest`. This package module only hands names on.
+The pieces: `job` ([`CustomizationJob`][haiku_finetune.jobs.CustomizationJob]), `plan`
+([`JobPlan`][haiku_finetune.jobs.JobPlan], the checks, the
+estimate), `_spec` ([`JobSpec`][haiku_finetune.jobs.JobSpec], names), `_staging` and `_submit` (content-addressed
+staging, the create that survives a lost answer), `manifest`. This package module only hands names on.
 """
 
 from __future__ import annotations

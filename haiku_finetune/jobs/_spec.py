@@ -1,8 +1,10 @@
-"""What a job is made from: :class:`JobSpec` (the arguments of ``plan()`` and ``create()``), name rules, and the
+"""What a job is made from: [`JobSpec`][haiku_finetune.jobs._spec.JobSpec] (the arguments of ``plan()`` and
+``create()``), name rules, and the
 normalized form the planner and the submitter work on.
 
-The keyword arguments of :meth:`CustomizationJob.plan` and :meth:`~CustomizationJob.create` are the fields of
-:class:`JobSpec`, written down once here. This module makes no AWS call.
+The keyword arguments of [`CustomizationJob.plan`][haiku_finetune.jobs.CustomizationJob.plan] and
+[`create`][haiku_finetune.jobs.CustomizationJob.create] are the fields of
+[`JobSpec`][haiku_finetune.jobs._spec.JobSpec], written down once here. This module makes no AWS call.
 """
 
 from __future__ import annotations
@@ -41,20 +43,23 @@ KMS_KEY = re.compile(
 
 @dataclass(frozen=True, kw_only=True)
 class JobSpec:
-    """Everything a customization job is made from; what :meth:`CustomizationJob.plan` checks and
-    :meth:`~CustomizationJob.create` submits. Both also take these fields as keyword arguments.
+    """Everything a customization job is made from; what
+    [`CustomizationJob.plan`][haiku_finetune.jobs.CustomizationJob.plan] checks and
+    [`create`][haiku_finetune.jobs.CustomizationJob.create] submits. Both also take these fields as keyword arguments.
 
     Attributes:
         training_data: An ``s3://`` URI of a JSONL file, a local JSONL path, or a ``DatasetBuilder``.
             Local data is validated in full, then uploaded under ``staging_uri``.
         output_uri: Where Bedrock writes the metrics (``s3://bucket/prefix/``).
-        role_arn: The service role Bedrock assumes (see :func:`haiku_finetune.iam.ensure_service_role`).
-        hyperparameters: A :class:`Hyperparameters`, or a mapping (API camelCase keys with string values
+        role_arn: The service role Bedrock assumes (see
+            [`haiku_finetune.iam.ensure_service_role`][haiku_finetune.iam.ensure_service_role]).
+        hyperparameters: A [`Hyperparameters`][haiku_finetune.jobs._spec.Hyperparameters], or a mapping (API camelCase
+            keys with string values
             as in the API, or snake_case field names); checked against the documented ranges.
         validation_data: Like ``training_data``; needed for validation loss and early stopping.
         staging_uri: Where local data is uploaded, by content: ``<staging_uri>/<sha256>/train.jsonl`` and
             ``<staging_uri>/<sha256>/validation.jsonl`` (the SHA-256 of the file's bytes).
-        base_model: The base model: a :class:`~haiku_finetune.base_models.BaseModelProfile`, a profile key
+        base_model: The base model: a `BaseModelProfile`, a profile key
             (e.g. Claude Haiku 4.5's key), a model id or a foundation-model ARN (default: Claude 3 Haiku, 200k
             context). Its profile's limits and ranges apply; the plan checks its lifecycle in the region.
         job_name: The job name; default: generated, readable and timestamped.
@@ -128,7 +133,7 @@ def validate_model_name(name: str) -> str | None:
 def generate_names(prefix: str = "haiku-ft", *, now: datetime | None = None) -> tuple[str, str]:
     """Return a readable, timestamped (UTC) job name and custom model name that are valid for the API.
 
-    Both end in the same 48-bit random part (see :mod:`haiku_finetune._names`), e.g.
+    Both end in the same 48-bit random part (see `haiku_finetune._names`), e.g.
     ``("haiku-ft-20240601-120000-3f9a0c1b2d4e", "haiku-ft-model-20240601-120000-3f9a0c1b2d4e")``.
 
     Args:
@@ -147,7 +152,8 @@ def generate_names(prefix: str = "haiku-ft", *, now: datetime | None = None) -> 
 
 @dataclass(frozen=True)
 class Inputs:
-    """A :class:`JobSpec` normalized: hyperparameters coerced (or why not), names fixed, strings as strings."""
+    """A [`JobSpec`][haiku_finetune.jobs._spec.JobSpec] normalized: hyperparameters coerced (or why not), names fixed,
+    strings as strings."""
 
     training: DataSource
     validation: DataSource | None

@@ -3,9 +3,9 @@
 Local data is uploaded to ``<staging_uri>/<sha256>/<split>.jsonl``, where ``<sha256>`` is the SHA-256 of the
 file's bytes. The key names the content, so no create (concurrent or repeated, with the same job name or not)
 can replace the data another job trains on: different data goes to a different key, the same data to the same
-key. Just before the job is submitted, :func:`confirm_staged` asks S3 for the object's SHA-256 and refuses to
+key. Just before the job is submitted, `confirm_staged` asks S3 for the object's SHA-256 and refuses to
 go on unless it is the one that was validated. This module only reads S3 and hashes local files; uploading is
-:mod:`haiku_finetune.storage`'s.
+`haiku_finetune.storage`'s.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def file_sha256(path: Path) -> str:
 def head_with_checksum(uri: S3Uri, t: BedrockTransport) -> dict[str, Any] | None:
     """Return ``HeadObject`` (with ``ChecksumMode=ENABLED``) for ``uri``, or ``None`` when it does not exist.
 
-    Through :func:`haiku_finetune.storage.head_object`, so the request names the expected bucket owner (the
+    Through [`haiku_finetune.storage.head_object`][haiku_finetune.storage.head_object], so the request names the
+    expected bucket owner (the
     caller's account): a bucket that now belongs to someone else answers AccessDeniedError.
     """
     return storage.head_object(str(uri), transport=t)
@@ -65,7 +66,8 @@ def facts_from_head(head: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``DatasetInfo`` fields: ``size``, ``sha256`` (S3's full-object checksum), ``records`` (from the metadata
-        :func:`haiku_finetune.storage.upload_dataset` writes) and ``note`` saying why either is missing.
+        [`haiku_finetune.storage.upload_dataset`][haiku_finetune.storage.upload_dataset] writes) and ``note`` saying why
+        either is missing.
     """
     checksum = head.get("ChecksumSHA256")
     sha = sha256_hex(checksum)

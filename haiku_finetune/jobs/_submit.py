@@ -8,9 +8,9 @@ is lost for good (no connection after the transport's retries), the call is inte
 is reported taken, the job is looked up by name; if it carries this request's token it is returned. When
 that cannot be found out, the error names the job and the exact AWS CLI commands to look it up or stop it.
 
-One narrow retry lives here, documented in :mod:`haiku_finetune.iam`: right after
-:func:`~haiku_finetune.iam.ensure_service_role` created or changed a role, Bedrock may refuse the create
-because the role cannot be assumed *yet*. That refusal is retried through :class:`~haiku_finetune.RetryPolicy`
+One narrow retry lives here, documented in [`haiku_finetune.iam`][haiku_finetune.iam]: right after
+[`ensure_service_role`][haiku_finetune.iam.ensure_service_role] created or changed a role, Bedrock may refuse the create
+because the role cannot be assumed *yet*. That refusal is retried through [`RetryPolicy`][haiku_finetune.RetryPolicy]
 (same token, backoff from 5 s to 30 s) until the role's propagation window (2 min on the transport's clock)
 has passed. Everything else is retried only by the transport. This module never sleeps itself.
 """

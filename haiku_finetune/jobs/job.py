@@ -1,6 +1,6 @@
 """CustomizationJob: create, attach, list, wait, stop, metrics and manifest of a Bedrock fine-tuning job.
 
-Planning lives in :mod:`.plan`, staging and submitting in :mod:`._submit`, the manifest in :mod:`.manifest`;
+Planning lives in `plan`, staging and submitting in `_submit`, the manifest in `manifest`;
 this module is the handle users hold. Waiting uses the shared polling loop on the transport's clock: first
 poll after 30 s, growing to every 2 min (about 65 calls over a two-hour job), a progress bar with the stage
 from ``statusDetails``, and Ctrl-C leaves the job running and says how to re-attach. Nothing here retries or
@@ -50,14 +50,17 @@ _STAGES = (
 class CustomizationJob:
     """A Bedrock model customization (fine-tuning) job.
 
-    Make one with :meth:`create`, or get an existing one with :meth:`attach` or :meth:`list`. Its state is
-    what the last :meth:`refresh` saw; :meth:`wait` refreshes until the job ends.
+    Make one with [`create`][haiku_finetune.jobs.job.CustomizationJob.create], or get an existing one with
+    [`attach`][haiku_finetune.jobs.job.CustomizationJob.attach] or
+    [`list`][haiku_finetune.jobs.job.CustomizationJob.list]. Its state is
+    what the last [`refresh`][haiku_finetune.jobs.job.CustomizationJob.refresh] saw;
+    [`wait`][haiku_finetune.jobs.job.CustomizationJob.wait] refreshes until the job ends.
 
     Args:
         description: A ``GetModelCustomizationJob`` response (or a list summary; the rest is fetched on
             first use).
         transport: The transport to use.
-        plan: The plan it was created from, when created here (kept as :attr:`creation_plan`).
+        plan: The plan it was created from, when created here (kept as `creation_plan`).
         datasets: Dataset details known at creation (for the manifest).
     """
 
@@ -83,7 +86,8 @@ class CustomizationJob:
     def plan(
         cls, spec: JobSpec | None = None, /, *, transport: BedrockTransport | None = None, **fields: Any
     ) -> JobPlan:
-        """Check everything :meth:`create` would submit, and estimate it; submit nothing.
+        """Check everything [`create`][haiku_finetune.jobs.job.CustomizationJob.create] would submit, and estimate it;
+        submit nothing.
 
         Local checks: hyperparameters, names, role ARN and key formats, S3 URIs, full validation of local
         data (with cross-file limits), batch size against the record count. AWS checks: bucket region,
@@ -92,12 +96,14 @@ class CustomizationJob:
         the job and model names are free. An AWS check the caller may not run is "not checked", with why.
 
         Args:
-            spec: What to check, as a :class:`JobSpec`; the keyword ``fields`` (the same names) go over it.
+            spec: What to check, as a [`JobSpec`][haiku_finetune.jobs.job.JobSpec]; the keyword ``fields`` (the same
+                names) go over it.
             transport: The transport to use.
-            **fields: :class:`JobSpec` fields, e.g. ``training_data=..., output_uri=..., role_arn=...``.
+            **fields: [`JobSpec`][haiku_finetune.jobs.job.JobSpec] fields, e.g.
+                ``training_data=..., output_uri=..., role_arn=...``.
 
         Returns:
-            The :class:`JobPlan` (``plan.ok`` is False when a check failed).
+            The [`JobPlan`][haiku_finetune.jobs.job.JobPlan] (``plan.ok`` is False when a check failed).
 
         Raises:
             TypeError: An unknown field, or a required one missing.
@@ -120,13 +126,15 @@ class CustomizationJob:
 
         The job name is fixed (generated when not given) and logged before the call. If the create's answer
         is lost or the call is interrupted, the job is found by name and returned; a retried attempt never
-        starts a second job (see :mod:`haiku_finetune.jobs._submit`).
+        starts a second job (see `haiku_finetune.jobs._submit`).
 
         Args:
-            spec: What to submit, as a :class:`JobSpec`; the keyword ``fields`` (the same names) go over it.
+            spec: What to submit, as a [`JobSpec`][haiku_finetune.jobs.job.JobSpec]; the keyword ``fields`` (the same
+                names) go over it.
             skip_checks: Submit even when a local check fails (local data is still validated on upload).
             transport: The transport to use.
-            **fields: :class:`JobSpec` fields: ``training_data``, ``output_uri``, ``role_arn`` (required),
+            **fields: [`JobSpec`][haiku_finetune.jobs.job.JobSpec] fields: ``training_data``, ``output_uri``,
+                ``role_arn`` (required),
                 ``hyperparameters``, ``validation_data``, ``staging_uri`` (local data goes to
                 ``<staging_uri>/<sha256>/train.jsonl``), ``base_model``, ``job_name``, ``custom_model_name``,
                 ``kms_key_id``, ``vpc_config``, ``job_tags``, ``model_tags``, ``pricing``.
@@ -188,13 +196,16 @@ class CustomizationJob:
         """Re-run the job a manifest describes on another base model (e.g. moving to Claude 3 Haiku's successor).
 
         The data is read back from S3 and re-validated against the rules, the hyperparameters re-checked against
-        the new profile's ranges, then :meth:`create` submits (with its local checks and lifecycle warning).
+        the new profile's ranges, then [`create`][haiku_finetune.jobs.job.CustomizationJob.create] submits (with its
+        local checks and lifecycle warning).
 
         Args:
-            manifest: A manifest path (:meth:`manifest` wrote it) or the dict itself.
+            manifest: A manifest path ([`manifest`][haiku_finetune.jobs.job.CustomizationJob.manifest] wrote it) or the
+                dict itself.
             base_model: The new base model: a profile, its key, a model id or an ARN.
             transport: The transport (its region is where the new job runs).
-            **overrides: :class:`JobSpec` fields over the manifest's (``training_data``, ``output_uri``,
+            **overrides: [`JobSpec`][haiku_finetune.jobs.job.JobSpec] fields over the manifest's (``training_data``,
+                ``output_uri``,
                 ``role_arn``, ``hyperparameters``, ...), e.g. data copied to the new region.
 
         Raises:
@@ -383,7 +394,7 @@ class CustomizationJob:
 
     @property
     def custom_model(self) -> CustomModel:
-        """The model this job produced, as a :class:`~haiku_finetune.CustomModel` (the job must be Completed).
+        """The model this job produced, as a [`CustomModel`][haiku_finetune.CustomModel] (the job must be Completed).
 
         Raises:
             JobError: The job has not completed (refresh or wait first).
@@ -423,7 +434,7 @@ class CustomizationJob:
         Args:
             timeout: Seconds to wait at most (``None``: no limit). The job keeps running after a timeout.
             progress: Show a progress bar with the status, stage and elapsed time.
-            poll_interval: The polling schedule (default :data:`DEFAULT_POLL_INTERVAL`: 30 s growing to 2 min).
+            poll_interval: The polling schedule (default `DEFAULT_POLL_INTERVAL`: 30 s growing to 2 min).
 
         Raises:
             JobFailedError: The job failed; ``failure_message`` carries the service's explanation.
@@ -490,7 +501,7 @@ class CustomizationJob:
         Dataset SHA-256s and record counts, hyperparameters (all effective values and the ones sent), base
         model, region, job and model ARNs, library version. For a job created in this process the dataset
         details come from staging, or for data already in S3 from the object's SHA-256 checksum and the
-        record count :func:`~haiku_finetune.storage.upload_dataset` stored with it; for an attached job, from
+        record count [`upload_dataset`][haiku_finetune.storage.upload_dataset] stored with it; for an attached job, from
         the tags ``create`` put on it. A detail that is not known is ``null``, and the dataset's ``note`` says
         why.
 

@@ -78,7 +78,7 @@ def build_manifest(
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a manifest written by :meth:`CustomizationJob.manifest`.
+    """Read a manifest written by [`CustomizationJob.manifest`][haiku_finetune.jobs.CustomizationJob.manifest].
 
     Raises:
         ValueError: The file is not a manifest, or one of a newer version than this library writes.
@@ -95,7 +95,8 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def rerun_fields(manifest: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The :class:`JobSpec` fields that re-run the job a manifest describes, with ``overrides`` on top.
+    """The [`JobSpec`][haiku_finetune.jobs.JobSpec] fields that re-run the job a manifest describes, with ``overrides``
+    on top.
 
     Training and validation data, output location, role and the effective hyperparameters come from the
     manifest; the job and model names are left out (new ones are generated: a name cannot be reused).

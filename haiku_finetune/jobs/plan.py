@@ -1,7 +1,11 @@
-"""Preflight and estimate: :class:`JobPlan`, its :class:`PlanCheck` results, :class:`JobEstimate` and the checks.
+"""Preflight and estimate: [`JobPlan`][haiku_finetune.jobs.plan.JobPlan], its
+[`PlanCheck`][haiku_finetune.jobs.plan.PlanCheck] results, [`JobEstimate`][haiku_finetune.jobs.plan.JobEstimate] and the
+checks.
 
-:meth:`CustomizationJob.plan` takes the same arguments as :meth:`CustomizationJob.create`, submits nothing, and
-returns a :class:`JobPlan`: every check with pass / fail / warn / not checked and why, plus an estimate of
+[`CustomizationJob.plan`][haiku_finetune.jobs.CustomizationJob.plan] takes the same arguments as
+[`CustomizationJob.create`][haiku_finetune.jobs.CustomizationJob.create], submits nothing, and
+returns a [`JobPlan`][haiku_finetune.jobs.plan.JobPlan]: every check with pass / fail / warn / not checked and why, plus
+an estimate of
 tokens, steps and (when prices are given) cost. ``create()`` runs the local checks (no AWS call) first and
 refuses to submit when one fails. Checks that need AWS (bucket region, objects, the role's trust and
 permissions, the base model, free names) run in ``plan()`` only; each degrades to "not checked" with the
@@ -176,7 +180,8 @@ def estimate_job(
 
 
 class JobPlan(BaseModel):
-    """What :meth:`CustomizationJob.create` would do, checked and estimated; nothing was submitted.
+    """What [`CustomizationJob.create`][haiku_finetune.jobs.CustomizationJob.create] would do, checked and estimated;
+    nothing was submitted.
 
     Attributes:
         job_name: The job name (generated when none was given).
@@ -217,7 +222,7 @@ class JobPlan(BaseModel):
         return [c for c in self.checks if c.status == "fail"]
 
     def raise_for_failures(self, *, local_only: bool = False) -> None:
-        """Raise :class:`~haiku_finetune.errors.PlanCheckError` listing the failed checks, if any.
+        """Raise [`PlanCheckError`][haiku_finetune.errors.PlanCheckError] listing the failed checks, if any.
 
         Args:
             local_only: Consider only the checks that need no AWS call.

@@ -2,7 +2,7 @@
 idempotency-token rule, S3 access and pagination.
 
 Each API area (``jobs.py``, ``custom_models.py``, ``provisioned.py``, ``invocation.py``, ``batch.py``,
-``foundation_models.py``, ``tags.py``) is a class over :class:`ServiceState`; ``service.py`` puts them together.
+``foundation_models.py``, ``tags.py``) is a class over `ServiceState`; ``service.py`` puts them together.
 This module holds state and rules that more than one area needs, and nothing specific to one area: an area's
 records and behaviour live in its own module. It must not know about HTTP (``server.py``) or the wire format
 (``wire.py`` parses and serializes; the areas receive and return plain dicts).

@@ -1,7 +1,7 @@
 """Provisioned Throughput capacity in the emulator: each model unit serves a token rate, and throttles beyond it.
 
-:class:`UnitCapacity` is the configured rate per model unit (input and output tokens per minute, and how many
-seconds of it a deployment may bank as burst); :class:`CapacityMeter` keeps one pair of token buckets per
+`UnitCapacity` is the configured rate per model unit (input and output tokens per minute, and how many
+seconds of it a deployment may bank as burst); `CapacityMeter` keeps one pair of token buckets per
 Provisioned Throughput on the real clock the caller passes (capacity is the service's, not the job clock's).
 A call is admitted while both buckets hold tokens, and charged the tokens it really used once answered, so a
 bucket may go into debt by one call's worth; while in debt the deployment answers ThrottlingException (429),

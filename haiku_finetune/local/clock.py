@@ -4,7 +4,8 @@ Emulated timestamps (``creationTime``, ``endTime``, ...) are the real UTC time t
 emulated seconds since, to the millisecond as the service reports them: the time between two of them is the
 emulated duration (a job's ``endTime - creationTime`` is its emulated run). Under a time scale they run ahead of
 the real clock by ``(time_scale - 1)`` times the real time elapsed. This module must not sleep except in
-:meth:`EmulatedClock.sleep`, and never scales anything but the emulated job clock.
+[`EmulatedClock.sleep`][haiku_finetune.local.clock.EmulatedClock.sleep], and never scales anything but the emulated job
+clock.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class EmulatedClock:
     """The emulator's clock; it implements the library's ``Clock`` protocol.
 
     Args:
-        time_scale: ``None`` for a manual clock (time moves only through :meth:`advance` or :meth:`sleep`,
+        time_scale: ``None`` for a manual clock (time moves only through
+            [`advance`][haiku_finetune.local.clock.EmulatedClock.advance] or
+            [`sleep`][haiku_finetune.local.clock.EmulatedClock.sleep],
             which return at once); a number to run ``time_scale`` emulated seconds per real second (``sleep``
             then really sleeps ``seconds / time_scale``).
         real_time: The real monotonic clock a scaled clock follows (tests pass a fake one).

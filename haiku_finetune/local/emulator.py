@@ -59,10 +59,12 @@ class LocalBedrock:
     """An emulated Bedrock (and moto S3/IAM/STS) on 127.0.0.1.
 
     Args:
-        time_scale: ``None`` (default) for a manual clock that moves only through :meth:`advance` or when
-            the library waits on :attr:`clock`; or emulated seconds per real second (``3600``: an hour a
+        time_scale: ``None`` (default) for a manual clock that moves only through
+            [`advance`][haiku_finetune.local.emulator.LocalBedrock.advance] or when
+            the library waits on `clock`; or emulated seconds per real second (``3600``: an hour a
             second).
-        faults: Faults to inject (also settable later through :attr:`faults`); one without a ``seed`` of its
+        faults: Faults to inject (also settable later through
+            [`faults`][haiku_finetune.local.emulator.LocalBedrock.faults]); one without a ``seed`` of its
             own draws from ``seed``.
         seed: Seeds identifiers, loss curves and fault draws.
 
@@ -83,11 +85,13 @@ class LocalBedrock:
             and fine-tuning availability follow it.
 
     Raises:
-        TypeError: An argument of the wrong type (e.g. ``faults`` that is not a :class:`Faults`).
+        TypeError: An argument of the wrong type (e.g. ``faults`` that is not a
+            [`Faults`][haiku_finetune.local.emulator.Faults]).
         ValueError: A number out of range (a ``time_scale`` of 0 or less, negative seconds, NaN, ...).
 
     One emulator runs in a process at a time: moto keeps S3, IAM and STS state per process, so a second
-    :meth:`start` while one is running raises ``RuntimeError`` rather than wipe the first one's data.
+    [`start`][haiku_finetune.local.emulator.LocalBedrock.start] while one is running raises ``RuntimeError`` rather than
+    wipe the first one's data.
     """
 
     def __init__(
@@ -243,12 +247,14 @@ class LocalBedrock:
         return self._running_server().url
 
     def transport(self, **kwargs: Any) -> BedrockTransport:
-        """A :class:`BedrockTransport` wired to the emulator (dummy credentials, its region, emulated clock).
+        """A [`BedrockTransport`][haiku_finetune.local.emulator.BedrockTransport] wired to the emulator (dummy
+        credentials, its region, emulated clock).
 
         Waits (job and deployment polling, retry backoff) run on the emulated clock. The retry policy's time
         budget (``total_timeout``) is measured on the real monotonic clock: it bounds real network time,
         which the emulator never scales, and one thread's polling on a shared manual clock must not use up
-        another call's budget. Keyword arguments go to :class:`BedrockTransport` (e.g. ``retry=``,
+        another call's budget. Keyword arguments go to
+        [`BedrockTransport`][haiku_finetune.local.emulator.BedrockTransport] (e.g. ``retry=``,
         ``max_pool_connections=``); a ``retry=`` given here is used as it is.
         """
         import boto3
@@ -315,7 +321,8 @@ class LocalBedrock:
 
     @property
     def faults(self) -> Faults | None:
-        """The faults being injected (``None``: none). Assign a new :class:`Faults` to change them."""
+        """The faults being injected (``None``: none). Assign a new [`Faults`][haiku_finetune.local.emulator.Faults] to
+        change them."""
         return self._faults
 
     @faults.setter
@@ -325,7 +332,8 @@ class LocalBedrock:
             self._server.faults = self._seeded(value)
 
     def _seeded(self, faults: Faults | None) -> Faults | None:
-        """A :class:`Faults` without a seed of its own draws from the emulator's seed."""
+        """A [`Faults`][haiku_finetune.local.emulator.Faults] without a seed of its own draws from the emulator's
+        seed."""
         if faults is not None and faults.seed is None:
             faults.seed = self.seed
         return faults

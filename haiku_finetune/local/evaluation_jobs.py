@@ -1,12 +1,12 @@
 """Emulated model evaluation jobs: Create, Get, List and Stop EvaluationJob.
 
-A job is ``InProgress`` for :data:`RUN_SECONDS` emulated seconds, then reads its prompt dataset from S3, gets
+A job is ``InProgress`` for `RUN_SECONDS` emulated seconds, then reads its prompt dataset from S3, gets
 each response (from the dataset's ``modelResponses`` for precomputed inference, else through the same runtime
 path as InvokeModel, ``invocation.py``), scores it with a deterministic judge and writes one
 ``<file-id>_output.jsonl`` per dataset under
 ``<output>/<job name>/<job id>/models/<model>/taskTypes/<task type>/datasets/<dataset>/`` (the layout AWS
 documents; the encoding of ``<model>`` is not documented, see docs/evaluation-jobs.md). A stopped job is
-``Stopping`` for :data:`STOP_SECONDS`, then ``Stopped``, and writes nothing.
+``Stopping`` for `STOP_SECONDS`, then ``Stopped``, and writes nothing.
 
 The judge is not a model: a response equal to the reference (case and spacing aside) scores 1, else the
 token-overlap F1 with the reference, rounded to 2 places; the responsible-AI metrics (Toxicity, Harmfulness,

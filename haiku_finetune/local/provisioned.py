@@ -3,7 +3,7 @@
 A deployment is ``Creating`` for ``pt_ready_seconds`` of emulated time, then ``InService``; a commitment term
 blocks deletion until it ends; the meter counts model-unit-hours from creation to deletion, deleted deployments
 included, so a test can prove nothing keeps billing. It must not answer runtime calls (``invocation.py`` does,
-through :meth:`ProvisionedThroughput._throughput`) and must not bill anything but model units over emulated time.
+through `ProvisionedThroughput._throughput`) and must not bill anything but model units over emulated time.
 
 Seam: scheduled creation and deletion (EventBridge Scheduler emulation) belongs in a module of its own over
 this class, calling ``_create_throughput`` and ``op_DeleteProvisionedModelThroughput`` when a schedule is due.

@@ -1,15 +1,15 @@
 """Emulated Amazon EventBridge Scheduler, just enough for the library's guard: one-time schedules that delete a PT.
 
-:class:`Scheduler` answers CreateSchedule, GetSchedule, ListSchedules, UpdateSchedule and DeleteSchedule for
+`Scheduler` answers CreateSchedule, GetSchedule, ListSchedules, UpdateSchedule and DeleteSchedule for
 one-time ``at(yyyy-mm-ddThh:mm:ss)`` schedules (UTC) in the ``default`` group whose target is the universal
 target ``arn:aws:scheduler:::aws-sdk:bedrock:deleteProvisionedModelThroughput``; anything else is refused with
-a ValidationException naming what is not emulated. :meth:`Scheduler.fire_due` fires what is due on the
+a ValidationException naming what is not emulated. `Scheduler.fire_due` fires what is due on the
 emulator's clock by really calling the emulated ``DeleteProvisionedModelThroughput``, and records each
 invocation; a fired schedule with ``ActionAfterCompletion=DELETE`` disappears, as on AWS.
 
-:meth:`Scheduler.answer` serves its REST-JSON routes (from botocore's ``scheduler`` model, through ``wire.py``) on
+`Scheduler.answer` serves its REST-JSON routes (from botocore's ``scheduler`` model, through ``wire.py``) on
 LocalBedrock's own server, which every LocalBedrock carries (``local.scheduler``; the transports and
-``session_env()`` it hands out point ``scheduler`` at it). :class:`SchedulerServer` serves one on a port of its own.
+``session_env()`` it hands out point ``scheduler`` at it). `SchedulerServer` serves one on a port of its own.
 
 Not emulated: the execution role is not assumed or checked (the real service would fail the invocation if the
 role may not delete the PT), retries and dead-letter queues, rate/cron expressions, other groups, tags. The
@@ -89,7 +89,7 @@ class Scheduler:
 
     @classmethod
     def for_emulator(cls, local: Any) -> Scheduler:
-        """A scheduler over a running :class:`~haiku_finetune.local.LocalBedrock`: fires on its clock, deletes
+        """A scheduler over a running [`LocalBedrock`][haiku_finetune.local.LocalBedrock]: fires on its clock, deletes
         through its provisioned-throughput code."""
         service = local._running_service()
 
@@ -226,7 +226,7 @@ class Scheduler:
         """Fire every enabled schedule whose time has come (default: the emulator's ``now()``).
 
         Returns:
-            The invocations made by this call (also appended to :attr:`invocations`).
+            The invocations made by this call (also appended to `invocations`).
         """
         with self._lock:
             moment = now or self.clock.now()
@@ -296,7 +296,7 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
 
 
 class SchedulerServer(ThreadingHTTPServer):
-    """Serves a :class:`Scheduler` on 127.0.0.1; with ``tick`` set, fires due schedules every ``tick`` real
+    """Serves a `Scheduler` on 127.0.0.1; with ``tick`` set, fires due schedules every ``tick`` real
     seconds (for a scaled clock), and always before answering a request."""
 
     daemon_threads = True

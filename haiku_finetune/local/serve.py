@@ -1,12 +1,14 @@
 """The standalone LocalBedrock server: the one implementation behind ``haiku-finetune local serve`` and
 ``python -m haiku_finetune.local``.
 
-Both take the same options with the same defaults (:func:`add_serve_arguments`) and run :func:`run_serve`: start
+Both take the same options with the same defaults
+([`add_serve_arguments`][haiku_finetune.local.serve.add_serve_arguments]) and run
+[`run_serve`][haiku_finetune.local.serve.run_serve]: start
 the emulator, print ``export`` lines that point boto3 (and the AWS CLI, and this library) at it, serve until
 Ctrl-C or SIGTERM, stop cleanly. This module must not define an emulator behaviour of its own: it only starts
-:class:`LocalBedrock` with what the command line says.
+[`LocalBedrock`][haiku_finetune.local.LocalBedrock] with what the command line says.
 
-Emulated time runs at :data:`DEFAULT_TIME_SCALE` (60) emulated seconds per real second by default: a two-hour
+Emulated time runs at `DEFAULT_TIME_SCALE` (60) emulated seconds per real second by default: a two-hour
 job takes two minutes, a deployment comes up in 20 s, and emulated timestamps stay within a day of the real
 clock for the first 24 minutes of serving (they run ahead by 59 s per real second).
 """
@@ -57,7 +59,8 @@ def run_serve(
     err: TextIO | None = None,
     prog: str = "python -m haiku_finetune.local",
 ) -> int:
-    """Serve LocalBedrock as ``args`` (from :func:`add_serve_arguments`) say, until Ctrl-C or SIGTERM.
+    """Serve LocalBedrock as ``args`` (from [`add_serve_arguments`][haiku_finetune.local.serve.add_serve_arguments])
+    say, until Ctrl-C or SIGTERM.
 
     Args:
         args: Parsed ``port``, ``time_scale`` and ``seed``.

@@ -118,7 +118,7 @@ class BedrockServer(ThreadingHTTPServer):
             _log.error("LocalBedrock: the connection from %s failed", client_address, exc_info=True)
 
     def track(self, sock: socket.socket, add: bool) -> None:
-        """Remember (or forget) an open connection so :meth:`stop` can close it."""
+        """Remember (or forget) an open connection so `stop` can close it."""
         with self._sockets_lock:
             if add:
                 self._sockets.add(sock)

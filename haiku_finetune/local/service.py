@@ -1,4 +1,4 @@
-"""The emulated Bedrock, independent of HTTP: every API area put together, and one way in (:meth:`Service.handle`).
+"""The emulated Bedrock, independent of HTTP: every API area put together, and one way in (`Service.handle`).
 
 Each area is its own module, over the state in ``_common.py``, and each builds on the one it needs, in the
 library's own data flow: customization jobs (``jobs.py``) create custom models (``custom_models.py``), which
@@ -8,7 +8,7 @@ foundation models and tags stand alone. This module must not
 implement an operation itself: it dispatches, locks, and offers the inspection methods ``LocalBedrock`` uses.
 
 To add an area (e.g. EventBridge Scheduler emulation): a module with a class over the area it builds on, its
-``op_<Operation>`` methods, and its place in :class:`Service`'s bases; routes come from botocore's models
+``op_<Operation>`` methods, and its place in `Service`'s bases; routes come from botocore's models
 (``wire.py``).
 """
 

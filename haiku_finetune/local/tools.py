@@ -1,6 +1,6 @@
 """Tool use in the emulated runtime: what a responder may return, and the deterministic default tool call.
 
-A responder answers text (a ``str``) or a tool call: a :class:`ToolCall`, or the plain dict
+A responder answers text (a ``str``) or a tool call: a `ToolCall`, or the plain dict
 ``{"tool_use": {"name": ..., "input": {...}}}`` (optionally with ``"text"`` said before the call). The default
 responders call a tool when the request forces one (``tool_choice`` ``any`` or ``tool``) or when the last user
 message names a tool, with arguments built from the tool's input schema: every required property filled with a
@@ -40,7 +40,7 @@ def reply_parts(reply: Any) -> tuple[str, tuple[ToolCall, ...]]:
     """Split a responder's return value into (text, tool calls).
 
     Raises:
-        TypeError: The value is none of ``str``, :class:`ToolCall`, ``{"tool_use": {...}}`` or a list of calls.
+        TypeError: The value is none of ``str``, `ToolCall`, ``{"tool_use": {...}}`` or a list of calls.
     """
     if isinstance(reply, str):
         return reply, ()
