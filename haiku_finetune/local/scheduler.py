@@ -9,7 +9,7 @@ invocation; a fired schedule with ``ActionAfterCompletion=DELETE`` disappears, a
 
 `Scheduler.answer` serves its REST-JSON routes (from botocore's ``scheduler`` model, through ``wire.py``) on
 LocalBedrock's own server, which every LocalBedrock carries (``local.scheduler``; the transports and
-``session_env()`` it hands out point ``scheduler`` at it). `SchedulerServer` serves one on a port of its own.
+``session_env()`` it hands out point ``scheduler`` at it).
 
 Not emulated: the execution role is not assumed or checked (the real service would fail the invocation if the
 role may not delete the PT), retries and dead-letter queues, rate/cron expressions, other groups, tags. The
@@ -20,19 +20,15 @@ one AWS wants is not confirmed. This module must not touch Provisioned Throughpu
 
 from __future__ import annotations
 
-import http
 import json
 import logging
 import re
-import socket
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import botocore.session
@@ -42,7 +38,7 @@ from ._common import ACCOUNT, REGION
 from .clock import EmulatedClock
 from .wire import ApiError, Route, conflict, not_found, parse_request, serialize_output, validation
 
-__all__ = ["DELETE_PT_TARGET", "Invocation", "Scheduler", "SchedulerServer"]
+__all__ = ["DELETE_PT_TARGET", "Invocation", "Scheduler"]
 
 _log = logging.getLogger(__name__)
 
@@ -293,112 +289,3 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         if found:
             return route, {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()}
     return None
-
-
-class SchedulerServer(ThreadingHTTPServer):
-    """Serves a `Scheduler` on 127.0.0.1; with ``tick`` set, fires due schedules every ``tick`` real
-    seconds (for a scaled clock), and always before answering a request."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, scheduler: Scheduler, *, tick: float | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.scheduler = scheduler
-        self._tick = tick
-        self._stopped = threading.Event()
-        self._workers: list[threading.Thread] = []
-
-    @property
-    def url(self) -> str:
-        """The endpoint URL for the ``scheduler`` service."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def session_env(self) -> dict[str, str]:
-        """The variable that points boto3's ``scheduler`` client here (add it to ``LocalBedrock.session_env()``)."""
-        return {"AWS_ENDPOINT_URL_SCHEDULER": self.url}
-
-    def start(self) -> SchedulerServer:
-        """Serve (and tick) in background threads."""
-        serve = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._workers.append(serve)
-        if self._tick is not None:
-            self._workers.append(threading.Thread(target=self._ticker, args=(self._tick,), daemon=True))
-        for thread in self._workers:
-            thread.start()
-        return self
-
-    def _ticker(self, tick: float) -> None:
-        while not self._stopped.wait(tick):
-            self.scheduler.fire_due()
-
-    def stop(self) -> None:
-        """Stop serving and ticking."""
-        self._stopped.set()
-        self.shutdown()
-        self.server_close()
-        for thread in self._workers:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> SchedulerServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: SchedulerServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        parts = urllib.parse.urlsplit(self.path)
-        try:
-            answered = self.server.scheduler.answer(
-                self.command, parts.path, parts.query, dict(self.headers.items()), body
-            )
-        except Exception as error:  # noqa: BLE001 - an emulator bug must reach the client as a 500, and the log
-            _log.exception("scheduler emulation failed on %s %s", self.command, parts.path)
-            self._send(500, {"Message": f"LocalBedrock error: {error}"}, "InternalServerException")
-            return
-        if answered is None:
-            self._send(404, {"Message": f"no route for {self.command} {parts.path}"}, "UnknownOperationException")
-            return
-        status, payload, headers = answered
-        self._write(status, payload, headers)
-
-    def _send(self, status: int, body: dict[str, Any], code: str) -> None:
-        self._write(status, orjson.dumps(body), {"x-amzn-ErrorType": code})
-
-    def _write(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-        reason = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Status"
-        lines = [
-            f"HTTP/1.1 {status} {reason}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(payload)}",
-            f"x-amzn-RequestId: {uuid.uuid4()}",
-            *(f"{k}: {v}" for k, v in headers.items()),
-        ]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from haiku_finetune.errors import ConflictError
 from haiku_finetune.guard import at_expression
 from haiku_finetune.local import LocalBedrock
-from haiku_finetune.local.scheduler import DELETE_PT_TARGET, Scheduler, SchedulerServer
+from haiku_finetune.local.scheduler import DELETE_PT_TARGET, Scheduler
 from haiku_finetune.local.wire import ApiError
 
 ROLE = "arn:aws:iam::123456789012:role/guard"
@@ -136,27 +136,28 @@ def test_what_is_not_emulated_is_refused_by_name(
 
 
 def test_over_http_with_plain_boto3(emulated: tuple[LocalBedrock, Scheduler, str]) -> None:
-    local, scheduler, arn = emulated
-    with SchedulerServer(scheduler) as server:
-        assert server.session_env() == {"AWS_ENDPOINT_URL_SCHEDULER": server.url}
-        client = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-west-2"
-        ).client("scheduler", endpoint_url=server.url)
-        created = client.create_schedule(**_definition(local, arn, after=600))
-        assert created["ScheduleArn"].endswith(":schedule/default/g1")
-        with pytest.raises(ClientError) as taken:
-            client.create_schedule(**_definition(local, arn, after=600))
-        assert taken.value.response["Error"]["Code"] == "ConflictException"
-        listed = client.list_schedules(NamePrefix="g")["Schedules"]
-        assert [s["Name"] for s in listed] == ["g1"]
-        got = client.get_schedule(Name="g1")
-        assert got["Target"]["Arn"] == DELETE_PT_TARGET
-        assert got["ActionAfterCompletion"] == "DELETE"
-        local.advance(601)
-        with pytest.raises(ClientError) as gone:  # fired (before answering) and removed itself
-            client.get_schedule(Name="g1")
-        assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
-        client.close()
+    local, _, arn = emulated
+    # Served on LocalBedrock's own port, as session_env() says.
+    url = local.session_env()["AWS_ENDPOINT_URL_SCHEDULER"]
+    assert url == local.endpoint_url
+    client = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-west-2"
+    ).client("scheduler", endpoint_url=url)
+    created = client.create_schedule(**_definition(local, arn, after=600))
+    assert created["ScheduleArn"].endswith(":schedule/default/g1")
+    with pytest.raises(ClientError) as taken:
+        client.create_schedule(**_definition(local, arn, after=600))
+    assert taken.value.response["Error"]["Code"] == "ConflictException"
+    listed = client.list_schedules(NamePrefix="g")["Schedules"]
+    assert [s["Name"] for s in listed] == ["g1"]
+    got = client.get_schedule(Name="g1")
+    assert got["Target"]["Arn"] == DELETE_PT_TARGET
+    assert got["ActionAfterCompletion"] == "DELETE"
+    local.advance(601)
+    with pytest.raises(ClientError) as gone:  # fired (before answering) and removed itself
+        client.get_schedule(Name="g1")
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    client.close()
     assert arn not in _live(local)
 
 
