@@ -26,8 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict
 
+from ._carried import CarriesTransport
 from ._names import generate_name
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
@@ -91,8 +92,9 @@ class IntUniform:
 Dimension = Sequence[Any] | Uniform | LogUniform | IntUniform
 
 
-class Trial(BaseModel):
-    """One combination of hyperparameters and the job that tried it.
+class Trial(CarriesTransport):
+    """One combination of hyperparameters and the job that tried it (carrying the search's transport, so that
+    ``trial.job()`` reaches the same endpoint).
 
     Attributes:
         index: The trial's number (0-based, in submission order).
@@ -121,18 +123,6 @@ class Trial(BaseModel):
     failure_message: str | None = None
     estimated_tokens: int | None = None
     estimated_cost: float | None = None
-
-    # The search's transport, carried so that trial.job() reaches the same endpoint; not part of the value.
-    _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Resolve the transport once, now (``search`` then sets its own)."""
-        self._transport = resolve_transport(None)
-
-    @property
-    def transport(self) -> BedrockTransport:
-        """The transport the search ran with."""
-        return self._transport
 
     def job(self) -> CustomizationJob:
         """The trial's customization job, on the search's transport.

@@ -25,8 +25,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import ConfigDict
 
+from .._carried import CarriesTransport
 from .._names import generate_name
 from .._tags import check_user_tags, with_library_tag
 from .._transport import BedrockTransport, resolve_transport
@@ -88,7 +89,7 @@ def record_id(index: int) -> str:
     return f"R{index:010d}"
 
 
-class BatchInferenceJob(BaseModel):
+class BatchInferenceJob(CarriesTransport):
     """A submitted model-invocation job and where its data lives.
 
     Attributes:
@@ -111,17 +112,6 @@ class BatchInferenceJob(BaseModel):
     input_uri: str
     output_uri: str
     record_ids: list[str]
-
-    _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Resolve the transport once, now (``submit_batch_inference`` then sets the one it used)."""
-        self._transport = resolve_transport(None)
-
-    @property
-    def transport(self) -> BedrockTransport:
-        """The transport the job was submitted through."""
-        return self._transport
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BatchInferenceJob):
