@@ -1,6 +1,8 @@
-"""Test doubles shared by the foundation tests: a clock that never sleeps for real."""
+"""Test doubles shared across the suite: a clock that never sleeps for real, and a recorder of S3 calls."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class FakeClock:
@@ -16,3 +18,14 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def s3_calls(transport: Any) -> list[dict[str, Any]]:
+    """Record the operation and parameters (less the body) of every S3 call ``transport``'s client makes from now."""
+    seen: list[dict[str, Any]] = []
+
+    def grab(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append({"op": model.name, **{k: v for k, v in params.items() if k != "Body"}})
+
+    transport.client("s3").meta.events.register("provide-client-params.s3.*", grab)
+    return seen

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import haiku_finetune as hf
 from haiku_finetune import iam
@@ -184,16 +181,6 @@ def test_propagation_refusal_is_narrow(error: BaseException, expected: bool) -> 
 
 
 # -- ensure_service_role on moto -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[hf.BedrockTransport]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        clock = FakeClock()
-        retry = hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
-        yield hf.BedrockTransport(session=boto3.Session(region_name=REGION), region=REGION, clock=clock, retry=retry)
 
 
 def test_ensure_creates_then_updates(aws: hf.BedrockTransport) -> None:

@@ -4,45 +4,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 import haiku_finetune as hf
 from haiku_finetune import storage
 from haiku_finetune.storage import S3Uri
-from tests.fakes import FakeClock
+from tests.fakes import s3_calls
+from tests.unit.conftest import MOTO_BUCKET
 
-BUCKET = "haiku-data"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[hf.BedrockTransport]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    with mock_aws():
-        session = boto3.Session(region_name="us-west-2")
-        session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        clock = FakeClock()
-        retry = hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
-        yield hf.BedrockTransport(session=session, region="us-west-2", clock=clock, retry=retry)
-
-
-def _captured(transport: hf.BedrockTransport) -> list[dict[str, Any]]:
-    """Record the parameters of every S3 write the transport makes."""
-    seen: list[dict[str, Any]] = []
-
-    def _grab(params: dict[str, Any], model: Any, **_: Any) -> None:
-        seen.append({"op": model.name, **{k: v for k, v in params.items() if k != "Body"}})
-
-    transport.client("s3").meta.events.register("provide-client-params.s3.*", _grab)
-    return seen
+BUCKET = MOTO_BUCKET
 
 
 def _s3(transport: hf.BedrockTransport) -> Any:
@@ -115,7 +90,7 @@ def _file(tmp_path: Path, data: bytes = b'{"messages": []}\n') -> Path:
 
 def test_upload_sends_sha256_and_sse_s3(aws: hf.BedrockTransport, tmp_path: Path) -> None:
     data = b'{"a": 1}\n' * 10
-    seen = _captured(aws)
+    seen = s3_calls(aws)
     staged = storage.stage_dataset(_file(tmp_path, data), f"s3://{BUCKET}/in/", validate=False, transport=aws)
     assert staged.uri == f"s3://{BUCKET}/in/train.jsonl"
     assert staged.sha256 == hashlib.sha256(data).hexdigest() and staged.size == len(data)
@@ -129,7 +104,7 @@ def test_upload_sends_sha256_and_sse_s3(aws: hf.BedrockTransport, tmp_path: Path
 
 
 def test_upload_with_kms_key_and_owner(aws: hf.BedrockTransport, tmp_path: Path) -> None:
-    seen = _captured(aws)
+    seen = s3_calls(aws)
     uri = storage.upload_dataset(
         _file(tmp_path),
         f"s3://{BUCKET}/exact.jsonl",
@@ -152,7 +127,7 @@ def test_large_file_goes_multipart_with_part_checksums(
     monkeypatch.setattr(storage, "MULTIPART_THRESHOLD", 1024)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
     data = bytes(range(256)) * 10  # 2,560 bytes: three parts of at most 1,024
-    seen = _captured(aws)
+    seen = s3_calls(aws)
     staged = storage.stage_dataset(_file(tmp_path, data), f"s3://{BUCKET}/big.jsonl", validate=False, transport=aws)
     ops = [s["op"] for s in seen]
     assert ops == ["CreateMultipartUpload", "UploadPart", "UploadPart", "UploadPart", "CompleteMultipartUpload"]
@@ -164,7 +139,7 @@ def test_large_file_goes_multipart_with_part_checksums(
 
 def test_failed_multipart_is_aborted(aws: hf.BedrockTransport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(storage, "MULTIPART_THRESHOLD", 1024)
-    seen = _captured(aws)
+    seen = s3_calls(aws)
 
     def _refuse(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "InvalidRequest", "Message": "boom"}}, "UploadPart")

@@ -4,45 +4,21 @@ replace an object (moto in process, and LocalBedrock; no network)."""
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import orjson
 import pytest
-from moto import mock_aws
 
 import haiku_finetune as hf
 from haiku_finetune import storage
 from haiku_finetune.errors import AccessDeniedError, ConflictError
-from tests.fakes import FakeClock
+from tests.fakes import s3_calls
+from tests.unit.conftest import MOTO_BUCKET
 
-BUCKET = "haiku-data"
+BUCKET = MOTO_BUCKET
 ACCOUNT = "123456789012"  # moto's account
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[hf.BedrockTransport]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    with mock_aws():
-        session = boto3.Session(region_name="us-west-2")
-        session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        clock = FakeClock()
-        retry = hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
-        yield hf.BedrockTransport(session=session, region="us-west-2", clock=clock, retry=retry)
-
-
-def _calls(transport: hf.BedrockTransport) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-
-    def grab(params: dict[str, Any], model: Any, **_: Any) -> None:
-        seen.append({"op": model.name, **{k: v for k, v in params.items() if k != "Body"}})
-
-    transport.client("s3").meta.events.register("provide-client-params.s3.*", grab)
-    return seen
 
 
 def _owned_by(transport: hf.BedrockTransport, account: str) -> None:
@@ -75,7 +51,7 @@ def _dataset(path: Path, n: int = 40, tag: str = "") -> Path:
 
 
 def test_every_bucket_call_sends_the_callers_account(aws: hf.BedrockTransport, tmp_path: Path) -> None:
-    calls = _calls(aws)
+    calls = s3_calls(aws)
     uri = storage.upload_dataset(_dataset(tmp_path / "train.jsonl"), f"s3://{BUCKET}/data/", transport=aws)
     assert storage.head_object(uri, transport=aws) is not None
     assert storage.object_exists(f"s3://{BUCKET}/data/", transport=aws)
@@ -94,7 +70,7 @@ def test_multipart_uploads_send_the_owner_on_every_part(
     monkeypatch.setattr(storage, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)
     big = tmp_path / "big.jsonl"
     big.write_bytes(b"x" * (11 * 1024 * 1024))
-    calls = _calls(aws)
+    calls = s3_calls(aws)
     storage.stage_dataset(big, f"s3://{BUCKET}/big.jsonl", validate=False, if_absent=True, transport=aws)
     ops = [c["op"] for c in calls]
     assert ops.count("UploadPart") == 3 and "CompleteMultipartUpload" in ops
@@ -104,7 +80,7 @@ def test_multipart_uploads_send_the_owner_on_every_part(
 
 
 def test_a_given_owner_is_used_and_checked(aws: hf.BedrockTransport, tmp_path: Path) -> None:
-    calls = _calls(aws)
+    calls = s3_calls(aws)
     storage.upload_dataset(
         _dataset(tmp_path / "t.jsonl"), f"s3://{BUCKET}/t.jsonl", expected_bucket_owner=ACCOUNT, transport=aws
     )
