@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from .._described import DescribedJob
 from .._names import generate_name
 from .._tags import check_user_tags, with_library_tag
 from .._transport import BedrockTransport, resolve_transport
@@ -102,7 +103,7 @@ class EvaluationRecord:
     source: str = ""
 
 
-class EvaluationJob:
+class EvaluationJob(DescribedJob):
     """A Bedrock model evaluation job (``CreateEvaluationJob``).
 
     Make one with `create`, or get existing ones with `attach` or `list`. Its state is what
@@ -116,6 +117,10 @@ class EvaluationJob:
         label: The model's name in reports (default: the precomputed source or the model identifier).
     """
 
+    _GET = "GetEvaluationJob"
+    _FULL_KEYS = ("outputDataConfig", "evaluationConfig")
+    _KIND = "an evaluation job"
+
     def __init__(
         self,
         description: Mapping[str, Any],
@@ -124,11 +129,7 @@ class EvaluationJob:
         examples: Sequence[Example] | None = None,
         label: str | None = None,
     ) -> None:
-        if "jobArn" not in description:
-            raise ValueError("an evaluation job description needs at least 'jobArn'")
-        self._transport = resolve_transport(transport)
-        self._description: dict[str, Any] = dict(description)
-        self._full = "outputDataConfig" in description and "evaluationConfig" in description
+        super().__init__(description, transport=transport)
         self.examples: list[Example] | None = list(examples) if examples is not None else None
         self._label = label
 
@@ -329,37 +330,6 @@ class EvaluationJob:
         return found
 
     # -- state ----------------------------------------------------------------------------------------
-
-    @property
-    def transport(self) -> BedrockTransport:
-        """The transport the job was made with."""
-        return self._transport
-
-    def refresh(self) -> EvaluationJob:
-        """Fetch the job's current description."""
-        self._description = self._transport.call("bedrock", "GetEvaluationJob", jobIdentifier=self.arn)
-        self._full = True
-        return self
-
-    def _get(self, key: str) -> Any:
-        if key not in self._description and not self._full:
-            self.refresh()
-        return self._description.get(key)
-
-    @property
-    def arn(self) -> str:
-        """The job's ARN."""
-        return str(self._description["jobArn"])
-
-    @property
-    def job_id(self) -> str:
-        """The job id: the last segment of the ARN."""
-        return self.arn.rsplit("/", 1)[-1]
-
-    @property
-    def name(self) -> str:
-        """The job's name."""
-        return str(self._get("jobName"))
 
     @property
     def status(self) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .._described import DescribedJob
 from .._lifecycle_check import profile_lifecycle_now, warn_lifecycle
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
@@ -47,7 +48,7 @@ _STAGES = (
 )
 
 
-class CustomizationJob:
+class CustomizationJob(DescribedJob):
     """A Bedrock model customization (fine-tuning) job.
 
     Make one with [`create`][haiku_finetune.jobs.job.CustomizationJob.create], or get an existing one with
@@ -64,6 +65,10 @@ class CustomizationJob:
         datasets: Dataset details known at creation (for the manifest).
     """
 
+    _GET = "GetModelCustomizationJob"
+    _FULL_KEYS = ("roleArn", "outputDataConfig")
+    _KIND = "a job"
+
     def __init__(
         self,
         description: Mapping[str, Any],
@@ -72,11 +77,7 @@ class CustomizationJob:
         plan: JobPlan | None = None,
         datasets: Mapping[str, DatasetInfo] | None = None,
     ) -> None:
-        if "jobArn" not in description:
-            raise ValueError("a job description needs at least 'jobArn'")
-        self._transport = resolve_transport(transport)
-        self._description: dict[str, Any] = dict(description)
-        self._full = "roleArn" in description and "outputDataConfig" in description
+        super().__init__(description, transport=transport)
         self.creation_plan = plan
         self._datasets: dict[str, DatasetInfo] = dict(datasets or {})
 
@@ -296,36 +297,10 @@ class CustomizationJob:
 
     # -- state ----------------------------------------------------------------------------------------
 
-    def refresh(self) -> CustomizationJob:
-        """Fetch the job's current state (one ``GetModelCustomizationJob`` call). Returns ``self``."""
-        self._description = self._transport.call("bedrock", "GetModelCustomizationJob", jobIdentifier=self.arn)
-        self._full = True
-        return self
-
-    def _get(self, key: str) -> Any:
-        if key not in self._description and not self._full:
-            self.refresh()
-        return self._description.get(key)
-
-    @property
-    def arn(self) -> str:
-        """The job's ARN."""
-        return str(self._description["jobArn"])
-
     @property
     def region(self) -> str:
         """The region of the job's transport."""
         return self._transport.region
-
-    @property
-    def job_id(self) -> str:
-        """The job id: the last path segment of the ARN."""
-        return self.arn.rsplit("/", 1)[-1]
-
-    @property
-    def name(self) -> str:
-        """The job's name."""
-        return str(self._get("jobName"))
 
     @property
     def status(self) -> str:
