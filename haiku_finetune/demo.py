@@ -12,6 +12,8 @@ deploy on Provisioned Throughput → invoke → evaluate base vs tuned → delet
 
 This module only orchestrates public library calls and prints; it must not reach into other modules' internals.
 It needs the ``local`` extra (offline) and the ``plot`` extra (the loss plot), nothing else.
+
+Longer than ~600 lines on purpose: it is the demo's narrated script, step by step, read top to bottom.
 """
 
 from __future__ import annotations

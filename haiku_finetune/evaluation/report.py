@@ -6,6 +6,8 @@ interval, latency p50/p95, tokens, cost when prices were given) are computed on 
 [`stats`][haiku_finetune.evaluation.stats]. It renders as Markdown and as
 HTML (for notebooks), converts to a pandas DataFrame (the ``pandas`` extra, imported lazily) and saves to a
 directory atomically. It makes no AWS calls.
+
+Longer than ~600 lines on purpose: one type's data, summaries, comparison, display and save/load belong together.
 """
 
 from __future__ import annotations

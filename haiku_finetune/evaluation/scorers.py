@@ -16,6 +16,8 @@ Built in: [`ExactMatch`][haiku_finetune.evaluation.scorers.ExactMatch],
 [`Contains`][haiku_finetune.evaluation.scorers.Contains],
 [`FunctionScorer`][haiku_finetune.evaluation.scorers.FunctionScorer] (any callable) and
 [`LlmJudge`][haiku_finetune.evaluation.scorers.LlmJudge].
+
+Longer than ~600 lines on purpose: every built-in scorer is short and sits beside the protocol it implements.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ tokens, steps and (when prices are given) cost. ``create()`` runs the local chec
 refuses to submit when one fails. Checks that need AWS (bucket region, objects, the role's trust and
 permissions, the base model, free names) run in ``plan()`` only; each degrades to "not checked" with the
 reason when the caller may not ask (e.g. ``AccessDenied``). This module reads, it never writes or submits.
+
+Longer than ~600 lines on purpose: every check a plan runs, local and remote, reads best as one list in one file.
 """
 
 from __future__ import annotations
