@@ -13,6 +13,8 @@ reading are mapped too.
 This is the only module that imports botocore's or urllib3's exceptions: every one of them becomes a library
 error here (see [`errors`][haiku_finetune.errors]). It must not know about jobs, datasets or deployments; it only moves
 calls.
+
+Longer than ~600 lines on purpose: it is the one seam to botocore; every error mapping must live here and nowhere else.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ models (that is the job's business) and does not invoke them (that is
 [`FineTunedModel`][haiku_finetune.model.FineTunedModel]'s). The file is over 600 lines because create, the ``with``
 block and
 their clean-up paths are one capability: how a PT stops billing.
+
+Longer than ~600 lines on purpose: every exit path of a billed resource (create, signals, guard, delete, orphans)
+is kept in one place, where a reader can check that none leaks.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ IAM is eventually consistent: Bedrock can refuse a role for some seconds after i
 how long after [`ensure_service_role`][haiku_finetune.iam.ensure_service_role] touched a role the jobs layer should
 retry it. Nothing else is
 retried here; the transport does the usual retrying.
+
+Longer than ~600 lines on purpose: every policy document and its escaping rules, so one lint test covers them all.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ is never replaced. When one is there already, its SHA-256 (kept in the object's 
 data is reused, different data is refused with [`ConflictError`][haiku_finetune.errors.ConflictError].
 
 Every call goes through [`BedrockTransport`][haiku_finetune.BedrockTransport]. This module knows nothing about jobs.
+
+Longer than ~600 lines on purpose: every S3 call the library makes is here, so each carries the bucket-owner check.
 """
 
 from __future__ import annotations

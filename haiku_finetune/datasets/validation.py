@@ -18,6 +18,8 @@ Memory does not grow with the number of records past a fixed cap:
   records than that already fails ``too_many_records``, so a later record is still reported when it repeats
   one of those first records, but not when it repeats another later one;
 - the listed issues are capped by ``max_issues``.
+
+Longer than ~600 lines on purpose: the hot loop and the slow path that explains its refusals must stay in step.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ Every AWS call goes through [`BedrockTransport`][haiku_finetune.BedrockTransport
 made with. This module does no scoring of its own. What is and is not confirmed about the service (output
 layout, record format, judge models, limits) is in ``docs/evaluation-jobs.md``.
 
-Longer than ~600 lines on purpose: an evaluation job's request, lifecycle and result reading are one API over one service resource.
+Longer than ~600 lines on purpose: an evaluation job's request, lifecycle and result reading are one API over one
+service resource.
 """
 
 from __future__ import annotations
