@@ -29,16 +29,15 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from ._lifecycle_check import profile_lifecycle_now, warn_lifecycle
 from ._names import generate_name
 from ._signals import terminate_as_interrupt
-from ._tags import has_library_tag, with_library_tag
+from ._tags import with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
 from .base_models import find_profile
@@ -58,6 +57,7 @@ from .errors import (
 from .guard import GuardHandle, SchedulerGuard, WatchdogGuard
 from .lifecycle import LifecycleStage
 from .model import FineTunedModel
+from .orphans import find_orphans
 from .pricing import Pricing
 
 __all__ = ["BillingWarning", "Commitment", "Guard", "GuardKind", "ProvisionedDeployment", "find_orphans"]
@@ -607,71 +607,6 @@ class ProvisionedDeployment:
     def __repr__(self) -> str:
         status = self._details.get("status", "?")
         return f"ProvisionedDeployment({self.arn!r}, status={status!r})"
-
-
-def find_orphans(
-    *,
-    older_than: timedelta = timedelta(0),
-    now: datetime | None = None,
-    transport: BedrockTransport | None = None,
-) -> list[ProvisionedDeployment]:
-    """List deployments this library created (they carry its tag) that are older than ``older_than``.
-
-    Args:
-        older_than: Only deployments created at least this long ago.
-        now: The current time (default: the service's clock, see `service_now`).
-        transport: The transport.
-
-    Returns:
-        The tagged deployments, oldest first. Nothing is deleted.
-    """
-    resolved = resolve_transport(transport)
-    pages = list(resolved.paginate("bedrock", "ListProvisionedModelThroughputs"))
-    summaries = [s for page in pages for s in page.get("provisionedModelSummaries", [])]
-    if now is None:
-        now = service_now(pages, (s.get(k) for s in summaries for k in ("creationTime", "lastModifiedTime")))
-    cutoff = now - older_than
-    found = []
-    for summary in summaries:
-        deployment = ProvisionedDeployment(summary["provisionedModelArn"], transport=resolved)
-        deployment._details = summary
-        created = _utc(summary.get("creationTime"))
-        if created is not None and created > cutoff:
-            continue
-        try:
-            tags = resolved.call("bedrock", "ListTagsForResource", resourceARN=deployment.arn).get("tags", [])
-        except ResourceNotFoundError:
-            continue  # deleted between the listing and now
-        if has_library_tag(tags):
-            found.append(deployment)
-    found.sort(key=lambda d: _utc(d._details.get("creationTime")) or datetime.min.replace(tzinfo=timezone.utc))
-    return found
-
-
-def service_now(responses: Iterable[Mapping[str, Any]], timestamps: Iterable[Any] = ()) -> datetime:
-    """The service's "now": the latest of its responses' HTTP ``Date``, the newest timestamp it reported, local now.
-
-    Ages must be measured on the clock that stamped ``creationTime``. The ``Date`` header is the service's own
-    clock (to the second); the newest timestamp seen covers a service whose clock runs ahead of its ``Date``
-    header (LocalBedrock's emulated clock) and a local clock behind the service's. Taking the latest of the
-    three can only make things look older, never hide one: an orphan scan must not miss what was made a
-    moment ago.
-    """
-    candidates = [datetime.now(timezone.utc)]
-    for response in responses:
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        raw = headers.get("date") if isinstance(headers, Mapping) else None
-        if isinstance(raw, str):
-            with contextlib.suppress(TypeError, ValueError):
-                candidates.append(_utc(parsedate_to_datetime(raw)) or candidates[0])
-    candidates += [t for t in (_utc(raw) for raw in timestamps) if t is not None]
-    return max(candidates)
-
-
-def _utc(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _generated_name(model_name: str) -> str:

@@ -142,7 +142,7 @@ def _cmd_deployments_delete(args: argparse.Namespace, ctx: Context) -> int:
 def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
     from datetime import datetime, timedelta, timezone
 
-    from ..deployment import find_orphans
+    from ..orphans import find_orphans
 
     if args.older_than is None:
         # No age filter: every tagged deployment, even one whose creation time is ahead of this machine's clock.
