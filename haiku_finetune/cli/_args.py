@@ -7,8 +7,10 @@ must stay light: ``--help`` loads it, so nothing here imports the AWS layers or 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TypeAlias
@@ -125,6 +127,28 @@ def positive_float(value: str) -> float:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
     return number
+
+
+#: The shape of an AWS region name (``us-west-2``, ``eu-central-2``), as LocalBedrock checks it.
+_REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_date(value: str) -> _dt.date:
+    """A calendar date written ``YYYY-MM-DD`` (``fromisoformat`` alone also takes ``20260910`` on 3.11+)."""
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return _dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"not a date of the form YYYY-MM-DD: {value!r}")
+
+
+def region_name(value: str) -> str:
+    """A name of the shape of an AWS region (``us-west-2``)."""
+    if not _REGION_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"not an AWS region name such as 'us-west-2': {value!r}")
+    return value
 
 
 def _number(value: str) -> float:

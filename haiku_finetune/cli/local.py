@@ -8,12 +8,10 @@ haiku_finetune.local``), so both commands behave the same.
 from __future__ import annotations
 
 import argparse
-import inspect
 import socket
-from typing import Any
 
-from ._args import Parser, Subparsers, port, positive_float
-from ._context import EXIT_OK, Context, UsageError
+from ._args import Parser, Subparsers, iso_date, port, positive_float, region_name
+from ._context import Context, UsageError
 
 
 def _cmd_local_serve(args: argparse.Namespace, ctx: Context) -> int:
@@ -21,41 +19,11 @@ def _cmd_local_serve(args: argparse.Namespace, ctx: Context) -> int:
         _check_port_free(args.port)
     try:
         from ..local.serve import run_serve
-    except ImportError:  # an emulator without the shared entry point: serve it here, the way it always was
-        return _serve_here(args, ctx)
+    except ImportError as error:  # moto, behind the 'local' extra
+        raise UsageError(
+            f"local serve needs the 'local' extra ({error.name or error}): pip install 'haiku-finetune[local]'"
+        ) from None
     return run_serve(args, out=ctx.out, err=ctx.err, prog=ctx.where)
-
-
-def _serve_here(args: argparse.Namespace, ctx: Context) -> int:
-    import threading
-
-    from ..local import ACCOUNT, REGION, LocalBedrock
-
-    options: dict[str, Any] = {"time_scale": args.time_scale, "seed": args.seed}
-    if args.port:
-        if "port" not in inspect.signature(LocalBedrock).parameters:
-            raise UsageError("--port: this LocalBedrock cannot listen on a chosen port; leave --port out")
-        options["port"] = args.port
-    local = LocalBedrock(**options)
-    try:
-        local.start()
-    except OSError as error:
-        raise UsageError(f"cannot start LocalBedrock: {error.strerror or error} (try another --port)") from None
-    try:
-        env = local.session_env()
-        ctx.print(f"# LocalBedrock: emulated account {ACCOUNT}, region {REGION}, Bedrock at {local.endpoint_url}")
-        ctx.print("# Run these lines in another shell to point boto3, the AWS CLI or haiku-finetune at it:")
-        for key, value in sorted(env.items()):
-            ctx.print(f"export {key}={value}")
-        ctx.print("# Serving until Ctrl-C.")
-        ctx.out.flush()
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            ctx.print("# LocalBedrock stopped")
-    finally:
-        local.stop()
-    return EXIT_OK
 
 
 def _check_port_free(port: int) -> None:
@@ -69,9 +37,10 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
-#: The same default as ``python -m haiku_finetune.local`` (``haiku_finetune.local.serve.DEFAULT_TIME_SCALE``),
-#: written here so that building the parser does not import the emulator.
+#: The same defaults as ``python -m haiku_finetune.local`` (``haiku_finetune.local.serve.DEFAULT_TIME_SCALE``,
+#: ``haiku_finetune.local.REGION``), written here so that building the parser does not import the emulator.
 _DEFAULT_TIME_SCALE = 60.0
+_DEFAULT_REGION = "us-west-2"
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
@@ -99,5 +68,21 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         default=0,
         metavar="N",
         help="port of the Bedrock endpoint on 127.0.0.1 (default: a free one)",
+    )
+    s.add_argument(
+        "--date",
+        type=iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="emulated date at start, midnight UTC (default: $LOCAL_BEDROCK_DATE, else today); each base "
+        "model's lifecycle follows it",
+    )
+    s.add_argument(
+        "--region",
+        type=region_name,
+        default=_DEFAULT_REGION,
+        metavar="NAME",
+        help="emulated region: ARNs, the printed AWS_REGION and each base model's lifecycle "
+        f"(default {_DEFAULT_REGION})",
     )
     s.set_defaults(handler=_cmd_local_serve)

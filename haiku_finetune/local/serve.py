@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as _dt
+import re
 import signal
 import sys
 import threading
@@ -24,7 +26,8 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TextIO
 
-from .clock import MAX_TIME_SCALE
+from ._common import REGION
+from .clock import DATE_VARIABLE, MAX_TIME_SCALE
 
 __all__ = ["DEFAULT_TIME_SCALE", "add_serve_arguments", "run_serve", "serve_main"]
 
@@ -33,7 +36,8 @@ DEFAULT_TIME_SCALE = 60.0
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--port``, ``--time-scale`` and ``--seed`` to ``parser`` (the CLI's ``local serve`` and ``-m``)."""
+    """Add ``--port``, ``--time-scale``, ``--seed``, ``--date`` and ``--region`` to ``parser`` (``-m``; the CLI's
+    ``local serve`` declares the same options without importing the emulator)."""
     parser.add_argument(
         "--port",
         type=_port,
@@ -50,6 +54,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 minutes)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of identifiers, loss curves and fault injection")
+    parser.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help=f"emulated date at start, midnight UTC (default: ${DATE_VARIABLE}, else today); each base model's "
+        "lifecycle follows it",
+    )
+    parser.add_argument(
+        "--region",
+        type=_region,
+        default=REGION,
+        metavar="NAME",
+        help=f"emulated region: ARNs, printed AWS_REGION and each base model's lifecycle (default {REGION})",
+    )
 
 
 def run_serve(
@@ -63,7 +82,7 @@ def run_serve(
     say, until Ctrl-C or SIGTERM.
 
     Args:
-        args: Parsed ``port``, ``time_scale`` and ``seed``.
+        args: Parsed ``port``, ``time_scale``, ``seed``, ``date`` (a ``datetime.date`` or None) and ``region``.
         out: Where the ``export`` lines go (default: standard output).
         err: Where a failure to start is reported, in one line (default: standard error).
         prog: The command's name, for that line.
@@ -73,9 +92,9 @@ def run_serve(
     """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    from . import ACCOUNT, REGION, LocalBedrock
+    from . import ACCOUNT, LocalBedrock
 
-    local = LocalBedrock(time_scale=args.time_scale, seed=args.seed, port=args.port)
+    local = LocalBedrock(time_scale=args.time_scale, seed=args.seed, port=args.port, date=args.date, region=args.region)
     with _sigterm_interrupts():
         try:
             try:
@@ -87,10 +106,14 @@ def run_serve(
                 return 1
             env = local.session_env()
             print(
-                f"# LocalBedrock: emulated account {ACCOUNT}, region {REGION}, Bedrock at {local.endpoint_url}",
+                f"# LocalBedrock: emulated account {ACCOUNT}, region {local.region}, Bedrock at {local.endpoint_url}",
                 file=out,
             )
-            print(f"# Emulated time runs {args.time_scale:g} times as fast as real time.", file=out)
+            print(
+                f"# Emulated date {local.date.isoformat()} (UTC); emulated time runs {args.time_scale:g} times "
+                "as fast as real time.",
+                file=out,
+            )
             print("# Run these lines in another shell to point boto3, the AWS CLI or haiku-finetune at it:", file=out)
             for key, value in sorted(env.items()):
                 print(f"export {key}={value}", file=out)
@@ -104,7 +127,7 @@ def run_serve(
 
 
 def serve_main(argv: Sequence[str] | None = None) -> int:
-    """``python -m haiku_finetune.local [--port N] [--time-scale X] [--seed N]``."""
+    """``python -m haiku_finetune.local [--port N] [--time-scale X] [--seed N] [--date D] [--region R]``."""
     parser = argparse.ArgumentParser(
         prog="python -m haiku_finetune.local",
         description="Start LocalBedrock on 127.0.0.1 and print 'export' lines (endpoint URLs and dummy "
@@ -149,3 +172,23 @@ def _time_scale(text: str) -> float:
     if not 0 < scale <= MAX_TIME_SCALE:  # also refuses nan and inf
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIME_SCALE:g}, got {text}")
     return scale
+
+
+#: The shape of an AWS region name (``us-west-2``, ``eu-central-2``), as LocalBedrock checks it.
+_REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date(text: str) -> _dt.date:
+    try:
+        if _ISO_DATE.fullmatch(text):  # fromisoformat alone also takes 20260910 and 2026-W37 (Python >= 3.11)
+            return _dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"not a date of the form YYYY-MM-DD: {text!r}")
+
+
+def _region(text: str) -> str:
+    if not _REGION_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not an AWS region name such as 'us-west-2': {text!r}")
+    return text
