@@ -6,6 +6,7 @@ returns an [`EvaluationReport`][haiku_finetune.evaluation.EvaluationReport] with
 and paired comparisons.
 `EvaluationJob` runs Bedrock's own model evaluation jobs (automatic metrics or a judge model) and reads
 their scores into the same report.
+`ToolCallMatch` scores tool use: the right tool, with arguments matching expected values or a JSON Schema.
 """
 
 from .batch_inference import BatchInferenceJob
@@ -28,6 +29,7 @@ from .scorers import (
     ScoringItem,
 )
 from .stats import PairedComparison, bootstrap_ci, paired_comparison, permutation_test, sign_test
+from .tool_calls import ToolCallMatch
 
 __all__ = [
     "BatchInferenceJob",
@@ -53,6 +55,7 @@ __all__ = [
     "ScoreSummary",
     "Scorer",
     "ScoringItem",
+    "ToolCallMatch",
     "bootstrap_ci",
     "evaluate",
     "load_examples",
