@@ -17,22 +17,19 @@ from typing import Any, Literal
 
 from ..errors import MissingExtraError
 from ..tools import ToolCall
-from .scorers import Score, Scorer, ScoringItem
+from .scorers import JsonSchema, Score, Scorer, ScoringItem
 
 __all__ = ["ToolCallMatch"]
 
 Match = Literal["exact", "subset"]
 
 
-def _schema_validator(schema: Mapping[str, Any]) -> Any:
+def _schema_check(schema: Mapping[str, Any]) -> JsonSchema:
+    """The argument check: `JsonSchema`'s validation, with the missing-extra error naming this scorer."""
     try:
-        import jsonschema
-    except ImportError as error:
+        return JsonSchema(schema, strip_code_fence=False)
+    except MissingExtraError as error:
         raise MissingExtraError("ToolCallMatch(schema=...)", "eval", "jsonschema") from error
-    document = dict(schema)
-    cls = jsonschema.validators.validator_for(document)
-    cls.check_schema(document)
-    return cls(document)
 
 
 def _calls_from_text(text: str) -> tuple[list[ToolCall], str | None]:
@@ -115,7 +112,7 @@ class ToolCallMatch(Scorer):
         self.match: Match = match
         self.allow_multiple = allow_multiple
         self.name = name
-        self._validator = None if schema is None else _schema_validator(schema)
+        self._schema = None if schema is None else _schema_check(schema)
 
     def _expected(self, reference: str) -> tuple[str, dict[str, Any] | None]:
         if self.tool is not None:
@@ -130,9 +127,9 @@ class ToolCallMatch(Scorer):
         return calls[0].name, (calls[0].input if "input" in document else None)
 
     def _argument_problems(self, expected: dict[str, Any] | None, actual: dict[str, Any]) -> list[str]:
-        if self._validator is not None:
-            errors = sorted(self._validator.iter_errors(actual), key=lambda e: list(e.absolute_path))
-            return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+        if self._schema is not None:
+            verdict = self._schema.score(json.dumps(actual), "")
+            return [] if verdict.value == 1.0 else list(verdict.detail.get("errors", []))
         if expected is None:
             return []
         if self.match == "subset":

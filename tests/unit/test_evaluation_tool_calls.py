@@ -71,7 +71,7 @@ def test_schema_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> N
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_jsonschema)
-    with pytest.raises(MissingExtraError, match=r"pip install 'haiku-finetune\[eval\]'"):
+    with pytest.raises(MissingExtraError, match=r"ToolCallMatch.*pip install 'haiku-finetune\[eval\]'"):
         ToolCallMatch("get_weather", schema=SCHEMA)
     assert ToolCallMatch("get_weather").score_calls([CALL]).value == 1.0  # no schema: no import
 
