@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
-import re
 import signal
 import sys
 import threading
@@ -26,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TextIO
 
+from ..cli._args import iso_date, region_name  # the CLI's light parsers: one rule for both entry points
 from ._common import REGION
 from .clock import DATE_VARIABLE, MAX_TIME_SCALE
 
@@ -56,7 +55,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of identifiers, loss curves and fault injection")
     parser.add_argument(
         "--date",
-        type=_date,
+        type=iso_date,
         default=None,
         metavar="YYYY-MM-DD",
         help=f"emulated date at start, midnight UTC (default: ${DATE_VARIABLE}, else today); each base model's "
@@ -64,7 +63,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--region",
-        type=_region,
+        type=region_name,
         default=REGION,
         metavar="NAME",
         help=f"emulated region: ARNs, printed AWS_REGION and each base model's lifecycle (default {REGION})",
@@ -109,11 +108,8 @@ def run_serve(
                 f"# LocalBedrock: emulated account {ACCOUNT}, region {local.region}, Bedrock at {local.endpoint_url}",
                 file=out,
             )
-            print(
-                f"# Emulated date {local.date.isoformat()} (UTC); emulated time runs {args.time_scale:g} times "
-                "as fast as real time.",
-                file=out,
-            )
+            print(f"# Emulated date {local.date.isoformat()} (UTC): it decides each model's lifecycle.", file=out)
+            print(f"# Emulated time runs {args.time_scale:g} times as fast as real time.", file=out)
             print("# Run these lines in another shell to point boto3, the AWS CLI or haiku-finetune at it:", file=out)
             for key, value in sorted(env.items()):
                 print(f"export {key}={value}", file=out)
@@ -172,23 +168,3 @@ def _time_scale(text: str) -> float:
     if not 0 < scale <= MAX_TIME_SCALE:  # also refuses nan and inf
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIME_SCALE:g}, got {text}")
     return scale
-
-
-#: The shape of an AWS region name (``us-west-2``, ``eu-central-2``), as LocalBedrock checks it.
-_REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _date(text: str) -> _dt.date:
-    try:
-        if _ISO_DATE.fullmatch(text):  # fromisoformat alone also takes 20260910 and 2026-W37 (Python >= 3.11)
-            return _dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"not a date of the form YYYY-MM-DD: {text!r}")
-
-
-def _region(text: str) -> str:
-    if not _REGION_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not an AWS region name such as 'us-west-2': {text!r}")
-    return text
