@@ -224,6 +224,7 @@ class ProvisionedDeployment:
         )
         known: list[str] = []  # the ARN, once known: the second-signal message names it
         deployment: ProvisionedDeployment | None = None
+        interrupted = False
         with terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill(known, name, resolved)):
             try:
                 arn = _buy_refusal_explained(resolved, params, name, token, legacy)
@@ -236,6 +237,7 @@ class ProvisionedDeployment:
                 if lifetime is not None:
                     deployment._arm_guard(guard or "scheduler", lifetime)
             except KeyboardInterrupt:
+                interrupted = True
                 held = deployment.guard if deployment is not None else None
                 _undo_interrupted_create(resolved, name, token, known, held)
                 raise
@@ -244,7 +246,12 @@ class ProvisionedDeployment:
                     _log.warning("could not arm the guard for %s (%s); deleting it", known[0], error)
                     cls(known[0], transport=resolved).delete()
                 raise
-        assert deployment is not None
+        if interrupted or deployment is None:
+            # SIGTERM/SIGHUP was handed to a previous handler that let the program go on (a Python handler that
+            # returned, or SIG_IGN): what the create bought was undone above, so there is no deployment to return.
+            raise DeploymentError(
+                f"creating provisioned throughput {name} was interrupted by a signal; what it bought was deleted"
+            )
         # The warning waits for the first use: create() cannot know whether a `with` block follows, and a
         # warning inside the block the docs recommend would tell the user to do what they already do. The
         # handle exists by then, so a warning raised as an error (-W error) loses nothing.
