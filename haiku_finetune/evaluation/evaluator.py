@@ -23,6 +23,7 @@ from .._transport import BedrockTransport
 from ..model import Completion, FineTunedModel, Prompt
 from ..pricing import Pricing
 from ..storage import S3Uri
+from ..tools import Tool, ToolCall, ToolChoice
 from .batch_inference import (
     BatchInferenceJob,
     batch_model_id,
@@ -56,6 +57,8 @@ def evaluate(
     role_arn: str | None = None,
     max_tokens: int = 1024,
     temperature: float | None = 0.0,
+    tools: Sequence[Tool] | None = None,
+    tool_choice: ToolChoice | None = None,
     pricing: Pricing | Mapping[str, Pricing] | None = None,
     timeout: float | None = None,
     seed: int = 0,
@@ -79,6 +82,9 @@ def evaluate(
         role_arn: Service role for batch inference (``"batch"`` engine only).
         max_tokens: Reply budget per example.
         temperature: Sampling temperature (default 0, for repeatable evaluations; ``None`` = model default).
+        tools: Tools every model may call, for scoring tool use (e.g. with `ToolCallMatch`, which then scores
+            each reply's native calls).
+        tool_choice: ``"auto"``, ``"any"``, ``"none"`` or a tool's name (default ``"auto"`` when tools are given).
         pricing: Invocation prices, for the report's cost column (one for all models or one per name).
         timeout: Seconds to wait for each batch-inference job (``None``: no limit).
         seed: Seed of the report's bootstrap intervals and permutation tests.
@@ -113,6 +119,10 @@ def evaluate(
     examples = load_examples(data, max_examples=max_examples)
     prompts = [_prompt(e) for e in examples]
     settings: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+    if tools is not None:
+        settings["tools"] = list(tools)
+    if tool_choice is not None:
+        settings["tool_choice"] = tool_choice
 
     if engine == "invoke":
         outcomes = {
@@ -219,6 +229,7 @@ def _to_output(result: Outcome, *, timed: bool) -> ModelOutput:
         input_tokens=result.usage.input_tokens,
         output_tokens=result.usage.output_tokens,
         stop_reason=result.stop_reason,
+        tool_calls=[call.to_api() for call in result.tool_calls],
     )
 
 
@@ -227,7 +238,14 @@ def _score(
 ) -> dict[str, dict[str, Any]]:
     """Score one model's outputs with every scorer, in place; return each scorer's aggregate."""
     answered = [(e, o) for e, o in zip(examples, outputs, strict=True) if o.text is not None]
-    items = [ScoringItem(example, output.text or "") for example, output in answered]
+    items = [
+        ScoringItem(
+            example,
+            output.text or "",
+            tuple(ToolCall(call["id"], call["name"], dict(call["input"])) for call in output.tool_calls),
+        )
+        for example, output in answered
+    ]
     aggregates: dict[str, dict[str, Any]] = {}
     for scorer in scorers:
         scores = scorer.score_many(items)

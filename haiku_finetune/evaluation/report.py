@@ -56,7 +56,8 @@ class ModelOutput(BaseModel):
         latency: Seconds the call took (``None`` with batch inference, which has no per-call timing).
         input_tokens: Prompt tokens the service counted.
         output_tokens: Reply tokens the service counted.
-        stop_reason: Why the model stopped (``end_turn``, ``max_tokens``, ...).
+        stop_reason: Why the model stopped (``end_turn``, ``max_tokens``, ``tool_use``, ...).
+        tool_calls: The tools the model called, as Messages API ``tool_use`` blocks (``id``, ``name``, ``input``).
         scores: Each scorer's value (``None`` when it could not score this output or there was no output).
         details: Each scorer's detail (e.g. a judge's raw reply), only for scorers that gave one.
     """
@@ -69,6 +70,7 @@ class ModelOutput(BaseModel):
     input_tokens: int | None = None
     output_tokens: int | None = None
     stop_reason: str | None = None
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
     scores: dict[str, float | None] = Field(default_factory=dict)
     details: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

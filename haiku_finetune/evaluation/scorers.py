@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import MissingExtraError
+from ..tools import ToolCall
 from .examples import Example
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class ScoringItem:
 
     example: Example
     output: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The tools the model called (``Completion.tool_calls``), when the evaluation offered tools."""
 
     @property
     def reference(self) -> str:

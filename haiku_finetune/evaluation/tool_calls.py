@@ -5,8 +5,9 @@ reference, a JSON object ``{"name": ..., "input": {...}}``. Arguments match expe
 or conform to a JSON Schema (the ``eval`` extra, ``jsonschema``, imported lazily when a schema is used).
 
 `ToolCallMatch.score_calls` scores the calls on a ``Completion`` (``Completion.tool_calls``);
-`ToolCallMatch.score` reads the calls from text (a JSON ``{"name", "input"}`` object or a list of them), which is
-what ``evaluate()`` hands scorers today. This module never calls a model and never imports the runtime.
+``evaluate(..., tools=[...])`` hands it each reply's native calls; an output without any is read as text (a JSON
+``{"name", "input"}`` object or a list of them), so replies that write their calls out can be scored too.
+This module never calls a model and never imports the runtime.
 """
 
 from __future__ import annotations
@@ -157,6 +158,15 @@ class ToolCallMatch(Scorer):
             if not problems:
                 return Score(1.0, {**detail, "right_tool": True})
         return Score(0.0, {**detail, "right_tool": True, "reason": "arguments do not match", "errors": problems[:5]})
+
+    def score_many(self, items: Sequence[ScoringItem]) -> list[Score]:
+        """Score each item's native tool calls; an item without any is read as JSON text (`score`)."""
+        return [
+            self.score_calls(item.tool_calls, item.reference)
+            if item.tool_calls
+            else self.score(item.output, item.reference)
+            for item in items
+        ]
 
     def score(self, output: str, reference: str) -> Score:
         """Score tool calls written in ``output`` as JSON (one ``{"name", "input"}`` object or a list)."""

@@ -137,3 +137,31 @@ def test_end_to_end_against_local_bedrock(local: Any) -> None:
     assert [s.value for s in scores] == [1.0, 0.0, 0.0, 0.0]
     assert [s.detail["called"] for s in scores] == [["get_weather"], ["get_weather"], ["find_order"], []]
     assert scorer.aggregate([], scores) == {"right_tool_rate": 0.5}
+
+
+def test_evaluate_scores_native_tool_calls(local: Any) -> None:
+    """evaluate(tools=...) passes the tools on and ToolCallMatch scores each reply's calls, not its text."""
+    from haiku_finetune.evaluation import evaluate
+    from haiku_finetune.local.tools import ToolCall as Decision
+
+    local.faults = None
+    tools = [Tool("get_weather", "The weather in a city", SCHEMA)]
+
+    def responder(request: dict[str, Any]) -> Any:
+        assert [t["name"] for t in request.get("tools", [])] == ["get_weather"]
+        text = str(request["messages"][-1]["content"])
+        return Decision("get_weather", {"city": text.split()[-1]}) if "weather" in text else "No tool for that."
+
+    model = FineTunedModel.base(transport=local.transport())
+    local.set_responder(model.model_id, responder)
+    reference = json.dumps({"name": "get_weather", "input": {"city": "Oslo"}})
+    records = [
+        {"messages": [{"role": "user", "content": f"weather in {city}"}, {"role": "assistant", "content": reference}]}
+        for city in ("Oslo", "Paris")
+    ] + [{"messages": [{"role": "user", "content": "a joke"}, {"role": "assistant", "content": reference}]}]
+    report = evaluate({"base": model}, records, scorers=[ToolCallMatch(match="subset")], tools=tools, progress=False)
+    outputs = [row.outputs["base"] for row in report.rows]
+    assert [o.scores["tool_call"] for o in outputs] == [1.0, 0.0, 0.0]
+    assert outputs[0].tool_calls[0]["name"] == "get_weather"
+    assert outputs[0].tool_calls[0]["input"] == {"city": "Oslo"}
+    assert report.aggregates["base"]["tool_call"]["right_tool_rate"] == pytest.approx(2 / 3)
