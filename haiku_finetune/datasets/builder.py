@@ -31,7 +31,7 @@ from .conversion import (
 )
 from .report import ValidationIssue, ValidationReport
 from .tokens import TokenCounter
-from .validation import validate_file
+from .validation import BaseModelChoice, validate_file
 
 __all__ = ["DatasetBuilder"]
 
@@ -207,10 +207,17 @@ class DatasetBuilder:
         split: Literal["train", "validation"] = "train",
         max_issues: int = 1000,
         token_counter: TokenCounter | None = None,
+        base_model: BaseModelChoice = None,
     ) -> ValidationReport:
-        """Validate the records as the service would; line numbers are 1-based record positions."""
+        """Validate the records as the service would; line numbers are 1-based record positions.
+
+        ``base_model`` picks whose data limits apply, as in
+        [`validate_file`][haiku_finetune.datasets.validation.validate_file] (default: Claude 3 Haiku's).
+        """
         stream = io.BytesIO(self.to_jsonl_bytes())
-        report = validate_file(stream, split=split, max_issues=max_issues, token_counter=token_counter)
+        report = validate_file(
+            stream, split=split, max_issues=max_issues, token_counter=token_counter, base_model=base_model
+        )
         report.source = f"DatasetBuilder ({split})"
         return report
 
@@ -279,6 +286,7 @@ class DatasetBuilder:
         validation_size: int | None = None,
         seed: int = 0,
         inputs: Iterable[str | os.PathLike[str]] = (),
+        base_model: BaseModelChoice = None,
     ) -> tuple[DatasetBuilder, DatasetBuilder]:
         """Split (as [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split]) and write both files, all or
         nothing.
@@ -294,6 +302,8 @@ class DatasetBuilder:
             validation_size: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
             seed: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
             inputs: Files the records came from: an output that is one of them is refused.
+            base_model: Whose data limits each part is validated against, as in
+                [`validate_file`][haiku_finetune.datasets.validation.validate_file] (default: Claude 3 Haiku's).
 
         Returns:
             The training and validation parts.
@@ -329,7 +339,7 @@ class DatasetBuilder:
             (validation_data, "validation"),
         )
         for data, split in parts:
-            report = validate_file(io.BytesIO(data), split=split)
+            report = validate_file(io.BytesIO(data), split=split, base_model=base_model)
             report.source = f"DatasetBuilder ({split})"
             report.raise_for_errors()
         atomic_write_many([(train_path, train_data), (validation_path, validation_data)], inputs=inputs)
@@ -341,6 +351,7 @@ class DatasetBuilder:
         *,
         split: Literal["train", "validation"] = "train",
         allow_invalid: bool = False,
+        base_model: BaseModelChoice = None,
     ) -> Path:
         """Write the records as JSONL (UTF-8, no BOM, ``\\n``), atomically.
 
@@ -348,6 +359,8 @@ class DatasetBuilder:
             path: Where to write.
             split: Which rules to check against.
             allow_invalid: Write even when validation finds errors.
+            base_model: Whose data limits apply, as in
+                [`validate_file`][haiku_finetune.datasets.validation.validate_file] (default: Claude 3 Haiku's).
 
         Returns:
             The path written.
@@ -357,7 +370,7 @@ class DatasetBuilder:
         """
         data = self.to_jsonl_bytes()
         if not allow_invalid:
-            report = validate_file(io.BytesIO(data), split=split)
+            report = validate_file(io.BytesIO(data), split=split, base_model=base_model)
             report.source = f"DatasetBuilder ({split})"
             report.raise_for_errors()
         return atomic_write(path, data)  # refuses a symlink, a FIFO or a device at the path; keeps a file's mode

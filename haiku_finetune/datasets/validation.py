@@ -1,4 +1,7 @@
-"""The streaming validator for Claude 3 Haiku fine-tuning data: every problem, with its line number, fast.
+"""The streaming validator for fine-tuning data: every problem, with its line number, fast.
+
+The rules and limits are a base model's (``base_model=``, default Claude 3 Haiku), read from its profile in
+`haiku_finetune.base_models` once per file, before the loop; this module keeps no limit of its own.
 
 One pass over the file in binary, read in chunks and cut into lines in bounded memory (``_lines``: a line over
 4 MiB is reported ``line_too_long`` without being held), one JSON parse per line (orjson), then plain checks
@@ -34,18 +37,8 @@ from typing import Any, BinaryIO, Literal
 import orjson
 
 from .._files import regular_input
-from ._limits import (
-    ALLOWED_MESSAGE_KEYS,
-    ALLOWED_RECORD_KEYS,
-    MAX_TOKENS_PER_RECORD,
-    MAX_TOTAL_RECORDS,
-    MAX_TRAIN_BYTES,
-    MAX_TRAIN_RECORDS,
-    MAX_VALIDATION_BYTES,
-    MAX_VALIDATION_RECORDS,
-    MIN_RECORDS,
-    NEAR_TOKEN_LIMIT_FRACTION,
-)
+from ..base_models import DEFAULT_BASE_MODEL, BaseModelProfile, DataLimits, get_profile
+from ._limits import NEAR_TOKEN_LIMIT_FRACTION
 from ._lines import MAX_LINE_BYTES, READ_LIMIT, skip_long_line
 from .report import DatasetStats, FilesValidationReport, ValidationIssue, ValidationReport
 from .tokens import TokenCounter, counted_exactly, estimate_record_tokens
@@ -56,14 +49,40 @@ Split = Literal["train", "validation"]
 #: A file path, or a binary file object (e.g. ``io.BytesIO``) positioned at the start of the data.
 DataSource = str | os.PathLike[str] | BinaryIO
 
+#: A base model for the data rules: a profile, or a key, model id or ARN `get_profile` knows (``None``: the default).
+BaseModelChoice = str | BaseModelProfile | None
+
 _BOM = b"\xef\xbb\xbf"
-_NEAR = int(MAX_TOKENS_PER_RECORD * NEAR_TOKEN_LIMIT_FRACTION)
-_RESERVED_HUMAN = "\nHuman:"
-_RESERVED_ASSISTANT = "\nAssistant:"
-#: Records whose hashes are remembered for duplicate and overlap detection: the largest number of records
-#: that can still be valid in one file (training, and training + validation, both allow 10,000). Past it the
-#: file fails ``too_many_records`` anyway, and remembering more would make memory grow with the file.
-_TRACKED_RECORDS: int = max(MAX_TRAIN_RECORDS, MAX_VALIDATION_RECORDS, MAX_TOTAL_RECORDS)
+#: The record format the inline fast path is written for; a profile with another one takes the slow path.
+_FAST_RECORD_KEYS = frozenset({"system", "messages"})
+_FAST_MESSAGE_KEYS = frozenset({"role", "content"})
+
+
+def _tracked_records(limits: DataLimits) -> int:
+    """Records whose hashes are remembered for duplicate and overlap detection.
+
+    The largest number of records that can still be valid in one file (training, and training + validation).
+    Past it the file fails ``too_many_records`` anyway, and remembering more would make memory grow with the file.
+    """
+    return max(limits.max_train_records, limits.max_validation_records, limits.max_total_records)
+
+
+def _near(limits: DataLimits) -> int:
+    return int(limits.max_tokens_per_record * NEAR_TOKEN_LIMIT_FRACTION)
+
+
+def _has_reserved(text: str, reserved: tuple[str, ...]) -> bool:
+    # A loop, not any(genexpr): no generator object per call (it runs on every text with a newline).
+    for marker in reserved:  # noqa: SIM110
+        if marker in text:
+            return True
+    return False
+
+
+def _reserved_gate(reserved: tuple[str, ...]) -> str:
+    """A character every reserved string starts with (one cheap scan spares the searches), else ``""``."""
+    firsts = {marker[:1] for marker in reserved}
+    return firsts.pop() if len(firsts) == 1 else ""
 
 
 class _Collector:
@@ -95,8 +114,9 @@ def validate_file(
     split: Split = "train",
     max_issues: int = 1000,
     token_counter: TokenCounter | None = None,
+    base_model: BaseModelChoice = None,
 ) -> ValidationReport:
-    """Validate a JSON Lines training or validation file for Claude 3 Haiku fine-tuning.
+    """Validate a JSON Lines training or validation file for fine-tuning a base model (default: Claude 3 Haiku).
 
     Args:
         source: A path, or a binary file object.
@@ -107,6 +127,9 @@ def validate_file(
             Records
             that already fail another rule are not sent to it. Each issue says whether its count was exact
             (see [`TokenCounter`][haiku_finetune.datasets.TokenCounter] for how a counter says so).
+        base_model: Whose data limits apply (records, tokens per record, file sizes, reserved strings, keys): a
+            [`BaseModelProfile`][haiku_finetune.base_models.BaseModelProfile], or a profile key, base model id or
+            ARN that [`get_profile`][haiku_finetune.base_models.get_profile] knows. Default: Claude 3 Haiku's.
 
     Returns:
         A [`ValidationReport`][haiku_finetune.datasets.validation.ValidationReport] listing every problem with its line
@@ -121,9 +144,12 @@ def validate_file(
         UnsafePathError: The path is a FIFO, a device or a socket (checked with ``os.stat``, never opened: pass
             an open stream to [`validate_stream`][haiku_finetune.datasets.validation.validate_stream] to read one, e.g.
             stdin).
-        ValueError: ``split`` or ``max_issues`` is not valid.
+        ValueError: ``split`` or ``max_issues`` is not valid, or no profile knows ``base_model``.
     """
-    report, _, _ = _validate(source, split=split, max_issues=max_issues, token_counter=token_counter, keep_hashes=False)
+    limits = get_profile(base_model).limits
+    report, _, _ = _validate(
+        source, split=split, max_issues=max_issues, token_counter=token_counter, keep_hashes=False, limits=limits
+    )
     return report
 
 
@@ -133,6 +159,7 @@ def validate_stream(
     split: Split = "train",
     max_issues: int = 1000,
     token_counter: TokenCounter | None = None,
+    base_model: BaseModelChoice = None,
 ) -> ValidationReport:
     """Validate JSON Lines read from an open binary stream (``sys.stdin.buffer``, a pipe, a socket file).
 
@@ -146,7 +173,7 @@ def validate_stream(
     Raises:
         TypeError: ``stream`` is a text stream (open it with ``"rb"``, or use ``sys.stdin.buffer``).
     """
-    return validate_file(stream, split=split, max_issues=max_issues, token_counter=token_counter)
+    return validate_file(stream, split=split, max_issues=max_issues, token_counter=token_counter, base_model=base_model)
 
 
 def validate_files(
@@ -155,33 +182,40 @@ def validate_files(
     *,
     max_issues: int = 1000,
     token_counter: TokenCounter | None = None,
+    base_model: BaseModelChoice = None,
 ) -> FilesValidationReport:
     """Validate a training file and, optionally, a validation file, plus the rules that span both.
 
-    Cross-file rules: ``total_records_exceeded`` (more than 10,000 records in all, an error) and
+    Cross-file rules: ``total_records_exceeded`` (more than the base model's total, 10,000 by default, an error) and
     ``validation_overlap`` (a validation record that is also in training, a warning: it inflates the
     validation score). Overlap compares the first 10,000 records of each file, the most a valid pair can have.
 
     Args and raises as [`validate_file`][haiku_finetune.datasets.validation.validate_file].
     """
+    limits = get_profile(base_model).limits
     train_report, first_train_line, _ = _validate(
-        train, split="train", max_issues=max_issues, token_counter=token_counter, keep_hashes=False
+        train, split="train", max_issues=max_issues, token_counter=token_counter, keep_hashes=False, limits=limits
     )
     result = FilesValidationReport(train=train_report)
     if validation is None:
         return result
     val_report, _, val_hashes = _validate(
-        validation, split="validation", max_issues=max_issues, token_counter=token_counter, keep_hashes=True
+        validation,
+        split="validation",
+        max_issues=max_issues,
+        token_counter=token_counter,
+        keep_hashes=True,
+        limits=limits,
     )
     result.validation = val_report
     total = train_report.stats.records + val_report.stats.records
-    if total > MAX_TOTAL_RECORDS:
+    if total > limits.max_total_records:
         result.cross_errors.append(
             ValidationIssue(
                 "total_records_exceeded",
                 None,
                 f"{train_report.stats.records:,} training + {val_report.stats.records:,} validation records = "
-                f"{total:,}, more than the {MAX_TOTAL_RECORDS:,} allowed in all; drop records (or raise the "
+                f"{total:,}, more than the {limits.max_total_records:,} allowed in all; drop records (or raise the "
                 "quota in Service Quotas)",
             )
         )
@@ -201,7 +235,7 @@ def validate_files(
     return result
 
 
-def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
+def check_record(record: Any, line: int | None = None, *, base_model: BaseModelChoice = None) -> list[ValidationIssue]:
     """Check one parsed record against the record-level rules (tokens by estimate).
 
     Never raises for any JSON value (``[]``, ``"x"``, ``None``, ``5``, nested junk): whatever is not a valid
@@ -211,16 +245,18 @@ def check_record(record: Any, line: int | None = None) -> list[ValidationIssue]:
     Args:
         record: The parsed JSON value.
         line: The line number to put on the issues.
+        base_model: Whose data limits apply, as in [`validate_file`][haiku_finetune.datasets.validation.validate_file].
 
     Returns:
         The problems found (errors and warnings), empty when the record is valid.
     """
+    limits = get_profile(base_model).limits
     issues = _Collector(cap=1_000_000)
     if type(record) is not dict:
         issues.error("not_object", line or 0, f"a record must be a JSON object with 'messages', got {_kind(record)}")
     else:
-        count, _ = _check(record, line or 0, issues)
-        _token_issues(count, line or 0, issues, exact=False)
+        count, _ = _check(record, line or 0, issues, limits)
+        _token_issues(count, line or 0, issues, limits, exact=False)
     found = issues.errors + issues.warnings
     return found if line is not None else [ValidationIssue(i.code, None, i.message, i.severity) for i in found]
 
@@ -232,12 +268,13 @@ def _validate(
     max_issues: int,
     token_counter: TokenCounter | None,
     keep_hashes: bool,
+    limits: DataLimits = DEFAULT_BASE_MODEL.limits,
 ) -> tuple[ValidationReport, dict[int, int], list[tuple[int, int]]]:
-    """Validate one file.
+    """Validate one file against ``limits`` (resolved once here, read from locals in the loop).
 
     Returns:
-        The report; the first line of each of the first ``_TRACKED_RECORDS`` distinct records by hash; and,
-        with ``keep_hashes``, (line, hash) of each of the first ``_TRACKED_RECORDS`` records (else empty).
+        The report; the first line of each of the first `_tracked_records` distinct records by hash; and,
+        with ``keep_hashes``, (line, hash) of each of the first ``_tracked_records`` records (else empty).
     """
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
@@ -260,8 +297,12 @@ def _validate(
     loads = orjson.loads
     dumps = orjson.dumps
     remember = seen.setdefault
-    near = _NEAR
-    tracked = _TRACKED_RECORDS
+    near = _near(limits)
+    tracked = _tracked_records(limits)
+    reserved = limits.reserved_strings
+    gate = _reserved_gate(reserved)
+    # A profile whose record format is not the one the inline checks are written for takes the slow path.
+    fast_format = limits.allowed_record_keys == _FAST_RECORD_KEYS and limits.allowed_message_keys == _FAST_MESSAGE_KEYS
     limit = READ_LIMIT
     readline = stream.readline
     try:
@@ -302,14 +343,12 @@ def _validate(
             # not a well-formed record fails a lookup, a length or a check here (KeyError/TypeError/AttributeError),
             # cheaper than checking types up front.
             try:
-                keys = len(record)
+                keys = len(record) if fast_format else 0
                 if keys == 1:
                     system = None
                 elif keys == 2:
                     system = record["system"]
-                    if type(system) is not str or (
-                        "\n" in system and (_RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system)
-                    ):
+                    if type(system) is not str or (gate in system and _has_reserved(system, reserved)):
                         raise KeyError
                 else:
                     raise KeyError
@@ -334,11 +373,7 @@ def _validate(
                     content = message["content"]
                     # A non-string content fails here: falsy, or no isspace(). One scan for a newline (most texts
                     # have none) spares the two reserved-string searches.
-                    if (
-                        not content
-                        or content.isspace()
-                        or ("\n" in content and (_RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content))
-                    ):
+                    if not content or content.isspace() or (gate in content and _has_reserved(content, reserved)):
                         raise KeyError
                     if content.isascii():  # O(1) in CPython
                         ascii_chars += len(content)
@@ -362,7 +397,7 @@ def _validate(
                     )
                     continue
                 before = len(issues.errors) + issues.omitted_errors
-                count, user_turns = _check(record, lineno, issues)
+                count, user_turns = _check(record, lineno, issues, limits)
                 has_system = "system" in record
                 unique = _no_duplicate_keys(raw, lineno, issues)
                 clean = unique and len(issues.errors) + issues.omitted_errors == before
@@ -394,7 +429,7 @@ def _validate(
                     count = token_counter.count(record)
                     exact = counted_exactly(token_counter)
                     exact_counts += exact
-                _token_issues(count, lineno, issues, exact=exact)
+                _token_issues(count, lineno, issues, limits, exact=exact)
             records += 1
             tokens[count] = tokens_get(count, 0) + 1
             turns[user_turns] = turns_get(user_turns, 0) + 1
@@ -421,7 +456,7 @@ def _validate(
     finally:
         if close:
             stream.close()
-    _file_issues(split, records, size, lineno, issues)
+    _file_issues(split, records, size, lineno, issues, limits)
     stats = DatasetStats.from_histograms(
         tokens=tokens,
         turns=turns,
@@ -541,23 +576,23 @@ def _parse_error(line: bytes, lineno: int, error: orjson.JSONDecodeError, issues
     )
 
 
-def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int, int]:
+def _check(record: dict[str, Any], lineno: int, issues: _Collector, limits: DataLimits) -> tuple[int, int]:
     """Record-level rules with full messages; returns (estimated tokens, user turns)."""
-    if len(record) > 2 or not ALLOWED_RECORD_KEYS.issuperset(record):
-        extra = sorted(set(record) - ALLOWED_RECORD_KEYS)
-        if extra:
-            issues.error(
-                "unknown_key",
-                lineno,
-                f"unknown key(s) {', '.join(repr(k) for k in extra)} on the record; only 'system' and "
-                "'messages' are allowed: remove them",
-            )
+    if not limits.allowed_record_keys.issuperset(record):
+        extra = sorted(set(record) - limits.allowed_record_keys)
+        allowed = " and ".join(repr(k) for k in sorted(limits.allowed_record_keys, reverse=True))
+        issues.error(
+            "unknown_key",
+            lineno,
+            f"unknown key(s) {', '.join(repr(k) for k in extra)} on the record; only {allowed} are allowed: "
+            "remove them",
+        )
     system = record.get("system")
     if "system" in record:
         if not isinstance(system, str):
             issues.error("system_type", lineno, f"'system' must be a string, got {_kind(system)}")
-        elif _RESERVED_HUMAN in system or _RESERVED_ASSISTANT in system:
-            _reserved(system, "the system prompt", lineno, issues)
+        elif _has_reserved(system, limits.reserved_strings):
+            _reserved(system, "the system prompt", lineno, issues, limits)
     if "messages" not in record:
         issues.error(
             "missing_messages",
@@ -590,15 +625,15 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int
             )
             roles_ok = False
             continue
-        if len(message) != 2 or "role" not in message or "content" not in message:
-            extra = sorted(set(message) - ALLOWED_MESSAGE_KEYS)
-            if extra:
-                issues.error(
-                    "unknown_key",
-                    lineno,
-                    f"unknown key(s) {', '.join(repr(k) for k in extra)} on message {index}; a message has only "
-                    "'role' and 'content': remove them",
-                )
+        if not limits.allowed_message_keys.issuperset(message):
+            extra = sorted(set(message) - limits.allowed_message_keys)
+            allowed = " and ".join(repr(k) for k in sorted(limits.allowed_message_keys, reverse=True))
+            issues.error(
+                "unknown_key",
+                lineno,
+                f"unknown key(s) {', '.join(repr(k) for k in extra)} on message {index}; a message has only "
+                f"{allowed}: remove them",
+            )
         role = message.get("role")
         if role != "user" and role != "assistant":
             roles_ok = False
@@ -623,8 +658,8 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int
             )
         elif not content.strip():
             issues.error("content_empty", lineno, f"message {index} content is empty; write the text or drop the turn")
-        elif _RESERVED_HUMAN in content or _RESERVED_ASSISTANT in content:
-            _reserved(content, f"message {index}", lineno, issues)
+        elif _has_reserved(content, limits.reserved_strings):
+            _reserved(content, f"message {index}", lineno, issues, limits)
     if roles_ok and messages:
         if messages[0]["role"] != "user":
             issues.error(
@@ -651,8 +686,8 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector) -> tuple[int
     return estimate_record_tokens(record), turns
 
 
-def _reserved(text: str, where: str, lineno: int, issues: _Collector) -> None:
-    marker = _RESERVED_HUMAN if _RESERVED_HUMAN in text else _RESERVED_ASSISTANT
+def _reserved(text: str, where: str, lineno: int, issues: _Collector, limits: DataLimits) -> None:
+    marker = next(m for m in limits.reserved_strings if m in text)
     issues.error(
         "reserved_string",
         lineno,
@@ -660,17 +695,18 @@ def _reserved(text: str, where: str, lineno: int, issues: _Collector) -> None:
     )
 
 
-def _token_issues(count: int, lineno: int, issues: _Collector, *, exact: bool) -> None:
+def _token_issues(count: int, lineno: int, issues: _Collector, limits: DataLimits, *, exact: bool) -> None:
     # Say which kind of count it is: an exact count is final, an estimate errs high and deserves a check.
     counted = f"{count:,} tokens (exact count)" if exact else f"an estimated {count:,} tokens"
-    if count > MAX_TOKENS_PER_RECORD:
+    maximum = limits.max_tokens_per_record
+    if count > maximum:
         issues.error(
             "record_too_long",
             lineno,
-            f"the record has {counted}, more than the {MAX_TOKENS_PER_RECORD:,} allowed (system prompt plus all "
+            f"the record has {counted}, more than the {maximum:,} allowed (system prompt plus all "
             "messages); shorten or split it",
         )
-    elif count > _NEAR:
+    elif count > _near(limits):
         advice = (
             "it fits, with little room to spare"
             if exact
@@ -679,28 +715,31 @@ def _token_issues(count: int, lineno: int, issues: _Collector, *, exact: bool) -
         issues.warning(
             "near_token_limit",
             lineno,
-            f"the record has {counted}, over 90% of the {MAX_TOKENS_PER_RECORD:,} limit; {advice}",
+            f"the record has {counted}, over 90% of the {maximum:,} limit; {advice}",
         )
 
 
-def _file_issues(split: Split, records: int, size: int, lines: int, issues: _Collector) -> None:
+def _file_issues(split: Split, records: int, size: int, lines: int, issues: _Collector, limits: DataLimits) -> None:
+    minimum = limits.min_records
     if lines == 0:
-        issues.error("empty_file", None, "the file is empty; it needs at least 32 records, one JSON object per line")
+        issues.error(
+            "empty_file", None, f"the file is empty; it needs at least {minimum} records, one JSON object per line"
+        )
         return
-    if records < MIN_RECORDS:
+    if records < minimum:
         issues.error(
             "too_few_records",
             None,
-            f"{records} valid record(s); Claude 3 Haiku fine-tuning needs at least {MIN_RECORDS}",
+            f"{records} valid record(s); fine-tuning needs at least {minimum}",
         )
-    limit = MAX_TRAIN_RECORDS if split == "train" else MAX_VALIDATION_RECORDS
+    limit = limits.max_train_records if split == "train" else limits.max_validation_records
     if records > limit:
         issues.error(
             "too_many_records",
             None,
             f"{records:,} records; a {split} file may have at most {limit:,}",
         )
-    max_bytes = MAX_TRAIN_BYTES if split == "train" else MAX_VALIDATION_BYTES
+    max_bytes = limits.max_train_bytes if split == "train" else limits.max_validation_bytes
     if size > max_bytes:
         issues.error(
             "file_too_large",

@@ -29,9 +29,8 @@ from pydantic import BaseModel, ConfigDict
 from .. import iam, storage
 from .._lifecycle_check import lifecycle_verdict, read_lifecycle, warn_lifecycle
 from .._transport import BedrockTransport
-from ..base_models import DEFAULT_BASE_MODEL, warn_if_provisional
+from ..base_models import DEFAULT_BASE_MODEL, BaseModelProfile, warn_if_provisional
 from ..datasets import (
-    MAX_TOTAL_RECORDS,
     DatasetBuilder,
     FilesValidationReport,
     ValidationIssue,
@@ -58,10 +57,6 @@ __all__ = ["CheckStatus", "DatasetInfo", "JobEstimate", "JobPlan", "PlanCheck", 
 _log = logging.getLogger(__name__)
 
 CheckStatus = Literal["pass", "fail", "warn", "not checked"]
-
-# Documented Claude 3 Haiku data limits (BEDROCK-FACTS.md); the dataset validator holds the record rules.
-_MAX_TRAINING_BYTES = 10 * 1024**3
-_MAX_VALIDATION_BYTES = 1024**3
 
 # -- plan values --------------------------------------------------------------------------------------------
 
@@ -371,7 +366,8 @@ def _local_checks(inputs: Inputs) -> tuple[list[PlanCheck], list[_Data]]:
     add("S3 locations", "fail" if uri_problems else "pass", "; ".join(uri_problems) or "well-formed for Bedrock")
 
     # Local data: full validation (a pair of files in one pass, with the cross-file rules).
-    _validate_local_data(datasets, add)
+    # Against the job's base model's limits; a model no profile knows gets the default's (its own check fails).
+    _validate_local_data(datasets, add, inputs.profile or DEFAULT_BASE_MODEL)
 
     # Batch size against the records we know about.
     records = next((d.info.records for d in datasets if d.split == "train"), None)
@@ -385,7 +381,9 @@ def _local_checks(inputs: Inputs) -> tuple[list[PlanCheck], list[_Data]]:
     return checks, datasets
 
 
-def _validate_local_data(datasets: list[_Data], add: Callable[[str, CheckStatus, str], None]) -> None:
+def _validate_local_data(
+    datasets: list[_Data], add: Callable[[str, CheckStatus, str], None], profile: BaseModelProfile
+) -> None:
     local = [d for d in datasets if d.info.local]
     for data in local:
         source = data.source
@@ -405,13 +403,13 @@ def _validate_local_data(datasets: list[_Data], add: Callable[[str, CheckStatus,
     validation = next((d for d in local if d.split == "validation"), None)
     cross: FilesValidationReport | None = None
     if train is not None and validation is not None and train.path is not None and validation.path is not None:
-        cross = validate_files(train.path, validation.path)
+        cross = validate_files(train.path, validation.path, base_model=profile)
         train.report, validation.report = cross.train, cross.validation
     for data in local:
         if data.report is None and data.path is not None:
-            data.report = validate_file(data.path, split=data.split)
+            data.report = validate_file(data.path, split=data.split, base_model=profile)
         elif data.report is None and isinstance(data.source, DatasetBuilder):
-            data.report = data.source.validate(split=data.split)
+            data.report = data.source.validate(split=data.split, base_model=profile)
         report = data.report
         if report is None:
             continue
@@ -423,7 +421,11 @@ def _validate_local_data(datasets: list[_Data], add: Callable[[str, CheckStatus,
             warnings = f", {len(report.warnings)} warning(s)" if report.warnings else ""
             add(_label(data), "pass", f"{report.stats.records:,} records valid, ~{_num(tokens)} tokens{warnings}")
         else:
-            add(_label(data), "fail", _first_errors(report.errors))
+            add(
+                _label(data),
+                "fail",
+                f"{_first_errors(report.errors)} (checked against {profile.display_name}'s limits)",
+            )
     if cross is not None:
         if cross.cross_errors:
             add("training + validation", "fail", _first_errors(cross.cross_errors))
@@ -433,8 +435,9 @@ def _validate_local_data(datasets: list[_Data], add: Callable[[str, CheckStatus,
             add("training + validation", "pass", "within the combined limits, no shared records")
     elif train is not None and validation is not None and train.report is not None and validation.report is not None:
         total = train.report.stats.records + validation.report.stats.records
-        if total > MAX_TOTAL_RECORDS:
-            add("training + validation", "fail", f"{total:,} records in all, more than the {MAX_TOTAL_RECORDS:,}")
+        most = profile.limits.max_total_records
+        if total > most:
+            add("training + validation", "fail", f"{total:,} records in all, more than the {most:,}")
         else:
             add("training + validation", "pass", f"{total:,} records in all")
 
@@ -502,7 +505,8 @@ def _remote_checks(inputs: Inputs, datasets: list[_Data], t: BedrockTransport) -
         if data.info.local or data.info.uri is None:
             continue
         label = "training data" if data.split == "train" else "validation data"
-        limit = _MAX_TRAINING_BYTES if data.split == "train" else _MAX_VALIDATION_BYTES
+        limits = (inputs.profile or DEFAULT_BASE_MODEL).limits
+        limit = limits.max_train_bytes if data.split == "train" else limits.max_validation_bytes
 
         def check_object(data: _Data = data, limit: int = limit) -> tuple[CheckStatus, str]:
             uri = S3Uri(str(data.info.uri))
@@ -615,16 +619,6 @@ def build_plan(inputs: Inputs, t: BedrockTransport, *, remote: bool) -> tuple[Jo
     if inputs.profile is not None:
         warn_if_provisional(inputs.profile, stacklevel=4)
     checks, datasets = _local_checks(inputs)
-    if inputs.profile is not None and inputs.profile.limits != DEFAULT_BASE_MODEL.limits:
-        # The validator applies the default profile's data rules; say so rather than pass data it did not check.
-        checks.append(
-            PlanCheck(
-                name="data rules",
-                status="warn",
-                detail=f"local data was validated against {DEFAULT_BASE_MODEL.display_name}'s rules; "
-                f"{inputs.profile.display_name}'s limits differ and are not applied by the validator yet",
-            )
-        )
     if remote:
         checks += _remote_checks(inputs, datasets, t)
     train = next((d for d in datasets if d.split == "train"), None)

@@ -113,7 +113,7 @@ def test_out_of_range_values_for_the_profile_fail_naming_its_recommended_values(
     check_for_profile(hp, CLAUDE_HAIKU_4_5)
 
 
-def test_a_profile_with_other_data_limits_says_the_validator_applied_the_defaults(tmp_path: Path) -> None:
+def test_plan_validates_local_data_against_the_jobs_base_model_limits(tmp_path: Path) -> None:
     import dataclasses
 
     from haiku_finetune.base_models import CLAUDE_3_HAIKU
@@ -121,7 +121,20 @@ def test_a_profile_with_other_data_limits_says_the_validator_applied_the_default
     narrower = dataclasses.replace(
         CLAUDE_3_HAIKU, limits=dataclasses.replace(CLAUDE_3_HAIKU.limits, max_tokens_per_record=8_000)
     )
-    with _job_args(tmp_path, date(2026, 2, 1), "us-west-2") as args:
-        plan = CustomizationJob.plan(**args, base_model=narrower)
-    check = next(c for c in plan.checks if c.name == "data rules")
-    assert check.status == "warn" and "not applied by the validator" in check.detail
+    rows = [json.loads(line) for line in _records(40).splitlines()]
+    rows[6]["messages"][1]["content"] = "word " * 5_400  # ~9,000 estimated tokens: over 8,000, within 32,000
+    local = tmp_path / "local.jsonl"
+    local.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    def data_check(base_model: object) -> hf.PlanCheck:
+        with _job_args(tmp_path, date(2026, 2, 1), "us-west-2") as args:
+            args.update(training_data=local, staging_uri=f"s3://{BUCKET}/staging/")
+            plan = CustomizationJob.plan(**args, base_model=base_model)
+        assert not any(c.name == "data rules" for c in plan.checks)  # no more "validated against other rules"
+        return next(c for c in plan.checks if c.name == "training data")
+
+    assert data_check(CLAUDE_3_HAIKU).status == "pass"
+    check = data_check(narrower)
+    assert check.status == "fail"
+    assert "line 7: [record_too_long]" in check.detail and "more than the 8,000 allowed" in check.detail
+    assert "Claude 3 Haiku's limits" in check.detail

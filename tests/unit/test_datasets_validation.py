@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -14,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import haiku_finetune as hf
+from haiku_finetune.base_models import DEFAULT_BASE_MODEL
 from haiku_finetune.datasets import validation as validation_module
 
 BAD_LINE = 7
@@ -206,7 +208,7 @@ def _tiny_lines(n: int) -> bytes:
 
 
 def test_duplicate_tracking_stops_at_the_largest_valid_record_count() -> None:
-    cap = validation_module.MAX_TRAIN_RECORDS
+    cap = DEFAULT_BASE_MODEL.limits.max_train_records
     lines = _tiny_lines(cap + 50).splitlines(keepends=True)
     lines[cap + 19] = lines[4]  # line cap + 20 repeats line 5: still found
     lines[cap + 39] = lines[cap + 29]  # line cap + 40 repeats line cap + 30, never remembered: not reported
@@ -283,14 +285,18 @@ def test_10001_training_records_fail_too_many() -> None:
     assert [(e.code, e.line) for e in report.errors] == [("too_many_records", None)]
 
 
-@pytest.mark.parametrize(("split", "name"), [("train", "MAX_TRAIN_BYTES"), ("validation", "MAX_VALIDATION_BYTES")])
-def test_file_too_large(monkeypatch: pytest.MonkeyPatch, split: str, name: str) -> None:
+@pytest.mark.parametrize(("split", "name"), [("train", "max_train_bytes"), ("validation", "max_validation_bytes")])
+def test_file_too_large(split: str, name: str) -> None:
+    # The size limit is the base model's: a profile whose limit is one byte short fails the file, an exact one not.
     data = b"".join(good_lines())
-    monkeypatch.setattr(validation_module, name, len(data) - 1)
-    report = hf.validate_file(io.BytesIO(data), split=split)  # type: ignore[arg-type]
+
+    def sized(limit: int) -> object:
+        limits = dataclasses.replace(DEFAULT_BASE_MODEL.limits, **{name: limit})
+        return dataclasses.replace(DEFAULT_BASE_MODEL, limits=limits)
+
+    report = hf.validate_file(io.BytesIO(data), split=split, base_model=sized(len(data) - 1))  # type: ignore[arg-type]
     assert [(e.code, e.line) for e in report.errors] == [("file_too_large", None)]
-    monkeypatch.setattr(validation_module, name, len(data))
-    assert hf.validate_file(io.BytesIO(data), split=split).ok  # type: ignore[arg-type]
+    assert hf.validate_file(io.BytesIO(data), split=split, base_model=sized(len(data))).ok  # type: ignore[arg-type]
 
 
 def test_validate_files_cross_rules(tmp_path: Path) -> None:
