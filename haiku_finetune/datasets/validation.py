@@ -128,8 +128,8 @@ def validate_file(
             that already fail another rule are not sent to it. Each issue says whether its count was exact
             (see [`TokenCounter`][haiku_finetune.datasets.TokenCounter] for how a counter says so).
         base_model: Whose data limits apply (records, tokens per record, file sizes, reserved strings, keys): a
-            [`BaseModelProfile`][haiku_finetune.base_models.BaseModelProfile], or a profile key, base model id or
-            ARN that [`get_profile`][haiku_finetune.base_models.get_profile] knows. Default: Claude 3 Haiku's.
+            ``BaseModelProfile``, or a profile key, base model id or ARN that
+            ``haiku_finetune.base_models.get_profile`` knows. Default: Claude 3 Haiku's.
 
     Returns:
         A [`ValidationReport`][haiku_finetune.datasets.validation.ValidationReport] listing every problem with its line
