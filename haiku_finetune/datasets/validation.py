@@ -579,14 +579,7 @@ def _parse_error(line: bytes, lineno: int, error: orjson.JSONDecodeError, issues
 def _check(record: dict[str, Any], lineno: int, issues: _Collector, limits: DataLimits) -> tuple[int, int]:
     """Record-level rules with full messages; returns (estimated tokens, user turns)."""
     if not limits.allowed_record_keys.issuperset(record):
-        extra = sorted(set(record) - limits.allowed_record_keys)
-        allowed = " and ".join(repr(k) for k in sorted(limits.allowed_record_keys, reverse=True))
-        issues.error(
-            "unknown_key",
-            lineno,
-            f"unknown key(s) {', '.join(repr(k) for k in extra)} on the record; only {allowed} are allowed: "
-            "remove them",
-        )
+        _unknown_keys(record, limits.allowed_record_keys, "on the record; only {} are allowed", lineno, issues)
     system = record.get("system")
     if "system" in record:
         if not isinstance(system, str):
@@ -626,14 +619,8 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector, limits: Data
             roles_ok = False
             continue
         if not limits.allowed_message_keys.issuperset(message):
-            extra = sorted(set(message) - limits.allowed_message_keys)
-            allowed = " and ".join(repr(k) for k in sorted(limits.allowed_message_keys, reverse=True))
-            issues.error(
-                "unknown_key",
-                lineno,
-                f"unknown key(s) {', '.join(repr(k) for k in extra)} on message {index}; a message has only "
-                f"{allowed}: remove them",
-            )
+            where = f"on message {index}; a message has only {{}}"
+            _unknown_keys(message, limits.allowed_message_keys, where, lineno, issues)
         role = message.get("role")
         if role != "user" and role != "assistant":
             roles_ok = False
@@ -684,6 +671,15 @@ def _check(record: dict[str, Any], lineno: int, issues: _Collector, limits: Data
                 break
     turns = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
     return estimate_record_tokens(record), turns
+
+
+def _unknown_keys(found: dict[str, Any], allowed: frozenset[str], where: str, lineno: int, issues: _Collector) -> None:
+    """Report the keys of ``found`` not in ``allowed``; ``where`` has one ``{}`` for the allowed keys."""
+    extra = ", ".join(repr(k) for k in sorted(set(found) - allowed))
+    names = " and ".join(
+        repr(k) for k in sorted(allowed, reverse=True)
+    )  # 'system' and 'messages', 'role' and 'content'
+    issues.error("unknown_key", lineno, f"unknown key(s) {extra} {where.format(names)}: remove them")
 
 
 def _reserved(text: str, where: str, lineno: int, issues: _Collector, limits: DataLimits) -> None:
