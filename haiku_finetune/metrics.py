@@ -67,24 +67,25 @@ VALIDATION_METRICS_PATHS = (
 )
 
 
-class TrainingRow(BaseModel):
-    """One row of ``step_wise_training_metrics.csv``."""
+class _MetricsRow(BaseModel):
+    """What both metrics files' rows start with: where in training the row was written."""
 
     model_config = ConfigDict(frozen=True)
 
     step: int
     epoch: int
+
+
+class TrainingRow(_MetricsRow):
+    """One row of ``step_wise_training_metrics.csv``."""
+
     training_loss: float
     perplexity: float | None = None
 
 
-class ValidationRow(BaseModel):
+class ValidationRow(_MetricsRow):
     """One row of ``validation_metrics.csv`` (one per epoch: validation runs at the end of each epoch)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    step: int
-    epoch: int
     validation_loss: float
     perplexity: float | None = None
 

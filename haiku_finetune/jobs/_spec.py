@@ -108,25 +108,30 @@ class JobSpec:
 
 def validate_job_name(name: str) -> str | None:
     """Return why Bedrock would refuse ``name`` as a job name, or ``None`` when it is valid."""
-    if not 1 <= len(name) <= 63:
-        return f"job name {name!r} must be 1-63 characters long (it has {len(name)})"
-    if not _JOB_NAME.fullmatch(name):
-        return (
-            f"job name {name!r} must start with a letter or digit and contain only letters, digits and -+. "
-            "(no '-' right before the end)"
-        )
-    return None
+    return _name_problem(
+        name,
+        "job name",
+        _JOB_NAME,
+        "must start with a letter or digit and contain only letters, digits and -+. (no '-' right before the end)",
+    )
 
 
 def validate_model_name(name: str) -> str | None:
     """Return why Bedrock would refuse ``name`` as a custom model name, or ``None`` when it is valid."""
+    return _name_problem(
+        name,
+        "custom model name",
+        _MODEL_NAME,
+        "may contain only letters, digits, and single '_' or '-' between them (it must start with a letter or digit)",
+    )
+
+
+def _name_problem(name: str, what: str, pattern: re.Pattern[str], rule: str) -> str | None:
+    # Both names share Bedrock's 1-63 length rule; only the character pattern differs.
     if not 1 <= len(name) <= 63:
-        return f"custom model name {name!r} must be 1-63 characters long (it has {len(name)})"
-    if not _MODEL_NAME.fullmatch(name):
-        return (
-            f"custom model name {name!r} may contain only letters, digits, and single '_' or '-' between them "
-            "(it must start with a letter or digit)"
-        )
+        return f"{what} {name!r} must be 1-63 characters long (it has {len(name)})"
+    if not pattern.fullmatch(name):
+        return f"{what} {name!r} {rule}"
     return None
 
 

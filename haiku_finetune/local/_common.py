@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..base_models import DEFAULT_BASE_MODEL, BaseModelProfile, find_profile
@@ -23,7 +24,18 @@ from .clock import EmulatedClock
 from .runtime import Responder
 from .wire import ApiError, not_found, validation
 
-__all__ = ["ACCOUNT", "ARN", "END_OF_LIFE", "FOUNDATION", "HAIKU", "HAIKU_FT", "REGION", "ServiceState", "page"]
+__all__ = [
+    "ACCOUNT",
+    "ARN",
+    "END_OF_LIFE",
+    "FOUNDATION",
+    "HAIKU",
+    "HAIKU_FT",
+    "REGION",
+    "EmulatedJob",
+    "ServiceState",
+    "page",
+]
 
 ACCOUNT = "123456789012"
 #: The default region (the emulator's ``region=`` chooses another).
@@ -37,6 +49,16 @@ FOUNDATION = f"arn:aws:bedrock:{REGION}::foundation-model"
 END_OF_LIFE = "This model version has reached the end of its life."
 
 T = TypeVar("T")
+
+
+@dataclass
+class EmulatedJob:
+    """What every emulated asynchronous job (batch inference, evaluation) has; each area adds its own status."""
+
+    arn: str
+    name: str
+    params: dict[str, Any]
+    created: float
 
 
 class ServiceState:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ._common import page
+from ._common import EmulatedJob, page
 from .invocation import Invocation
 from .runtime import messages_body
 from .wire import ApiError, conflict, validation
@@ -22,13 +22,9 @@ __all__ = ["BatchInference", "InvocationJob"]
 
 
 @dataclass
-class InvocationJob:
+class InvocationJob(EmulatedJob):
     """One batch inference job; it runs all its records at once when its emulated time comes."""
 
-    arn: str
-    name: str
-    params: dict[str, Any]
-    created: float
     status: str = "Submitted"
     ended: float | None = None
     message: str | None = None

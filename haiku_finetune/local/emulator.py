@@ -285,14 +285,12 @@ class LocalBedrock:
 
     def session_env(self) -> dict[str, str]:
         """Environment variables that point any boto3 code at the emulator (with dummy credentials)."""
-        url = self.endpoint_url
+        # botocore's per-service variable: AWS_ENDPOINT_URL_<service id, upper case, "-" as "_">.
+        endpoints = {
+            f"AWS_ENDPOINT_URL_{name.upper().replace('-', '_')}": url for name, url in self._endpoint_urls().items()
+        }
         return {
-            "AWS_ENDPOINT_URL_BEDROCK": url,
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
-            "AWS_ENDPOINT_URL_S3": self.s3_endpoint_url,
-            "AWS_ENDPOINT_URL_IAM": self.s3_endpoint_url,
-            "AWS_ENDPOINT_URL_STS": self.s3_endpoint_url,
-            "AWS_ENDPOINT_URL_SCHEDULER": url,
+            **endpoints,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": self.region,

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ._common import ARN
+from ._common import ARN, EmulatedJob
 from .batch import BatchInference
 from .wire import ApiError, conflict, validation
 
@@ -36,13 +36,9 @@ _WORD = re.compile(r"\w+")
 
 
 @dataclass
-class EvaluationRun:
+class EvaluationRun(EmulatedJob):
     """One evaluation job; it scores all its records at once when its emulated time comes."""
 
-    arn: str
-    name: str
-    params: dict[str, Any]
-    created: float
     status: str = "InProgress"
     ended: float | None = None
     failures: list[str] | None = None
