@@ -337,21 +337,20 @@ def _base_model() -> str:
     return BASE_MODEL_ID
 
 
-def job_options(parser: argparse.ArgumentParser) -> None:
-    """The options describing a job, as ``jobs create`` and ``search`` take them (``--spec`` or flags)."""
+def _job_flags(parser: argparse.ArgumentParser, *, required: bool, base_model: str | None) -> None:
+    """A job's fields and hyperparameters as flags, written once for ``plan``, ``jobs create`` and ``search``.
+
+    ``plan`` has no ``--spec``, so it requires the data, output and role flags and defaults the base model here;
+    the others leave them optional because a spec file may supply them.
+    """
     parser.add_argument(
-        "--spec",
-        type=existing_file,
-        metavar="FILE",
-        help="a JSON or YAML (needs PyYAML) file of job fields: training_data, output_uri, role_arn, "
-        "validation_data, staging_uri, hyperparameters, ...; flags override it",
+        "--training", required=required, metavar="PATH_OR_S3", help="training data (local JSONL or s3://)"
     )
-    parser.add_argument("--training", metavar="PATH_OR_S3", help="training data (local JSONL or s3://)")
     parser.add_argument("--validation", metavar="PATH_OR_S3", help="validation data (local JSONL or s3://)")
-    parser.add_argument("--output-uri", metavar="S3", help="s3:// prefix for the job's output")
-    parser.add_argument("--role-arn", metavar="ARN", help="the service role Bedrock assumes")
+    parser.add_argument("--output-uri", required=required, metavar="S3", help="s3:// prefix for the job's output")
+    parser.add_argument("--role-arn", required=required, metavar="ARN", help="the service role Bedrock assumes")
     parser.add_argument("--staging-uri", metavar="S3", help="s3:// prefix where local data is uploaded")
-    parser.add_argument("--base-model", metavar="ID", help="base model id (default: Haiku)")
+    parser.add_argument("--base-model", default=base_model, metavar="ID", help="base model id (default: Haiku)")
     parser.add_argument("--job-name", metavar="NAME")
     parser.add_argument("--model-name", metavar="NAME", help="custom model name")
     parser.add_argument(
@@ -361,6 +360,18 @@ def job_options(parser: argparse.ArgumentParser) -> None:
         help="training price, to estimate the cost (the library ships no prices)",
     )
     _hyperparameter_options(parser)
+
+
+def job_options(parser: argparse.ArgumentParser) -> None:
+    """The options describing a job, as ``jobs create`` and ``search`` take them (``--spec`` or flags)."""
+    parser.add_argument(
+        "--spec",
+        type=existing_file,
+        metavar="FILE",
+        help="a JSON or YAML (needs PyYAML) file of job fields: training_data, output_uri, role_arn, "
+        "validation_data, staging_uri, hyperparameters, ...; flags override it",
+    )
+    _job_flags(parser, required=False, base_model=None)
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
@@ -374,21 +385,7 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         "names, base model) and estimate tokens, steps and cost. Nothing is created. Exit status 1 when a "
         "check fails.",
     )
-    p.add_argument("--training", required=True, metavar="PATH_OR_S3", help="training data (local JSONL or s3://)")
-    p.add_argument("--validation", metavar="PATH_OR_S3", help="validation data (local JSONL or s3://)")
-    p.add_argument("--output-uri", required=True, metavar="S3", help="s3:// prefix for the job's output")
-    p.add_argument("--role-arn", required=True, metavar="ARN", help="the service role Bedrock assumes")
-    p.add_argument("--staging-uri", metavar="S3", help="s3:// prefix where local data would be uploaded")
-    p.add_argument("--base-model", default=_base_model(), metavar="ID", help="base model id (default: Haiku)")
-    p.add_argument("--job-name", metavar="NAME")
-    p.add_argument("--model-name", metavar="NAME", help="custom model name")
-    p.add_argument(
-        "--price-per-1k-training-tokens",
-        type=non_negative_float,
-        metavar="USD",
-        help="training price, to estimate the cost (the library ships no prices)",
-    )
-    _hyperparameter_options(p)
+    _job_flags(p, required=True, base_model=_base_model())
     p.set_defaults(handler=_cmd_plan)
 
     # jobs
