@@ -1,7 +1,8 @@
 """Orphan scan: find what this library created that is still billed (or may be), on the service's clock.
 
 [`find_orphans`][haiku_finetune.deployment.find_orphans] lists the provisioned throughputs carrying the library's tag;
-`service_now` is the "now" ages are measured against. Nothing here deletes
+`find_billed` lists those and the tagged custom models no provisioned throughput uses (each has a monthly storage
+charge), each as an `Orphan` with its age; `service_now` is the "now" ages are measured against. Nothing here deletes
 anything; callers (the CLI, a user) decide. ``deployment`` re-exports ``find_orphans`` (the package face and
 the API page import it from there).
 Must not import ``deployment`` at import time (``deployment`` imports this module), only inside the scan.
@@ -10,10 +11,11 @@ Must not import ``deployment`` at import time (``deployment`` imports this modul
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._tags import has_library_tag
 from ._transport import BedrockTransport, resolve_transport
@@ -21,8 +23,51 @@ from .errors import ResourceNotFoundError
 
 if TYPE_CHECKING:
     from .deployment import ProvisionedDeployment
+    from .pricing import Pricing
 
-__all__ = ["find_orphans", "service_now"]
+__all__ = ["Orphan", "find_billed", "find_orphans", "service_now"]
+
+_SECONDS_PER_MONTH = 30 * 24 * 3600.0  # storage is priced per month; a month here is 30 days
+
+OrphanKind = Literal["provisioned-throughput", "custom-model"]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """One billed resource the library created, as `find_billed` found it.
+
+    Attributes:
+        kind: ``"provisioned-throughput"`` (billed hourly) or ``"custom-model"`` (monthly storage; listed only
+            when no provisioned throughput uses it).
+        name: Its name.
+        arn: Its ARN.
+        status: The status the service reported.
+        created: Its creation time on the service's clock (``None`` when the service did not say).
+        age: How long ago that was, measured on the service's clock (``None`` with ``created``).
+        model_units: A provisioned throughput's model units (``None`` for a custom model).
+    """
+
+    kind: OrphanKind
+    name: str
+    arn: str
+    status: str
+    created: datetime | None
+    age: timedelta | None
+    model_units: int | None = None
+
+    def cost_so_far(self, pricing: Pricing) -> float | None:
+        """What it has cost since it was created, at ``pricing``; ``None`` without the price or the age.
+
+        A provisioned throughput: model units × hours (started hours, as billed). A custom model: its storage
+        for the months (of 30 days) it has existed.
+        """
+        if self.age is None:
+            return None
+        seconds = max(self.age.total_seconds(), 0.0)
+        if self.kind == "provisioned-throughput":
+            hours = float(-(-seconds // 3600)) or 1.0  # billed per started hour, at least one
+            return pricing.provisioned_cost(model_units=self.model_units or 1, hours=hours)
+        return pricing.storage_cost(months=seconds / _SECONDS_PER_MONTH)
 
 
 def find_orphans(
@@ -39,51 +84,126 @@ def find_orphans(
         transport: The transport.
 
     Returns:
-        The tagged deployments, oldest first. Nothing is deleted.
+        The tagged deployments, oldest first. Nothing is deleted. `find_billed` also lists custom models.
     """
     from .deployment import ProvisionedDeployment  # deployment imports this module at its top
 
     resolved = resolve_transport(transport)
     pages = list(resolved.paginate("bedrock", "ListProvisionedModelThroughputs"))
-    summaries = [s for page in pages for s in page.get("provisionedModelSummaries", [])]
+    summaries = _items(pages, "provisionedModelSummaries")
     if now is None:
-        now = service_now(pages, (s.get(k) for s in summaries for k in ("creationTime", "lastModifiedTime")))
+        now = service_now(pages, _timestamps(summaries))
+    found = []
+    for summary in _tagged(resolved, summaries, "provisionedModelArn", now - older_than):
+        deployment = ProvisionedDeployment(summary["provisionedModelArn"], transport=resolved)
+        deployment._details = dict(summary)
+        found.append(deployment)
+    return found
+
+
+def find_billed(
+    *,
+    older_than: timedelta = timedelta(0),
+    now: datetime | None = None,
+    transport: BedrockTransport | None = None,
+) -> list[Orphan]:
+    """List what this library created that is still billed: provisioned throughputs and unused custom models.
+
+    A custom model is listed when it carries the library's tag and no provisioned throughput (tagged or not)
+    serves it: it is billed for storage every month until it is deleted.
+
+    Args:
+        older_than: Only resources created at least this long ago.
+        now: The current time (default: the service's clock, see `service_now`).
+        transport: The transport.
+
+    Returns:
+        Provisioned throughputs first, then custom models, each oldest first. Nothing is deleted.
+    """
+    resolved = resolve_transport(transport)
+    pt_pages = list(resolved.paginate("bedrock", "ListProvisionedModelThroughputs"))
+    model_pages = list(resolved.paginate("bedrock", "ListCustomModels"))
+    throughputs = _items(pt_pages, "provisionedModelSummaries")
+    models = _items(model_pages, "modelSummaries")
+    if now is None:
+        now = service_now([*pt_pages, *model_pages], _timestamps([*throughputs, *models]))
     cutoff = now - older_than
+    found = [
+        _orphan("provisioned-throughput", s, "provisionedModelName", "provisionedModelArn", s.get("status"), now)
+        for s in _tagged(resolved, throughputs, "provisionedModelArn", cutoff)
+    ]
+    served = {s.get("modelArn") for s in throughputs} | {s.get("desiredModelArn") for s in throughputs}
+    unused = [m for m in models if m.get("modelArn") not in served]
+    found += [
+        _orphan("custom-model", m, "modelName", "modelArn", m.get("modelStatus", "Active"), now)
+        for m in _tagged(resolved, unused, "modelArn", cutoff)
+    ]
+    return found
+
+
+def _items(pages: Iterable[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
+    return [item for page in pages for item in page.get(key, [])]
+
+
+def _timestamps(summaries: Iterable[Mapping[str, Any]]) -> list[Any]:
+    return [s.get(k) for s in summaries for k in ("creationTime", "lastModifiedTime")]
+
+
+def _tagged(
+    t: BedrockTransport, summaries: Sequence[Mapping[str, Any]], arn_key: str, cutoff: datetime
+) -> list[Mapping[str, Any]]:
+    """The summaries created at or before ``cutoff`` whose resource carries the library's tag, oldest first."""
     found = []
     for summary in summaries:
-        deployment = ProvisionedDeployment(summary["provisionedModelArn"], transport=resolved)
-        deployment._details = summary
         created = _utc(summary.get("creationTime"))
         if created is not None and created > cutoff:
             continue
         try:
-            tags = resolved.call("bedrock", "ListTagsForResource", resourceARN=deployment.arn).get("tags", [])
+            tags = t.call("bedrock", "ListTagsForResource", resourceARN=summary[arn_key]).get("tags", [])
         except ResourceNotFoundError:
             continue  # deleted between the listing and now
         if has_library_tag(tags):
-            found.append(deployment)
-    found.sort(key=lambda d: _utc(d._details.get("creationTime")) or datetime.min.replace(tzinfo=timezone.utc))
+            found.append(summary)
+    found.sort(key=lambda s: _utc(s.get("creationTime")) or datetime.min.replace(tzinfo=timezone.utc))
     return found
 
 
+def _orphan(
+    kind: OrphanKind, summary: Mapping[str, Any], name_key: str, arn_key: str, status: Any, now: datetime
+) -> Orphan:
+    created = _utc(summary.get("creationTime"))
+    units = summary.get("modelUnits")
+    return Orphan(
+        kind=kind,
+        name=str(summary.get(name_key) or summary[arn_key]),
+        arn=str(summary[arn_key]),
+        status=str(status or "?"),
+        created=created,
+        age=now - created if created is not None else None,
+        model_units=units if isinstance(units, int) else None,
+    )
+
+
 def service_now(responses: Iterable[Mapping[str, Any]], timestamps: Iterable[Any] = ()) -> datetime:
-    """The service's "now": the latest of its responses' HTTP ``Date``, the newest timestamp it reported, local now.
+    """The service's "now": its responses' HTTP ``Date`` (else the local clock), or the newest timestamp it reported.
 
     Ages must be measured on the clock that stamped ``creationTime``. The ``Date`` header is the service's own
-    clock (to the second); the newest timestamp seen covers a service whose clock runs ahead of its ``Date``
-    header (LocalBedrock's emulated clock) and a local clock behind the service's. Taking the latest of the
-    three can only make things look older, never hide one: an orphan scan must not miss what was made a
-    moment ago.
+    clock, truncated to the second (so one second is added); the local clock stands in only when no response
+    carried one (a stub), since a local clock ahead of the service's would make every age too large
+    (on LocalBedrock, emulated dates are often months behind). The newest timestamp seen is a floor: a
+    clock behind it would hide what was made a moment ago, and an orphan scan must never miss that.
     """
-    candidates = [datetime.now(timezone.utc)]
+    dates: list[datetime] = []
     for response in responses:
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         raw = headers.get("date") if isinstance(headers, Mapping) else None
         if isinstance(raw, str):
             with contextlib.suppress(TypeError, ValueError):
-                candidates.append(_utc(parsedate_to_datetime(raw)) or candidates[0])
-    candidates += [t for t in (_utc(raw) for raw in timestamps) if t is not None]
-    return max(candidates)
+                parsed = _utc(parsedate_to_datetime(raw))
+                if parsed is not None:
+                    dates.append(parsed)
+    clock = max(dates) + timedelta(seconds=1) if dates else datetime.now(timezone.utc)
+    return max([clock, *(t for t in (_utc(raw) for raw in timestamps) if t is not None)])
 
 
 def _utc(value: Any) -> datetime | None:
