@@ -58,16 +58,25 @@ def existing_file(value: str) -> Path:
     return path
 
 
+def _writable_directory(value: str, directory: Path) -> None:
+    """Refuse ``value`` in one line when ``directory``, where it would be written, is missing, a file or read-only."""
+    if not directory.exists():
+        raise argparse.ArgumentTypeError(
+            f"cannot write {value}: directory {directory} does not exist (create it first)"
+        )
+    if not directory.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {value}: {directory} is a file, not a directory")
+    # Creating an entry in a directory takes write and search (execute) permission on it.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {value}: directory {directory} is not writable")
+
+
 def output_file(value: str) -> Path:
     """A file to write: its directory must exist and be writable, and it must not be a directory itself."""
     path = Path(value)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{value} is a directory: name a file to write")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write {value}: directory {parent} does not exist (create it first)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write {value}: directory {parent} is not writable")
+    _writable_directory(value, path.parent if str(path.parent) else Path("."))
     return path
 
 
@@ -79,10 +88,7 @@ def new_directory(value: str) -> Path:
     ancestor = path.absolute()
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot create {value}: {ancestor} is a file, not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write to {value}: {ancestor} is not writable")
+    _writable_directory(value, ancestor)
     return path
 
 
