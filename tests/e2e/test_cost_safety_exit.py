@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from tests.e2e.test_cost_safety_signals import _SERVER
-from tests.serve_process import Served, serve
+from tests.e2e.test_cost_safety_signals import _live, served
+from tests.serve_process import Served
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes")
+
+__all__ = ["served"]  # the LocalBedrock server process (a fixture), shared with the signal tests
 
 _TIMEOUT = 60.0  # real seconds any one owner may take
 
@@ -54,18 +54,6 @@ else:
         sys.exit(3)
     end()
 """
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Served, str]]:
-    with serve(["-c", _SERVER], ready="# Serving until Ctrl-C") as server:
-        model = next(line.split()[-1] for line in server.lines if line.startswith("# model "))
-        yield server, model
-
-
-def _live(server: Served) -> list[dict[str, Any]]:
-    summaries: list[dict[str, Any]] = server.bedrock().list_provisioned_model_throughputs()["provisionedModelSummaries"]
-    return summaries
 
 
 def _run_owner(server: Served, model: str, how: str) -> subprocess.CompletedProcess[str]:

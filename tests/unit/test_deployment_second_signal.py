@@ -20,22 +20,15 @@ from haiku_finetune import deployment as deployment_module
 from haiku_finetune.deployment import ProvisionedDeployment
 from haiku_finetune.errors import DeploymentError
 from haiku_finetune.local import LocalBedrock
-from tests.emulator.test_local_scheduler import make_throughput
+from tests.unit.test_guard_signals import emulator
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+__all__ = ["emulator"]  # a trained custom model on LocalBedrock in this process (a fixture), no PT
 
 
 class _Handed(Exception):
     """Raised by the test's own SIGTERM handler when the library hands it the first signal."""
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[tuple[LocalBedrock, str]]:
-    with LocalBedrock(pt_ready_seconds=0) as local:
-        arn = make_throughput(local, name="second")
-        model = next(d["modelArn"] for d in local.deployments() if d["provisionedModelArn"] == arn)
-        local.transport().call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=arn)
-        yield local, model
 
 
 @pytest.fixture
