@@ -244,7 +244,7 @@ class CustomizationJob(DescribedJob):
             elif source is not None:
                 data[key] = source
         if "training_data" in data and not isinstance(data["training_data"], DatasetBuilder):
-            validate_files(data["training_data"], data.get("validation_data")).raise_for_errors()
+            validate_files(data["training_data"], data.get("validation_data"), base_model=profile).raise_for_errors()
         return cls.create(base_model=profile, transport=t, **fields)
 
     @classmethod

@@ -136,3 +136,20 @@ def test_from_manifest_without_a_role_names_what_is_missing(first_job: Any) -> N
     manifest["job"]["role_arn"] = None
     with pytest.raises(ValueError, match="role_arn"):
         hf.CustomizationJob.from_manifest(manifest, base_model="claude-3-haiku", transport=t)
+
+
+def test_from_manifest_revalidates_the_data_against_the_new_profile(first_job: Any) -> None:
+    """160 training records pass Claude 3 Haiku's limits; a profile asking for more refuses them before submitting."""
+    _, t, _, path = first_job
+    stricter = dataclasses.replace(
+        CLAUDE_HAIKU_4_5,
+        fine_tuning_regions=("us-east-1", "us-west-2"),
+        limits=dataclasses.replace(CLAUDE_HAIKU_4_5.limits, min_records=500),
+    )
+    register_profile(stricter, replace_existing=True)
+    try:
+        with pytest.raises(hf.DatasetValidationError, match="too_few_records"):
+            hf.CustomizationJob.from_manifest(path, base_model="claude-haiku-4-5", transport=t)
+    finally:
+        register_profile(CLAUDE_HAIKU_4_5, replace_existing=True)
+    assert len(t.call("bedrock", "ListModelCustomizationJobs")["modelCustomizationJobSummaries"]) == 1
