@@ -24,27 +24,34 @@ def _file_or_stdin(value: str) -> Path | str:
 
 
 def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
+    from ..base_models import BaseModelProfile, get_profile
     from ..datasets import validate_file, validate_files, validate_stream
 
+    profile: BaseModelProfile | None = None
+    if args.base_model is not None:
+        try:
+            profile = get_profile(args.base_model)
+        except ValueError as error:
+            raise UsageError(f"--base-model: {error}") from None
     if args.file == "-":
         if args.validation is not None:
             raise UsageError("--validation needs FILE to be a file, not - (standard input)")
         # Read through the library's bounded stream reader: /dev/zero or an endless pipe ends in one error line.
-        report = validate_stream(sys.stdin.buffer, split=args.split, max_issues=args.max_issues)
+        report = validate_stream(sys.stdin.buffer, split=args.split, max_issues=args.max_issues, base_model=profile)
         report.source = _STDIN
         if args.json:
             ctx.json(report.to_dict())
             return EXIT_OK if report.ok else EXIT_PROBLEMS
         reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
     elif args.validation is not None:
-        both = validate_files(args.file, args.validation, max_issues=args.max_issues)
+        both = validate_files(args.file, args.validation, max_issues=args.max_issues, base_model=profile)
         if args.json:
             ctx.json(both.to_dict())
             return EXIT_OK if both.ok else EXIT_PROBLEMS
         reports = [both.train, *([both.validation] if both.validation is not None else [])]
         cross_errors, cross_warnings, ok = both.cross_errors, both.cross_warnings, both.ok
     else:
-        report = validate_file(args.file, split=args.split, max_issues=args.max_issues)
+        report = validate_file(args.file, split=args.split, max_issues=args.max_issues, base_model=profile)
         if args.json:
             ctx.json(report.to_dict())
             return EXIT_OK if report.ok else EXIT_PROBLEMS
@@ -240,6 +247,11 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         "--validation", type=existing_file, metavar="FILE", help="also check a validation file and cross-file rules"
     )
     p.add_argument("--max-issues", type=positive_int, default=1000, metavar="N", help="list at most N (default 1000)")
+    p.add_argument(
+        "--base-model",
+        metavar="ID",
+        help="apply this base model's data limits: a profile key, model id or ARN (default: Claude 3 Haiku)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="list errors only, not warnings")
     p.set_defaults(handler=_cmd_validate)
 

@@ -390,3 +390,30 @@ def test_stats_of_bad_data_points_to_validate(bad: Path, capsys: pytest.CaptureF
     code, out, _ = _run(["stats", str(bad)], capsys)
     assert code == EXIT_PROBLEMS
     assert f"haiku-finetune validate {bad}" in out
+
+
+def test_validate_applies_the_base_models_limits(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--base-model picks a registered profile's limits: 40 records pass Claude 3 Haiku's, not a stricter one's."""
+    import dataclasses
+
+    from haiku_finetune import base_models
+
+    strict = dataclasses.replace(
+        base_models.CLAUDE_3_HAIKU,
+        key="strict-haiku",
+        model_id="example.strict-haiku-v1:0",
+        invoke_model_id="example.strict-haiku-v1:0",
+        limits=dataclasses.replace(base_models.CLAUDE_3_HAIKU.limits, min_records=100),
+    )
+    base_models.register_profile(strict)
+    try:
+        code, out, _ = _run(["validate", str(good), "--base-model", "strict-haiku"], capsys)
+        assert code == EXIT_PROBLEMS
+        assert "[too_few_records] 40 valid record(s); fine-tuning needs at least 100" in out
+        assert _run(["validate", str(good), "--base-model", "claude-3-haiku"], capsys)[0] == EXIT_OK
+    finally:
+        del base_models._registry["strict-haiku"]
+    code, out, err = _run(["validate", str(good), "--base-model", "no-such-model"], capsys)
+    assert code == EXIT_USAGE
+    assert "--base-model: no base-model profile for 'no-such-model'" in err
+    assert len(err.strip().splitlines()) == 1
