@@ -1,4 +1,4 @@
-"""Deployment commands: ``deployments create/list/show/delete/orphans``.
+"""Deployment commands: ``deployments create/list/show/delete/orphans [--delete]``.
 
 Handlers import the deployment layer when they run. Buying and deleting ask first through the one prompt
 (`_prompt`); ``--yes`` agrees up front and is required when there is no terminal. This module only
@@ -18,6 +18,7 @@ from ._format import table
 
 if TYPE_CHECKING:
     from ..deployment import ProvisionedDeployment
+    from ..orphans import Orphan
 
 
 def _deployment_summary(dep: ProvisionedDeployment) -> dict[str, Any]:
@@ -139,28 +140,75 @@ def _cmd_deployments_delete(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
+def _age(orphan: Orphan) -> str:
+    if orphan.age is None:
+        return "?"
+    hours = max(orphan.age.total_seconds(), 0.0) / 3600.0
+    return f"{hours:.1f}h" if hours < 48 else f"{hours / 24:.1f}d"
+
+
 def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta
 
-    from ..orphans import find_orphans
+    from ..orphans import find_billed
 
-    if args.older_than is None:
-        # No age filter: every tagged deployment, even one whose creation time is ahead of this machine's clock.
-        orphans = find_orphans(now=datetime.max.replace(tzinfo=timezone.utc), transport=ctx.transport(args))
-    else:
-        orphans = find_orphans(older_than=timedelta(hours=args.older_than), transport=ctx.transport(args))
+    older_than = timedelta(hours=args.older_than or 0.0)
+    # The service's clock decides ages (see orphans.service_now), so one created a moment ago is listed too.
+    found = find_billed(older_than=older_than, transport=ctx.transport(args))
+    throughputs = [o for o in found if o.kind == "provisioned-throughput"]
+    models = [o for o in found if o.kind == "custom-model"] if args.models else []
     if args.json:
-        ctx.json([_deployment_summary(d) for d in orphans])
-    elif not orphans:
-        ctx.print("no deployments created by haiku-finetune are running")
-    else:
-        rows = [(d.name, d.status, d.model_units, d.arn) for d in orphans]
-        ctx.print(table(("name", "status", "model units", "arn"), rows))
-        ctx.print(
-            f"{len(orphans)} deployment(s) created by haiku-finetune are still billed by the hour; "
-            f"delete one with: {PROG} deployments delete NAME"
+        ctx.json(
+            [
+                {
+                    "kind": o.kind,
+                    "name": o.name,
+                    "arn": o.arn,
+                    "status": o.status,
+                    "model_units": o.model_units,
+                    "age_hours": None if o.age is None else round(o.age.total_seconds() / 3600.0, 3),
+                }
+                for o in [*throughputs, *models]
+            ]
         )
-    return EXIT_PROBLEMS if orphans else EXIT_OK
+    elif not throughputs and not models:
+        ctx.print("no deployments created by haiku-finetune are running")
+    if not args.json and throughputs:
+        rows = [(o.name, o.status, o.model_units, _age(o), o.arn) for o in throughputs]
+        ctx.print(table(("name", "status", "model units", "age", "arn"), rows))
+        ctx.print(
+            f"{len(throughputs)} deployment(s) created by haiku-finetune are still billed by the hour; "
+            f"delete one with: {PROG} deployments delete NAME"
+            + ("" if args.delete else f", or all of them with: {PROG} deployments orphans --delete")
+        )
+    if not args.json and models:
+        ctx.print(table(("custom model", "status", "age", "arn"), [(o.name, o.status, _age(o), o.arn) for o in models]))
+        ctx.print(
+            f"{len(models)} custom model(s) created by haiku-finetune have no deployment; each is billed for "
+            "storage monthly until deleted: aws bedrock delete-custom-model --model-identifier NAME "
+            f"--region {ctx.transport(args).region}"
+        )
+    if args.delete and throughputs:
+        return _delete_orphans(args, ctx, throughputs)
+    return EXIT_PROBLEMS if throughputs or models else EXIT_OK
+
+
+def _delete_orphans(args: argparse.Namespace, ctx: Context, throughputs: list[Orphan]) -> int:
+    """Delete the listed provisioned throughputs once the user agrees (``--yes`` agrees up front)."""
+    from ..deployment import ProvisionedDeployment
+
+    if not args.yes:
+        from ._prompt import confirm
+
+        question = f"Delete these {len(throughputs)} Provisioned Throughput(s)?"
+        refusal = f"refusing to delete {len(throughputs)} Provisioned Throughput(s) without confirmation: pass --yes"
+        if not confirm(question, no_terminal=refusal):
+            ctx.print("not deleted")
+            return EXIT_PROBLEMS  # they are still billed
+    for orphan in throughputs:
+        ProvisionedDeployment(orphan.arn, transport=ctx.transport(args)).delete()
+        ctx.print(f"deleted {orphan.name}")
+    return EXIT_OK
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
@@ -210,4 +258,15 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         help="list deployments created by haiku-finetune that are still running (exit 1 if any)",
     )
     d.add_argument("--older-than", type=non_negative_float, metavar="HOURS", help="only those older than this")
+    d.add_argument(
+        "--models",
+        action="store_true",
+        help="also list custom models created by haiku-finetune that no deployment uses (billed for storage)",
+    )
+    d.add_argument(
+        "--delete",
+        action="store_true",
+        help="delete the listed deployments after a y/N question (custom models are only listed)",
+    )
+    d.add_argument("-y", "--yes", action="store_true", help="with --delete: delete without asking")
     d.set_defaults(handler=_cmd_deployments_orphans)
