@@ -387,6 +387,7 @@ class GuardSchedule:
         provisioned_arn: The PT it deletes (``None`` when its Input does not name one).
         expression: Its ``at(...)`` expression (UTC).
         pt_exists: Whether that PT still exists; ``False`` marks a stale guard (nothing left to delete).
+        created: When the schedule was created, on the service's clock (``None`` when it did not say).
     """
 
     name: str
@@ -394,6 +395,7 @@ class GuardSchedule:
     provisioned_arn: str | None
     expression: str
     pt_exists: bool
+    created: datetime | None = None
 
 
 def find_guard_schedules(*, group: str = "default", transport: BedrockTransport | None = None) -> list[GuardSchedule]:
@@ -418,7 +420,17 @@ def find_guard_schedules(*, group: str = "default", transport: BedrockTransport 
                     exists = True
                 except ResourceNotFoundError:
                     exists = False
-            found.append(GuardSchedule(summary["Name"], group, arn, str(detail.get("ScheduleExpression", "")), exists))
+            created = detail.get("CreationDate", summary.get("CreationDate"))
+            found.append(
+                GuardSchedule(
+                    summary["Name"],
+                    group,
+                    arn,
+                    str(detail.get("ScheduleExpression", "")),
+                    exists,
+                    created if isinstance(created, datetime) else None,
+                )
+            )
     return found
 
 

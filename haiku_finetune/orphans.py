@@ -1,8 +1,10 @@
 """Orphan scan: find what this library created that is still billed (or may be), on the service's clock.
 
 [`find_orphans`][haiku_finetune.deployment.find_orphans] lists the provisioned throughputs carrying the library's tag;
-`find_billed` lists those and the tagged custom models no provisioned throughput uses (each has a monthly storage
-charge), each as an `Orphan` with its age; `service_now` is the "now" ages are measured against. Nothing here deletes
+`find_billed` lists those, the tagged custom models no provisioned throughput uses (each has a monthly storage
+charge), the tagged customization jobs still in progress (training is billed per token) and the guard schedules
+whose provisioned throughput is gone (stale: they bill nothing but fail when they fire), each as an `Orphan` with
+its age; `service_now` is the "now" ages are measured against. Nothing here deletes
 anything; callers (the CLI, a user) decide. ``deployment`` re-exports ``find_orphans`` (the package face and
 the API page import it from there).
 Must not import ``deployment`` at import time (``deployment`` imports this module), only inside the scan.
@@ -11,6 +13,7 @@ Must not import ``deployment`` at import time (``deployment`` imports this modul
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._tags import has_library_tag
 from ._transport import BedrockTransport, resolve_transport
-from .errors import ResourceNotFoundError
+from .errors import AccessDeniedError, ResourceNotFoundError
+from .guard import GuardSchedule, find_guard_schedules
 
 if TYPE_CHECKING:
     from .deployment import ProvisionedDeployment
@@ -27,9 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Orphan", "find_billed", "find_orphans", "service_now"]
 
+_log = logging.getLogger(__name__)
 _SECONDS_PER_MONTH = 30 * 24 * 3600.0  # storage is priced per month; a month here is 30 days
 
-OrphanKind = Literal["provisioned-throughput", "custom-model"]
+OrphanKind = Literal["provisioned-throughput", "custom-model", "customization-job", "guard-schedule"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,10 @@ class Orphan:
     """One billed resource the library created, as `find_billed` found it.
 
     Attributes:
-        kind: ``"provisioned-throughput"`` (billed hourly) or ``"custom-model"`` (monthly storage; listed only
-            when no provisioned throughput uses it).
+        kind: ``"provisioned-throughput"`` (billed hourly), ``"custom-model"`` (monthly storage; listed only
+            when no provisioned throughput uses it), ``"customization-job"`` (a tagged job still ``InProgress``;
+            billed per token trained) or ``"guard-schedule"`` (a stale guard schedule: its provisioned throughput
+            is gone; ``arn`` is the PT it names, ``status`` is ``"stale"``).
         name: Its name.
         arn: Its ARN.
         status: The status the service reported.
@@ -59,9 +66,12 @@ class Orphan:
         """What it has cost since it was created, at ``pricing``; ``None`` without the price or the age.
 
         A provisioned throughput: model units × hours (started hours, as billed). A custom model: its storage
-        for the months (of 30 days) it has existed.
+        for the months (of 30 days) it has existed. A stale guard schedule: 0.0 (it bills nothing). A
+        customization job: ``None`` (billed per token trained, which the listing does not say).
         """
-        if self.age is None:
+        if self.kind == "guard-schedule":
+            return 0.0
+        if self.age is None or self.kind == "customization-job":
             return None
         seconds = max(self.age.total_seconds(), 0.0)
         if self.kind == "provisioned-throughput":
@@ -106,27 +116,38 @@ def find_billed(
     older_than: timedelta = timedelta(0),
     now: datetime | None = None,
     transport: BedrockTransport | None = None,
+    group: str = "default",
 ) -> list[Orphan]:
-    """List what this library created that is still billed: provisioned throughputs and unused custom models.
+    """List what this library created that is still billed (or may be).
 
-    A custom model is listed when it carries the library's tag and no provisioned throughput (tagged or not)
-    serves it: it is billed for storage every month until it is deleted.
+    That is: tagged provisioned throughputs; tagged custom models no provisioned throughput (tagged or not)
+    serves (billed for storage every month until deleted); tagged customization jobs still ``InProgress`` (the
+    library tags its jobs with ``jobTags``, so untagged jobs are someone else's); and guard schedules (in
+    ``group``, see [`find_guard_schedules`][haiku_finetune.guard.find_guard_schedules]) whose provisioned
+    throughput no longer exists.
 
     Args:
         older_than: Only resources created at least this long ago.
         now: The current time (default: the service's clock, see `service_now`).
         transport: The transport.
+        group: The schedule group guard schedules are looked for in.
 
     Returns:
-        Provisioned throughputs first, then custom models, each oldest first. Nothing is deleted.
+        Provisioned throughputs, then custom models, then customization jobs, then stale guard schedules, each
+        oldest first. Nothing is deleted.
     """
+
     resolved = resolve_transport(transport)
     pt_pages = list(resolved.paginate("bedrock", "ListProvisionedModelThroughputs"))
     model_pages = list(resolved.paginate("bedrock", "ListCustomModels"))
     throughputs = _items(pt_pages, "provisionedModelSummaries")
     models = _items(model_pages, "modelSummaries")
+    job_pages = list(resolved.paginate("bedrock", "ListModelCustomizationJobs", statusEquals="InProgress"))
+    jobs = _items(job_pages, "modelCustomizationJobSummaries")
+    stale = [g for g in _guard_schedules(resolved, group) if not g.pt_exists]
     if now is None:
-        now = service_now([*pt_pages, *model_pages], _timestamps([*throughputs, *models]))
+        stamps = [*_timestamps([*throughputs, *models, *jobs]), *(g.created for g in stale)]
+        now = service_now([*pt_pages, *model_pages, *job_pages], stamps)
     cutoff = now - older_than
     found = [
         _orphan("provisioned-throughput", s, "provisionedModelName", "provisionedModelArn", s.get("status"), now)
@@ -138,7 +159,27 @@ def find_billed(
         _orphan("custom-model", m, "modelName", "modelArn", m.get("modelStatus", "Active"), now)
         for m in _tagged(resolved, unused, "modelArn", cutoff)
     ]
+    found += [
+        _orphan("customization-job", j, "jobName", "jobArn", j.get("status"), now)
+        for j in _tagged(resolved, jobs, "jobArn", cutoff)
+    ]
+    for g in sorted(stale, key=lambda g: _utc(g.created) or datetime.min.replace(tzinfo=timezone.utc)):
+        created = _utc(g.created)
+        if created is not None and created > cutoff:
+            continue
+        age = now - created if created is not None else None
+        found.append(Orphan("guard-schedule", g.name, g.provisioned_arn or "?", "stale", created, age))
     return found
+
+
+def _guard_schedules(t: BedrockTransport, group: str) -> list[GuardSchedule]:
+    try:
+        return find_guard_schedules(group=group, transport=t)
+    except AccessDeniedError as error:
+        # An account that never armed a SchedulerGuard may not grant scheduler:ListSchedules; the scan of what
+        # bills (the PTs, models and jobs) must not fail for that. Stale schedules bill nothing.
+        _log.warning("guard schedules not listed (access denied): %s", error)
+        return []
 
 
 def _items(pages: Iterable[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
