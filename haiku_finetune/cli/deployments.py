@@ -157,6 +157,8 @@ def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
     found = find_billed(older_than=older_than, transport=ctx.transport(args))
     throughputs = [o for o in found if o.kind == "provisioned-throughput"]
     models = [o for o in found if o.kind == "custom-model"] if args.models else []
+    jobs = [o for o in found if o.kind == "customization-job"] if args.models else []
+    schedules = [o for o in found if o.kind == "guard-schedule"] if args.models else []
     if args.json:
         ctx.json(
             [
@@ -168,10 +170,10 @@ def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
                     "model_units": o.model_units,
                     "age_hours": None if o.age is None else round(o.age.total_seconds() / 3600.0, 3),
                 }
-                for o in [*throughputs, *models]
+                for o in [*throughputs, *models, *jobs, *schedules]
             ]
         )
-    elif not throughputs and not models:
+    elif not throughputs and not models and not jobs and not schedules:
         ctx.print("no deployments created by haiku-finetune are running")
     if not args.json and throughputs:
         rows = [(o.name, o.status, o.model_units, _age(o), o.arn) for o in throughputs]
@@ -181,16 +183,32 @@ def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
             f"delete one with: {PROG} deployments delete NAME"
             + ("" if args.delete else f", or all of them with: {PROG} deployments orphans --delete")
         )
+    region = ctx.transport(args).region
     if not args.json and models:
         ctx.print(table(("custom model", "status", "age", "arn"), [(o.name, o.status, _age(o), o.arn) for o in models]))
         ctx.print(
             f"{len(models)} custom model(s) created by haiku-finetune have no deployment; each is billed for "
             "storage monthly until deleted: aws bedrock delete-custom-model --model-identifier NAME "
-            f"--region {ctx.transport(args).region}"
+            f"--region {region}"
+        )
+    if not args.json and jobs:
+        ctx.print(
+            table(("customization job", "status", "age", "arn"), [(o.name, o.status, _age(o), o.arn) for o in jobs])
+        )
+        ctx.print(
+            f"{len(jobs)} customization job(s) started by haiku-finetune are still training (billed per token "
+            f"trained); stop one with: aws bedrock stop-model-customization-job --job-identifier NAME --region {region}"
+        )
+    if not args.json and schedules:
+        stale = [(o.name, _age(o), o.arn) for o in schedules]
+        ctx.print(table(("guard schedule", "age", "deployment it guarded (gone)"), stale))
+        ctx.print(
+            f"{len(schedules)} guard schedule(s) outlived their deployment (they bill nothing); remove one with: "
+            f"aws scheduler delete-schedule --name NAME --region {region}"
         )
     if args.delete and throughputs:
         return _delete_orphans(args, ctx, throughputs)
-    return EXIT_PROBLEMS if throughputs or models else EXIT_OK
+    return EXIT_PROBLEMS if throughputs or models or jobs or schedules else EXIT_OK
 
 
 def _delete_orphans(args: argparse.Namespace, ctx: Context, throughputs: list[Orphan]) -> int:
@@ -259,9 +277,12 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     )
     d.add_argument("--older-than", type=non_negative_float, metavar="HOURS", help="only those older than this")
     d.add_argument(
+        "--all",
         "--models",
+        dest="models",
         action="store_true",
-        help="also list custom models created by haiku-finetune that no deployment uses (billed for storage)",
+        help="also list custom models created by haiku-finetune that no deployment uses (billed for storage), "
+        "its customization jobs still training and guard schedules whose deployment is gone",
     )
     d.add_argument(
         "--delete",

@@ -4,6 +4,7 @@ clock: emulated hours take no time); the scheduler is LocalBedrock's own."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -102,3 +103,27 @@ def test_cost_so_far_by_kind() -> None:
     schedule = Orphan("guard-schedule", "g", "arn:pt", "stale", None, None)
     assert job.cost_so_far(hf.Pricing(provisioned_per_model_unit_hour=5.0)) is None
     assert schedule.cost_so_far(hf.Pricing()) == 0.0
+
+
+def test_the_cli_lists_running_jobs_and_stale_schedules_with_all(
+    local: LocalBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``deployments orphans --all`` shows every kind find_billed finds, each with how to remove it; exit 1."""
+    from haiku_finetune.cli import EXIT_OK, EXIT_PROBLEMS, main
+
+    t = local.transport()
+    pt = make_throughput(local)
+    SchedulerGuard(transport=t, role_arn=ROLE, now=local.clock.now).arm(pt, 24 * 3600)
+    t.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=pt)
+    _start_job(t, "billed-job", tagged=True)
+    local.advance(5 * 60)
+
+    assert main(["deployments", "orphans"], transport=t) == EXIT_OK  # deployments only: none
+    capsys.readouterr()
+    assert main(["deployments", "orphans", "--all"], transport=t) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "billed-job" in out and "aws bedrock stop-model-customization-job --job-identifier NAME" in out
+    assert GUARD_PREFIX in out and pt in out and "aws scheduler delete-schedule --name NAME" in out
+    assert main(["deployments", "orphans", "--all", "--json"], transport=t) == EXIT_PROBLEMS
+    kinds = [row["kind"] for row in json.loads(capsys.readouterr().out)]
+    assert kinds == ["customization-job", "guard-schedule"]
