@@ -30,3 +30,9 @@ class CarriesTransport(BaseModel):
     def transport(self) -> BedrockTransport:
         """The transport this value was made through."""
         return self._transport
+
+    def __eq__(self, other: object) -> bool:
+        # The transport is how the value is reached, not part of what it is: compare the fields only.
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.__dict__ == other.__dict__

@@ -18,15 +18,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import ConfigDict
 
+from ._carried import CarriesTransport
 from ._transport import BedrockTransport, resolve_transport
 from .hyperparameters import Hyperparameters
 
 __all__ = ["CustomModel"]
 
 
-class CustomModel(BaseModel):
+class CustomModel(CarriesTransport):
     """A custom (fine-tuned) model in Bedrock.
 
     Attributes:
@@ -47,29 +48,11 @@ class CustomModel(BaseModel):
     hyperparameters: Hyperparameters | None = None
     created_at: datetime | None = None
 
-    _transport: BedrockTransport = PrivateAttr(default=None)  # type: ignore[assignment]  # set in model_post_init
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Resolve the transport once, now: the one given to
-        [`with_transport`][haiku_finetune.custom_model.CustomModel.with_transport] later replaces it."""
-        self._transport = resolve_transport(None)
-
     def with_transport(self, transport: BedrockTransport | None) -> CustomModel:
         """Return this model carrying ``transport`` (``None``: the process default)."""
         copy = self.model_copy()
         copy._transport = resolve_transport(transport)
         return copy
-
-    @property
-    def transport(self) -> BedrockTransport:
-        """The transport calls about this model go through (fixed when it was built)."""
-        return self._transport
-
-    def __eq__(self, other: object) -> bool:
-        # The transport is how the model is reached, not part of what it is.
-        if not isinstance(other, CustomModel):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
 
     def __hash__(self) -> int:
         return hash(self.arn)

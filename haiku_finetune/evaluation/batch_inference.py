@@ -113,11 +113,6 @@ class BatchInferenceJob(CarriesTransport):
     output_uri: str
     record_ids: list[str]
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BatchInferenceJob):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
     def __hash__(self) -> int:
         return hash(self.arn)
 
