@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from .deployment import (
         BillingWarning,
         ProvisionedDeployment,
-        find_orphans,
     )
     from .early_stopping import (
         EarlyStoppingResult,
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
         EvaluationJob,
         EvaluationRecord,
         EvaluationReport,
+        ToolCallMatch,
         evaluate,
     )
     from .guard import (
@@ -104,6 +104,11 @@ if TYPE_CHECKING:
         FineTunedModel,
         Prompt,
         Usage,
+    )
+    from .orphans import (
+        Orphan,
+        find_billed,
+        find_orphans,
     )
     from .pricing import (
         Pricing,
@@ -155,7 +160,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "deployment": (
         "BillingWarning",
         "ProvisionedDeployment",
-        "find_orphans",
     ),
     "early_stopping": (
         "EarlyStoppingResult",
@@ -167,6 +171,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "EvaluationJob",
         "EvaluationRecord",
         "EvaluationReport",
+        "ToolCallMatch",
         "evaluate",
     ),
     "guard": (
@@ -195,6 +200,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PlanCheck",
     ),
     "metrics": ("TrainingMetrics",),
+    "orphans": (
+        "Orphan",
+        "find_billed",
+        "find_orphans",
+    ),
     "model": (
         "BatchStats",
         "Completion",
@@ -243,6 +253,7 @@ __all__ = [
     "LifecycleStage",
     "LifecycleState",
     "LifecycleWarning",
+    "Orphan",
     "PlanCheck",
     "Pricing",
     "Prompt",
@@ -255,6 +266,7 @@ __all__ = [
     "TerminationSignal",
     "Tool",
     "ToolCall",
+    "ToolCallMatch",
     "ToolChoice",
     "ToolResult",
     "TrainingMetrics",
@@ -266,6 +278,7 @@ __all__ = [
     "ensure_scheduler_role",
     "evaluate",
     "evaluation",
+    "find_billed",
     "find_guard_schedules",
     "find_orphans",
     "get_default_transport",
