@@ -34,6 +34,10 @@ _API_KEYS = frozenset(r.api_key for r in HYPERPARAMETER_RANGES.values())
 # Patterns from the botocore service model of bedrock (CreateModelCustomizationJob), anchored.
 _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*")
 _MODEL_NAME = re.compile(r"([0-9a-zA-Z][_-]?){1,63}")
+_JOB_RULE = "must start with a letter or digit and contain only letters, digits and -+. (no '-' right before the end)"
+_MODEL_RULE = (
+    "may contain only letters, digits, and single '_' or '-' between them (it must start with a letter or digit)"
+)
 ROLE_ARN = re.compile(r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+")
 KMS_KEY = re.compile(
     r"(arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)))"
@@ -108,22 +112,12 @@ class JobSpec:
 
 def validate_job_name(name: str) -> str | None:
     """Return why Bedrock would refuse ``name`` as a job name, or ``None`` when it is valid."""
-    return _name_problem(
-        name,
-        "job name",
-        _JOB_NAME,
-        "must start with a letter or digit and contain only letters, digits and -+. (no '-' right before the end)",
-    )
+    return _name_problem(name, "job name", _JOB_NAME, _JOB_RULE)
 
 
 def validate_model_name(name: str) -> str | None:
     """Return why Bedrock would refuse ``name`` as a custom model name, or ``None`` when it is valid."""
-    return _name_problem(
-        name,
-        "custom model name",
-        _MODEL_NAME,
-        "may contain only letters, digits, and single '_' or '-' between them (it must start with a letter or digit)",
-    )
+    return _name_problem(name, "custom model name", _MODEL_NAME, _MODEL_RULE)
 
 
 def _name_problem(name: str, what: str, pattern: re.Pattern[str], rule: str) -> str | None:
