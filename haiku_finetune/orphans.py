@@ -123,7 +123,7 @@ def find_billed(
     That is: tagged provisioned throughputs; tagged custom models no provisioned throughput (tagged or not)
     serves (billed for storage every month until deleted); tagged customization jobs still ``InProgress`` (the
     library tags its jobs with ``jobTags``, so untagged jobs are someone else's); and guard schedules (in
-    ``group``, see [`find_guard_schedules`][haiku_finetune.guard.find_guard_schedules]) whose provisioned
+    ``group``, see ``haiku_finetune.guard.find_guard_schedules``) whose provisioned
     throughput no longer exists.
 
     Args:
