@@ -110,6 +110,8 @@ class BatchInference(Invocation):
 
     def op_ListModelInvocationJobs(self, params: dict[str, Any]) -> dict[str, Any]:
         items = [self._invocation_view(self._invocation_job(arn)) for arn in list(self._invocation_jobs)]
+        status, name = params.get("statusEquals"), params.get("nameContains") or ""
+        items = [v for v in items if status in (None, v["status"]) and name in v["jobName"]]
         shown, token = page(items, params)
         return {"invocationJobSummaries": shown, "nextToken": token}
 
