@@ -2,11 +2,11 @@
 
 [`find_orphans`][haiku_finetune.deployment.find_orphans] lists the provisioned throughputs carrying the library's tag;
 `find_billed` lists those, the tagged custom models no provisioned throughput uses (each has a monthly storage
-charge), the tagged customization jobs still in progress (training is billed per token) and the guard schedules
-whose provisioned throughput is gone (stale: they bill nothing but fail when they fire), each as an `Orphan` with
-its age; `service_now` is the "now" ages are measured against. Nothing here deletes
-anything; callers (the CLI, a user) decide. ``deployment`` re-exports ``find_orphans`` (the package face and
-the API page import it from there).
+charge), the tagged customization and batch-inference jobs still to run or running (billed per token) and the guard
+schedules whose provisioned throughput is gone (stale: they bill nothing but fail when they fire), each as an
+`Orphan` with its age; `service_now` is the "now" ages are measured against. The scans delete nothing;
+`stop_billing` deletes or stops one `Orphan` when a caller (the CLI after its question, a user) decides to.
+``deployment`` re-exports ``find_orphans`` (the package face and the API page import it from there).
 Must not import ``deployment`` at import time (``deployment`` imports this module), only inside the scan.
 """
 
@@ -29,12 +29,17 @@ if TYPE_CHECKING:
     from .deployment import ProvisionedDeployment
     from .pricing import Pricing
 
-__all__ = ["Orphan", "find_billed", "find_orphans", "service_now"]
+__all__ = ["Orphan", "find_billed", "find_orphans", "service_now", "stop_billing"]
 
 _log = logging.getLogger(__name__)
 _SECONDS_PER_MONTH = 30 * 24 * 3600.0  # storage is priced per month; a month here is 30 days
 
-OrphanKind = Literal["provisioned-throughput", "custom-model", "customization-job", "guard-schedule"]
+OrphanKind = Literal[
+    "provisioned-throughput", "custom-model", "customization-job", "batch-inference-job", "guard-schedule"
+]
+#: Batch-inference job statuses in which the job is still to run or running (so may still bill). ``Stopping``
+#: is left out, as it is for customization jobs: the job is already on its way out.
+_BATCH_RUNNING = ("Submitted", "Validating", "Scheduled", "InProgress")
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,17 @@ class Orphan:
     Attributes:
         kind: ``"provisioned-throughput"`` (billed hourly), ``"custom-model"`` (monthly storage; listed only
             when no provisioned throughput uses it), ``"customization-job"`` (a tagged job still ``InProgress``;
-            billed per token trained) or ``"guard-schedule"`` (a stale guard schedule: its provisioned throughput
-            is gone; ``arn`` is the PT it names, ``status`` is ``"stale"``).
+            billed per token trained), ``"batch-inference-job"`` (a tagged job ``Submitted``, ``Validating``,
+            ``Scheduled`` or ``InProgress``; billed per token processed) or ``"guard-schedule"`` (a stale guard
+            schedule: its provisioned throughput is gone; ``arn`` is the PT it names, ``status`` is ``"stale"``).
         name: Its name.
         arn: Its ARN.
         status: The status the service reported.
-        created: Its creation time on the service's clock (``None`` when the service did not say).
+        created: Its creation time (a batch job's submit time) on the service's clock (``None`` when the service
+            did not say).
         age: How long ago that was, measured on the service's clock (``None`` with ``created``).
-        model_units: A provisioned throughput's model units (``None`` for a custom model).
+        model_units: A provisioned throughput's model units (``None`` for the other kinds).
+        group: A guard schedule's schedule group (``None`` for the other kinds).
     """
 
     kind: OrphanKind
@@ -61,17 +69,18 @@ class Orphan:
     created: datetime | None
     age: timedelta | None
     model_units: int | None = None
+    group: str | None = None
 
     def cost_so_far(self, pricing: Pricing) -> float | None:
         """What it has cost since it was created, at ``pricing``; ``None`` without the price or the age.
 
         A provisioned throughput: model units × hours (started hours, as billed). A custom model: its storage
         for the months (of 30 days) it has existed. A stale guard schedule: 0.0 (it bills nothing). A
-        customization job: ``None`` (billed per token trained, which the listing does not say).
+        customization or batch-inference job: ``None`` (billed per token, which the listing does not say).
         """
         if self.kind == "guard-schedule":
             return 0.0
-        if self.age is None or self.kind == "customization-job":
+        if self.age is None or self.kind in ("customization-job", "batch-inference-job"):
             return None
         seconds = max(self.age.total_seconds(), 0.0)
         if self.kind == "provisioned-throughput":
@@ -122,7 +131,8 @@ def find_billed(
 
     That is: tagged provisioned throughputs; tagged custom models no provisioned throughput (tagged or not)
     serves (billed for storage every month until deleted); tagged customization jobs still ``InProgress`` (the
-    library tags its jobs with ``jobTags``, so untagged jobs are someone else's); and guard schedules (in
+    library tags its jobs with ``jobTags``, so untagged jobs are someone else's); tagged batch-inference jobs
+    still to run or running (``Submitted``, ``Validating``, ``Scheduled``, ``InProgress``); and guard schedules (in
     ``group``, see ``haiku_finetune.guard.find_guard_schedules``) whose provisioned
     throughput no longer exists.
 
@@ -133,8 +143,8 @@ def find_billed(
         group: The schedule group guard schedules are looked for in.
 
     Returns:
-        Provisioned throughputs, then custom models, then customization jobs, then stale guard schedules, each
-        oldest first. Nothing is deleted.
+        Provisioned throughputs, then custom models, then customization jobs, then batch-inference jobs, then
+        stale guard schedules, each oldest first. Nothing is deleted (see `stop_billing`).
     """
 
     resolved = resolve_transport(transport)
@@ -144,10 +154,17 @@ def find_billed(
     models = _items(model_pages, "modelSummaries")
     job_pages = list(resolved.paginate("bedrock", "ListModelCustomizationJobs", statusEquals="InProgress"))
     jobs = _items(job_pages, "modelCustomizationJobSummaries")
+    batch_pages = [
+        page
+        for status in _BATCH_RUNNING
+        for page in resolved.paginate("bedrock", "ListModelInvocationJobs", statusEquals=status)
+    ]
+    # A batch job says when it was submitted, not created; the scan's age and cutoff read creationTime.
+    batches = [{**j, "creationTime": j.get("submitTime")} for j in _items(batch_pages, "invocationJobSummaries")]
     stale = [g for g in _guard_schedules(resolved, group) if not g.pt_exists]
     if now is None:
-        stamps = [*_timestamps([*throughputs, *models, *jobs]), *(g.created for g in stale)]
-        now = service_now([*pt_pages, *model_pages, *job_pages], stamps)
+        stamps = [*_timestamps([*throughputs, *models, *jobs, *batches]), *(g.created for g in stale)]
+        now = service_now([*pt_pages, *model_pages, *job_pages, *batch_pages], stamps)
     cutoff = now - older_than
     found = [
         _orphan("provisioned-throughput", s, "provisionedModelName", "provisionedModelArn", s.get("status"), now)
@@ -163,13 +180,55 @@ def find_billed(
         _orphan("customization-job", j, "jobName", "jobArn", j.get("status"), now)
         for j in _tagged(resolved, jobs, "jobArn", cutoff)
     ]
+    found += [
+        _orphan("batch-inference-job", j, "jobName", "jobArn", j.get("status"), now)
+        for j in _tagged(resolved, batches, "jobArn", cutoff)
+    ]
     for g in sorted(stale, key=lambda g: _utc(g.created) or datetime.min.replace(tzinfo=timezone.utc)):
         created = _utc(g.created)
         if created is not None and created > cutoff:
             continue
         age = now - created if created is not None else None
-        found.append(Orphan("guard-schedule", g.name, g.provisioned_arn or "?", "stale", created, age))
+        found.append(Orphan("guard-schedule", g.name, g.provisioned_arn or "?", "stale", created, age, group=g.group))
     return found
+
+
+def stop_billing(orphan: Orphan, *, transport: BedrockTransport | None = None) -> str:
+    """Delete or stop what ``orphan`` names, so that it bills no more; return what was done.
+
+    A provisioned throughput is deleted and its deletion confirmed (`ProvisionedDeployment.delete`); a custom
+    model is deleted, for good (its trained weights go with it); a customization or batch-inference job is
+    stopped (what it has processed so far stays billed); a stale guard schedule is deleted (its scheduler role,
+    which bills nothing, is left).
+
+    Args:
+        orphan: What `find_billed` found.
+        transport: The transport.
+
+    Returns:
+        ``"deleted"``, ``"stopped"``, or ``"already gone"`` when the service no longer knows it.
+
+    Raises:
+        HaikuFinetuneError: The service refused (for example ``ConflictError``: a deployment began to use the
+            custom model since the scan, or the job finished meanwhile).
+    """
+    t = resolve_transport(transport)
+    try:
+        if orphan.kind == "provisioned-throughput":
+            from .deployment import ProvisionedDeployment  # deployment imports this module at its top
+
+            ProvisionedDeployment(orphan.arn, transport=t).delete()
+        elif orphan.kind == "custom-model":
+            t.call("bedrock", "DeleteCustomModel", modelIdentifier=orphan.arn)
+        elif orphan.kind == "customization-job":
+            t.call("bedrock", "StopModelCustomizationJob", jobIdentifier=orphan.arn)
+        elif orphan.kind == "batch-inference-job":
+            t.call("bedrock", "StopModelInvocationJob", jobIdentifier=orphan.arn)
+        else:
+            t.call("scheduler", "DeleteSchedule", Name=orphan.name, GroupName=orphan.group or "default")
+    except ResourceNotFoundError:
+        return "already gone"
+    return "stopped" if orphan.kind.endswith("-job") else "deleted"
 
 
 def _guard_schedules(t: BedrockTransport, group: str) -> list[GuardSchedule]:

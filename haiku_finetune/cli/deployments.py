@@ -19,6 +19,7 @@ from ._format import table
 if TYPE_CHECKING:
     from ..deployment import ProvisionedDeployment
     from ..orphans import Orphan
+    from ..pricing import Pricing
 
 
 def _deployment_summary(dep: ProvisionedDeployment) -> dict[str, Any]:
@@ -147,18 +148,58 @@ def _age(orphan: Orphan) -> str:
     return f"{hours:.1f}h" if hours < 48 else f"{hours / 24:.1f}d"
 
 
+#: Per kind: the table's first heading, what the listing says is billing, and the AWS CLI line that removes one.
+_KINDS: dict[str, tuple[str, str, str]] = {
+    "custom-model": (
+        "custom model",
+        "custom model(s) created by haiku-finetune have no deployment; each is billed for storage monthly "
+        "until deleted",
+        "aws bedrock delete-custom-model --model-identifier NAME",
+    ),
+    "customization-job": (
+        "customization job",
+        "customization job(s) started by haiku-finetune are still training (billed per token trained)",
+        "aws bedrock stop-model-customization-job --job-identifier NAME",
+    ),
+    "batch-inference-job": (
+        "batch inference job",
+        "batch inference job(s) started by haiku-finetune are still to run or running (billed per token)",
+        "aws bedrock stop-model-invocation-job --job-identifier ARN",
+    ),
+    "guard-schedule": (
+        "guard schedule",
+        "guard schedule(s) outlived their deployment (they bill nothing)",
+        "aws scheduler delete-schedule --name NAME",
+    ),
+}
+
+
+def _pricing(args: argparse.Namespace) -> Pricing | None:
+    if args.price_per_model_unit_hour is None and args.price_per_model_month is None:
+        return None
+    from ..pricing import Pricing
+
+    return Pricing(
+        provisioned_per_model_unit_hour=args.price_per_model_unit_hour,
+        model_storage_per_month=args.price_per_model_month,
+    )
+
+
+def _cost(orphan: Orphan, pricing: Pricing | None) -> float | None:
+    cost = orphan.cost_so_far(pricing) if pricing is not None else None
+    return None if cost is None else round(cost, 2)
+
+
 def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
     from datetime import timedelta
 
     from ..orphans import find_billed
 
     older_than = timedelta(hours=args.older_than or 0.0)
+    pricing = _pricing(args)
     # The service's clock decides ages (see orphans.service_now), so one created a moment ago is listed too.
     found = find_billed(older_than=older_than, transport=ctx.transport(args))
-    throughputs = [o for o in found if o.kind == "provisioned-throughput"]
-    models = [o for o in found if o.kind == "custom-model"] if args.models else []
-    jobs = [o for o in found if o.kind == "customization-job"] if args.models else []
-    schedules = [o for o in found if o.kind == "guard-schedule"] if args.models else []
+    listed = found if args.models else [o for o in found if o.kind == "provisioned-throughput"]
     if args.json:
         ctx.json(
             [
@@ -169,64 +210,95 @@ def _cmd_deployments_orphans(args: argparse.Namespace, ctx: Context) -> int:
                     "status": o.status,
                     "model_units": o.model_units,
                     "age_hours": None if o.age is None else round(o.age.total_seconds() / 3600.0, 3),
+                    "cost_so_far": _cost(o, pricing),
                 }
-                for o in [*throughputs, *models, *jobs, *schedules]
+                for o in listed
             ]
         )
-    elif not throughputs and not models and not jobs and not schedules:
+    elif not listed:
         ctx.print("no deployments created by haiku-finetune are running")
-    if not args.json and throughputs:
-        rows = [(o.name, o.status, o.model_units, _age(o), o.arn) for o in throughputs]
-        ctx.print(table(("name", "status", "model units", "age", "arn"), rows))
+    if not args.json:
+        _print_orphans(args, ctx, listed, pricing)
+    if args.delete and listed:
+        return _delete_orphans(args, ctx, listed)
+    return EXIT_PROBLEMS if listed else EXIT_OK
+
+
+def _print_orphans(args: argparse.Namespace, ctx: Context, listed: list[Orphan], pricing: Pricing | None) -> None:
+    """One table per kind, each followed by what it bills and how to remove one."""
+    cost = ("cost so far",) if pricing is not None else ()
+    throughputs = [o for o in listed if o.kind == "provisioned-throughput"]
+    if throughputs:
+        rows = [(o.name, o.status, o.model_units, _age(o), *_cells(o, pricing), o.arn) for o in throughputs]
+        ctx.print(table(("name", "status", "model units", "age", *cost, "arn"), rows))
         ctx.print(
             f"{len(throughputs)} deployment(s) created by haiku-finetune are still billed by the hour; "
             f"delete one with: {PROG} deployments delete NAME"
             + ("" if args.delete else f", or all of them with: {PROG} deployments orphans --delete")
         )
     region = ctx.transport(args).region
-    if not args.json and models:
-        ctx.print(table(("custom model", "status", "age", "arn"), [(o.name, o.status, _age(o), o.arn) for o in models]))
-        ctx.print(
-            f"{len(models)} custom model(s) created by haiku-finetune have no deployment; each is billed for "
-            "storage monthly until deleted: aws bedrock delete-custom-model --model-identifier NAME "
-            f"--region {region}"
+    for kind, (heading, billing, command) in _KINDS.items():
+        these = [o for o in listed if o.kind == kind]
+        if not these:
+            continue
+        if kind == "guard-schedule":
+            rows = [(o.name, _age(o), o.arn) for o in these]
+            ctx.print(table((heading, "age", "deployment it guarded (gone)"), rows))
+        else:
+            rows = [(o.name, o.status, _age(o), *_cells(o, pricing), o.arn) for o in these]
+            ctx.print(table((heading, "status", "age", *cost, "arn"), rows))
+        remove = (
+            "all of them with --delete"
+            if args.delete
+            else f"all of them with: {PROG} deployments orphans --all --delete"
         )
-    if not args.json and jobs:
-        ctx.print(
-            table(("customization job", "status", "age", "arn"), [(o.name, o.status, _age(o), o.arn) for o in jobs])
-        )
-        ctx.print(
-            f"{len(jobs)} customization job(s) started by haiku-finetune are still training (billed per token "
-            f"trained); stop one with: aws bedrock stop-model-customization-job --job-identifier NAME --region {region}"
-        )
-    if not args.json and schedules:
-        stale = [(o.name, _age(o), o.arn) for o in schedules]
-        ctx.print(table(("guard schedule", "age", "deployment it guarded (gone)"), stale))
-        ctx.print(
-            f"{len(schedules)} guard schedule(s) outlived their deployment (they bill nothing); remove one with: "
-            f"aws scheduler delete-schedule --name NAME --region {region}"
-        )
-    if args.delete and throughputs:
-        return _delete_orphans(args, ctx, throughputs)
-    return EXIT_PROBLEMS if throughputs or models or jobs or schedules else EXIT_OK
+        ctx.print(f"{len(these)} {billing}; remove one with: {command} --region {region}, or {remove}")
 
 
-def _delete_orphans(args: argparse.Namespace, ctx: Context, throughputs: list[Orphan]) -> int:
-    """Delete the listed provisioned throughputs once the user agrees (``--yes`` agrees up front)."""
-    from ..deployment import ProvisionedDeployment
+def _cells(orphan: Orphan, pricing: Pricing | None) -> tuple[str, ...]:
+    if pricing is None:
+        return ()
+    cost = _cost(orphan, pricing)
+    return (f"{cost:.2f} {pricing.currency}" if cost is not None else "?",)
+
+
+def _delete_orphans(args: argparse.Namespace, ctx: Context, listed: list[Orphan]) -> int:
+    """Delete or stop what was listed once the user agrees (``--yes`` agrees up front)."""
+    from ..errors import HaikuFinetuneError
+    from ..orphans import stop_billing
 
     if not args.yes:
         from ._prompt import confirm
 
-        question = f"Delete these {len(throughputs)} Provisioned Throughput(s)?"
-        refusal = f"refusing to delete {len(throughputs)} Provisioned Throughput(s) without confirmation: pass --yes"
-        if not confirm(question, no_terminal=refusal):
+        what = _what_is_removed(listed)
+        if not confirm(
+            f"Delete these {what}?", no_terminal=f"refusing to delete {what} without confirmation: pass --yes"
+        ):
             ctx.print("not deleted")
             return EXIT_PROBLEMS  # they are still billed
-    for orphan in throughputs:
-        ProvisionedDeployment(orphan.arn, transport=ctx.transport(args)).delete()
-        ctx.print(f"deleted {orphan.name}")
-    return EXIT_OK
+    failed = 0
+    for orphan in listed:
+        try:
+            done = stop_billing(orphan, transport=ctx.transport(args))
+        except HaikuFinetuneError as error:
+            failed += 1
+            ctx.error(f"could not remove {orphan.kind} {orphan.name}: {error}")
+            continue
+        ctx.print(f"{done} {orphan.name}")
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _what_is_removed(listed: list[Orphan]) -> str:
+    """``"2 Provisioned Throughput(s)"``, or each kind counted, saying which are stopped and which lost for good."""
+    names = {
+        "provisioned-throughput": "Provisioned Throughput(s)",
+        "custom-model": "custom model(s) (for good, with their trained weights)",
+        "customization-job": "customization job(s) (stopped)",
+        "batch-inference-job": "batch inference job(s) (stopped)",
+        "guard-schedule": "stale guard schedule(s)",
+    }
+    parts = [f"{n} {names[kind]}" for kind in names if (n := sum(o.kind == kind for o in listed))]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
@@ -282,12 +354,25 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         dest="models",
         action="store_true",
         help="also list custom models created by haiku-finetune that no deployment uses (billed for storage), "
-        "its customization jobs still training and guard schedules whose deployment is gone",
+        "its customization and batch inference jobs still running and guard schedules whose deployment is gone",
     )
     d.add_argument(
         "--delete",
         action="store_true",
-        help="delete the listed deployments after a y/N question (custom models are only listed)",
+        help="after a y/N question, delete the listed deployments (with --all also delete the custom models, "
+        "for good, stop the jobs and delete the stale guard schedules)",
+    )
+    d.add_argument(
+        "--price-per-model-unit-hour",
+        type=non_negative_float,
+        metavar="PRICE",
+        help="show each deployment's cost so far at this price (the library ships no prices)",
+    )
+    d.add_argument(
+        "--price-per-model-month",
+        type=non_negative_float,
+        metavar="PRICE",
+        help="show each custom model's storage cost so far at this monthly price",
     )
     d.add_argument("-y", "--yes", action="store_true", help="with --delete: delete without asking")
     d.set_defaults(handler=_cmd_deployments_orphans)
