@@ -259,19 +259,27 @@ class InferenceParameters:
         body["messages"] = messages
         if system is not None:
             body["system"] = system
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
-        if self.top_p is not None:
-            body["top_p"] = self.top_p
-        if self.top_k is not None:
-            body["top_k"] = self.top_k
-        if self.stop_sequences:
-            body["stop_sequences"] = list(self.stop_sequences)
+        body.update(self._sampling(_INVOKE_SAMPLING))
         if self.tools:
             body["tools"] = [tool.to_api() for tool in self.tools]
         if self.tool_choice is not None:
             body["tool_choice"] = tool_choice_body(self.tool_choice)
         return body
+
+    def _sampling(self, names: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+        """The sampling fields that are set, under the API's ``names`` for them, in that order.
+
+        A number is set when it is not ``None`` (0 is a value); stop sequences when there is at least one.
+        """
+        fields: dict[str, Any] = {}
+        for field, key in names:
+            value = getattr(self, field)
+            if field == "stop_sequences":
+                if value:
+                    fields[key] = list(value)
+            elif value is not None:
+                fields[key] = value
+        return fields
 
     def _check_tool_blocks(self, prompt: Prompt) -> None:
         if not self.tools and prompt.uses_tools():
@@ -284,13 +292,7 @@ class InferenceParameters:
         """
         resolved = as_prompt(prompt, self.system)
         self._check_tool_blocks(resolved)
-        config: dict[str, Any] = {"maxTokens": self.max_tokens}
-        if self.temperature is not None:
-            config["temperature"] = self.temperature
-        if self.top_p is not None:
-            config["topP"] = self.top_p
-        if self.stop_sequences:
-            config["stopSequences"] = list(self.stop_sequences)
+        config: dict[str, Any] = {"maxTokens": self.max_tokens, **self._sampling(_CONVERSE_SAMPLING)}
         params: dict[str, Any] = {
             "messages": [{"role": m["role"], "content": converse_blocks(m["content"])} for m in resolved.messages],
             "inferenceConfig": config,
@@ -303,6 +305,16 @@ class InferenceParameters:
             params["toolConfig"] = converse_tool_config(self.tools, self.tool_choice)
         return params
 
+
+#: The sampling fields each API takes and its names for them: InvokeModel's body (the Messages API), and
+#: Converse's ``inferenceConfig`` (which has no ``top_k``: that goes in ``additionalModelRequestFields``).
+_INVOKE_SAMPLING = (
+    ("temperature", "temperature"),
+    ("top_p", "top_p"),
+    ("top_k", "top_k"),
+    ("stop_sequences", "stop_sequences"),
+)
+_CONVERSE_SAMPLING = (("temperature", "temperature"), ("top_p", "topP"), ("stop_sequences", "stopSequences"))
 
 _DEFAULTS = InferenceParameters()
 _FIELDS = frozenset(f.name for f in dataclasses.fields(InferenceParameters))
