@@ -109,6 +109,7 @@ if TYPE_CHECKING:
         Orphan,
         find_billed,
         find_orphans,
+        stop_billing,
     )
     from .pricing import (
         Pricing,
@@ -204,6 +205,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Orphan",
         "find_billed",
         "find_orphans",
+        "stop_billing",
     ),
     "model": (
         "BatchStats",
@@ -293,6 +295,7 @@ __all__ = [
     "search",
     "set_default_transport",
     "simulate_early_stopping",
+    "stop_billing",
     "storage",
     "tracking",
 ]
