@@ -195,14 +195,8 @@ def _cmd_jobs_create(args: argparse.Namespace, ctx: Context) -> int:
     # The plan's names, so the job submitted is the job shown.
     fields.update(job_name=plan.job_name, custom_model_name=plan.custom_model_name)
     job = CustomizationJob.create(**fields, transport=transport)
-    if args.wait:
-        from ..errors import JobError, WaitTimeoutError
-
-        try:
-            job.wait(timeout=args.timeout, progress=not args.no_progress)
-        except (JobError, WaitTimeoutError) as error:
-            ctx.error(str(error))
-            return EXIT_PROBLEMS
+    if args.wait and not _wait(job, args, ctx):
+        return EXIT_PROBLEMS
     if args.json:
         ctx.json(_job_summary(job))
     else:
@@ -261,14 +255,22 @@ def _cmd_jobs_show(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_PROBLEMS if job.status in ("Failed", "Stopped") else EXIT_OK
 
 
-def _cmd_jobs_wait(args: argparse.Namespace, ctx: Context) -> int:
+def _wait(job: CustomizationJob, args: argparse.Namespace, ctx: Context) -> bool:
+    """Wait for ``job`` as ``--timeout`` and ``--no-progress`` say; False (said on stderr) when it failed,
+    stopped or outlasted the timeout."""
     from ..errors import JobError, WaitTimeoutError
 
-    job = _attach(args, ctx)
     try:
         job.wait(timeout=args.timeout, progress=not args.no_progress)
     except (JobError, WaitTimeoutError) as error:
         ctx.error(str(error))
+        return False
+    return True
+
+
+def _cmd_jobs_wait(args: argparse.Namespace, ctx: Context) -> int:
+    job = _attach(args, ctx)
+    if not _wait(job, args, ctx):
         return EXIT_PROBLEMS
     ctx.print(f"{job.name}: {job.status}")
     return EXIT_OK
