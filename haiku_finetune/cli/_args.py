@@ -11,9 +11,9 @@ import datetime as _dt
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import NoReturn, TypeAlias, TypeVar
 
 from ._context import EXIT_USAGE, UsageError
 from ._transport import endpoint_url
@@ -29,6 +29,7 @@ __all__ = [
     "new_directory",
     "non_negative_float",
     "output_file",
+    "parsed",
     "port",
     "positive_float",
     "positive_int",
@@ -42,6 +43,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+
+N = TypeVar("N", int, float)
 
 #: What ``add_subparsers()`` returns; each command group registers its subcommands on one. (A string: the
 #: class is generic only to type checkers.)
@@ -100,12 +103,17 @@ def fraction(value: str) -> float:
     return number
 
 
+def parsed(value: str, convert: Callable[[str], N], what: str) -> N:
+    """``convert(value)``, or the one-line refusal ``not <what>: '<value>'`` when it raises ``ValueError``."""
+    try:
+        return convert(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {value!r}") from None
+
+
 def positive_int(value: str) -> int:
     """A whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    number = parsed(value, int, "a whole number")
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return number
@@ -158,10 +166,7 @@ def region_name(value: str) -> str:
 
 
 def _number(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    number = parsed(value, float, "a number")
     if not math.isfinite(number):
         raise argparse.ArgumentTypeError(f"not a finite number: {value!r}")
     return number

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TextIO
 
-from ..cli._args import iso_date, region_name  # the CLI's light parsers: one rule for both entry points
+from ..cli._args import iso_date, parsed, region_name  # the CLI's light parsers: one rule for both entry points
 from ._common import REGION
 from .clock import DATE_VARIABLE, MAX_TIME_SCALE
 
@@ -151,20 +151,14 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    port = parsed(text, int, "a port number")
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {port}")
     return port
 
 
 def _time_scale(text: str) -> float:
-    try:
-        scale = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    scale = parsed(text, float, "a number")
     if not 0 < scale <= MAX_TIME_SCALE:  # also refuses nan and inf
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIME_SCALE:g}, got {text}")
     return scale
