@@ -303,17 +303,19 @@ __all__ += datasets.__all__
 __all__ += _EXPORTS["errors"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first use, and remember the value."""
-    module = _MODULE_OF.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(f".{module}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is an error, not ``Any``
+
+    def __getattr__(name: str) -> Any:
+        """Import the submodule that defines ``name`` on first use, and remember the value."""
+        module = _MODULE_OF.get(name)
+        if module is not None:
+            value = getattr(importlib.import_module(f".{module}", __name__), name)
+        elif name in _SUBMODULES:
+            value = importlib.import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

@@ -76,16 +76,18 @@ __all__ = [
 _SUBMODULES: tuple[str, ...] = ("_limits", "report", "conversion", "tokens", "validation", "builder")
 
 
-def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first use, and remember the value."""
-    if name in __all__:
-        for module_name in _SUBMODULES:
-            module = importlib.import_module(f".{module_name}", __name__)
-            if name in module.__all__:
-                value = getattr(module, name)
-                globals()[name] = value
-                return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is an error, not ``Any``
+
+    def __getattr__(name: str) -> Any:
+        """Import the submodule that defines ``name`` on first use, and remember the value."""
+        if name in __all__:
+            for module_name in _SUBMODULES:
+                module = importlib.import_module(f".{module_name}", __name__)
+                if name in module.__all__:
+                    value = getattr(module, name)
+                    globals()[name] = value
+                    return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
