@@ -19,8 +19,8 @@ from typing import Any, Literal
 import orjson
 
 from .._files import atomic_write, atomic_write_many, regular_input
+from ..base_models import get_profile
 from ..errors import DatasetValidationError
-from ._limits import MAX_TOTAL_RECORDS, MAX_VALIDATION_RECORDS, MIN_RECORDS
 from .conversion import (
     ConversionProblem,
     ConversionResult,
@@ -238,16 +238,26 @@ class DatasetBuilder:
         validation_fraction: float | None = None,
         validation_size: int | None = None,
         seed: int = 0,
+        base_model: BaseModelChoice = None,
     ) -> tuple[DatasetBuilder, DatasetBuilder]:
         """Split into training and validation sets, deterministically for a seed.
 
         Exactly one of ``validation_fraction`` (0 < f < 1, rounded, at least one record) and
         ``validation_size`` is given. Record order inside each part follows the original order.
 
+        Args:
+            validation_fraction: The share of records for validation.
+            validation_size: The number of records for validation.
+            seed: Seeds the choice of validation records.
+            base_model: Whose record limits the up-front checks apply, as in
+                [`validate_file`][haiku_finetune.datasets.validation.validate_file] (default: Claude 3 Haiku's).
+
         Raises:
-            ValueError: Both or neither given; a size that leaves no training data; a validation set over
-                1,000 records; or more than 10,000 records in all (the service's limits).
+            ValueError: Both or neither given; a size that leaves no training data; a validation set over the
+                base model's limit; more records in all than its training + validation limit; or no profile
+                knows ``base_model``.
         """
+        limits = get_profile(base_model).limits
         n = len(self._records)
         if (validation_fraction is None) == (validation_size is None):
             raise ValueError("give exactly one of validation_fraction and validation_size")
@@ -260,15 +270,15 @@ class DatasetBuilder:
             size = validation_size
         if not 1 <= size < n:
             raise ValueError(f"a validation set of {size} from {n} records leaves no training data (or none to check)")
-        if size > MAX_VALIDATION_RECORDS:
+        if size > limits.max_validation_records:
             raise ValueError(
-                f"a validation set of {size:,} records is over the {MAX_VALIDATION_RECORDS:,} allowed; "
-                f"ask for validation_size={MAX_VALIDATION_RECORDS} or less"
+                f"a validation set of {size:,} records is over the {limits.max_validation_records:,} allowed; "
+                f"ask for validation_size={limits.max_validation_records} or less"
             )
-        if n > MAX_TOTAL_RECORDS:
+        if n > limits.max_total_records:
             raise ValueError(
-                f"{n:,} records is more than the {MAX_TOTAL_RECORDS:,} training + validation records allowed; "
-                "sample the data down first"
+                f"{n:,} records is more than the {limits.max_total_records:,} training + validation records "
+                "allowed; sample the data down first"
             )
         chosen = set(random.Random(seed).sample(range(n), size))
         train = DatasetBuilder()
@@ -291,9 +301,10 @@ class DatasetBuilder:
         """Split (as [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split]) and write both files, all or
         nothing.
 
-        Both parts must be usable as they are: each needs at least 32 records (Bedrock's minimum for training
-        and for validation data), and each is validated before anything is written. Both files are written to
-        temporary files and renamed into place only when both are complete, so a failure leaves neither.
+        Both parts must be usable as they are: each needs at least the base model's minimum of records
+        (``limits.min_records``, for training and for validation data), and each is validated before anything is
+        written. Both files are written to temporary files and renamed into place only when both are complete, so
+        a failure leaves neither.
 
         Args:
             train_path: Where to write the training part.
@@ -302,35 +313,37 @@ class DatasetBuilder:
             validation_size: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
             seed: As [`split`][haiku_finetune.datasets.builder.DatasetBuilder.split].
             inputs: Files the records came from: an output that is one of them is refused.
-            base_model: Whose data limits each part is validated against, as in
+            base_model: Whose data limits the split and each part are checked against, as in
                 [`validate_file`][haiku_finetune.datasets.validation.validate_file] (default: Claude 3 Haiku's).
 
         Returns:
             The training and validation parts.
 
         Raises:
-            ValueError: The split cannot give two parts of at least 32 records; the message says what to pass
-                (``validation_size=``) or how many records are missing.
+            ValueError: The split cannot give two parts of at least the minimum of records; the message says what
+                to pass (``validation_size=``) or how many records are missing.
             DatasetValidationError: A part breaks the rules (nothing is written).
             UnsafePathError: An output is an input, a symlink, a FIFO or a device, or both outputs are one file.
         """
         n = len(self._records)
+        limits = get_profile(base_model).limits
+        minimum = limits.min_records
         train, validation = self.split(
-            validation_fraction=validation_fraction, validation_size=validation_size, seed=seed
+            validation_fraction=validation_fraction, validation_size=validation_size, seed=seed, base_model=base_model
         )
-        if len(validation) < MIN_RECORDS or len(train) < MIN_RECORDS:
+        if len(validation) < minimum or len(train) < minimum:
             asked = f"a {validation_fraction:.0%} validation split" if validation_fraction is not None else "this split"
             got = f"{asked} of {n:,} records gives {len(validation):,} validation and {len(train):,} training records"
-            need = f"each file needs at least {MIN_RECORDS} records (Bedrock's minimum for training and validation)"
-            if n < 2 * MIN_RECORDS:
+            need = f"each file needs at least {minimum} records (Bedrock's minimum for training and validation)"
+            if n < 2 * minimum:
                 advice = (
-                    f"{n:,} records cannot make two such files: add at least {2 * MIN_RECORDS - n} records, or train "
+                    f"{n:,} records cannot make two such files: add at least {2 * minimum - n} records, or train "
                     "without a validation file"
                 )
             else:
                 advice = (
-                    f"pass validation_size=N (--validation-size N) with {MIN_RECORDS} <= N <= "
-                    f"{min(n - MIN_RECORDS, MAX_VALIDATION_RECORDS):,}"
+                    f"pass validation_size=N (--validation-size N) with {minimum} <= N <= "
+                    f"{min(n - minimum, limits.max_validation_records):,}"
                 )
             raise ValueError(f"{got}, but {need}; {advice}")
         train_data, validation_data = train.to_jsonl_bytes(), validation.to_jsonl_bytes()
