@@ -76,7 +76,6 @@ def test_write_split_uses_the_models_minimum_and_advice(tmp_path: Path) -> None:
 
 
 def test_write_split_passes_the_model_to_the_split(tmp_path: Path) -> None:
+    strict = _profile(max_validation_records=40)
     with pytest.raises(ValueError, match="over the 40 allowed"):
-        _builder(200).write_split(
-            tmp_path / "t.jsonl", tmp_path / "v.jsonl", validation_size=50, base_model=_profile(max_validation_records=40)
-        )
+        _builder(200).write_split(tmp_path / "t.jsonl", tmp_path / "v.jsonl", validation_size=50, base_model=strict)
