@@ -22,7 +22,7 @@ from ..lifecycle import LifecycleState, lifecycle_state
 from .capacity import CapacityMeter
 from .clock import EmulatedClock
 from .runtime import Responder
-from .wire import ApiError, not_found, validation
+from .wire import ApiError, conflict, not_found, validation
 
 __all__ = [
     "ACCOUNT",
@@ -59,6 +59,9 @@ class EmulatedJob:
     name: str
     params: dict[str, Any]
     created: float
+
+
+J = TypeVar("J", bound=EmulatedJob)
 
 
 class ServiceState:
@@ -123,6 +126,35 @@ class ServiceState:
         if found is None:
             raise not_found(f"Could not find {what} {identifier}")
         return found
+
+    @staticmethod
+    def _refuse_taken_name(table: Mapping[str, EmulatedJob], params: Mapping[str, Any], what: str) -> None:
+        """Refuse a create whose ``jobName`` a job of ``table`` already has, as the service does.
+
+        Raises:
+            ApiError: ConflictException ``<what> named <jobName> already exists``.
+        """
+        name = params["jobName"]
+        if any(job.name == name for job in table.values()):
+            raise conflict(f"{what} named {name} already exists")
+
+    def _add_job(
+        self,
+        table: dict[str, J],
+        record: Callable[[str, str, dict[str, Any], float], J],
+        arn_prefix: str,
+        params: dict[str, Any],
+        tags_key: str,
+    ) -> str:
+        """Store a new emulated job, ``record(arn, jobName, params, now)``, with the tags in ``params[tags_key]``.
+
+        Returns:
+            Its ARN: ``<arn_prefix>/<new id>``.
+        """
+        arn = f"{arn_prefix}/{self._new_id()}"
+        table[arn] = record(arn, params["jobName"], params, self.clock.monotonic())
+        self._tags[arn] = list(params.get(tags_key) or [])
+        return arn
 
     def _idempotent(self, kind: str, params: Mapping[str, Any], make: Callable[[], str]) -> str:
         """The ARN a create returns: the one made before for the same ``clientRequestToken``, or a new one.

@@ -16,7 +16,7 @@ import orjson
 from ._common import EmulatedJob, page
 from .invocation import Invocation
 from .runtime import messages_body
-from .wire import ApiError, conflict, validation
+from .wire import ApiError, validation
 
 __all__ = ["BatchInference", "InvocationJob"]
 
@@ -39,12 +39,8 @@ class BatchInference(Invocation):
         return {"jobArn": self._idempotent("batch", params, lambda: self._create_invocation_job(params))}
 
     def _create_invocation_job(self, params: dict[str, Any]) -> str:
-        if any(j.name == params["jobName"] for j in self._invocation_jobs.values()):
-            raise conflict(f"A batch inference job named {params['jobName']} already exists")
-        arn = f"{self.arn}:model-invocation-job/{self._new_id()}"
-        self._invocation_jobs[arn] = InvocationJob(arn, params["jobName"], params, self.clock.monotonic())
-        self._tags[arn] = list(params.get("tags") or [])
-        return arn
+        self._refuse_taken_name(self._invocation_jobs, params, "A batch inference job")
+        return self._add_job(self._invocation_jobs, InvocationJob, f"{self.arn}:model-invocation-job", params, "tags")
 
     def _invocation_job(self, identifier: str) -> InvocationJob:
         job = self._find(self._invocation_jobs, identifier, lambda j: j.name, "batch inference job")

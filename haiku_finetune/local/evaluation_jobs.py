@@ -24,7 +24,7 @@ import orjson
 
 from ._common import ARN, EmulatedJob
 from .batch import BatchInference
-from .wire import ApiError, conflict, validation
+from .wire import ApiError, validation
 
 __all__ = ["EvaluationJobs", "EvaluationRun", "judge_score"]
 
@@ -72,8 +72,7 @@ class EvaluationJobs(BatchInference):
         return {"jobArn": self._idempotent("evaluation", params, lambda: self._create_evaluation_job(params))}
 
     def _create_evaluation_job(self, params: dict[str, Any]) -> str:
-        if any(j.name == params["jobName"] for j in self._evaluation_jobs.values()):
-            raise conflict(f"An evaluation job named {params['jobName']} already exists")
+        self._refuse_taken_name(self._evaluation_jobs, params, "An evaluation job")
         automated = params["evaluationConfig"].get("automated")
         if automated is None:
             raise validation("LocalBedrock emulates automated model evaluation jobs only (not human evaluation)")
@@ -100,10 +99,7 @@ class EvaluationJobs(BatchInference):
                 )
             if "s3Uri" not in (config["dataset"].get("datasetLocation") or {}):
                 raise validation("LocalBedrock has no built-in datasets: give dataset.datasetLocation.s3Uri")
-        arn = f"{ARN}:evaluation-job/{self._new_id()}"
-        self._evaluation_jobs[arn] = EvaluationRun(arn, params["jobName"], params, self.clock.monotonic())
-        self._tags[arn] = list(params.get("jobTags") or [])
-        return arn
+        return self._add_job(self._evaluation_jobs, EvaluationRun, f"{ARN}:evaluation-job", params, "jobTags")
 
     def _evaluation_job(self, identifier: str) -> EvaluationRun:
         job = self._find(self._evaluation_jobs, identifier, lambda j: j.name, "evaluation job")
