@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._args import Parser, Subparsers, existing_file, fraction, losses, non_negative_float, output_file, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
@@ -25,7 +27,7 @@ def _file_or_stdin(value: str) -> Path | str:
 
 def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
     from ..base_models import BaseModelProfile, get_profile
-    from ..datasets import validate_file, validate_files, validate_stream
+    from ..datasets import FilesValidationReport, ValidationReport, validate_file, validate_files, validate_stream
 
     profile: BaseModelProfile | None = None
     if args.base_model is not None:
@@ -33,42 +35,30 @@ def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
             profile = get_profile(args.base_model)
         except ValueError as error:
             raise UsageError(f"--base-model: {error}") from None
+    result: ValidationReport | FilesValidationReport
     if args.file == "-":
         if args.validation is not None:
             raise UsageError("--validation needs FILE to be a file, not - (standard input)")
         # Read through the library's bounded stream reader: /dev/zero or an endless pipe ends in one error line.
-        report = validate_stream(sys.stdin.buffer, split=args.split, max_issues=args.max_issues, base_model=profile)
-        report.source = _STDIN
-        if args.json:
-            ctx.json(report.to_dict())
-            return EXIT_OK if report.ok else EXIT_PROBLEMS
-        reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
+        result = validate_stream(sys.stdin.buffer, split=args.split, max_issues=args.max_issues, base_model=profile)
+        result.source = _STDIN
     elif args.validation is not None:
-        both = validate_files(args.file, args.validation, max_issues=args.max_issues, base_model=profile)
-        if args.json:
-            ctx.json(both.to_dict())
-            return EXIT_OK if both.ok else EXIT_PROBLEMS
-        reports = [both.train, *([both.validation] if both.validation is not None else [])]
-        cross_errors, cross_warnings, ok = both.cross_errors, both.cross_warnings, both.ok
+        result = validate_files(args.file, args.validation, max_issues=args.max_issues, base_model=profile)
     else:
-        report = validate_file(args.file, split=args.split, max_issues=args.max_issues, base_model=profile)
-        if args.json:
-            ctx.json(report.to_dict())
-            return EXIT_OK if report.ok else EXIT_PROBLEMS
-        reports, cross_errors, cross_warnings, ok = [report], [], [], report.ok
+        result = validate_file(args.file, split=args.split, max_issues=args.max_issues, base_model=profile)
+    if args.json:
+        ctx.json(result.to_dict())
+        return EXIT_OK if result.ok else EXIT_PROBLEMS
+    if isinstance(result, FilesValidationReport):
+        reports = [result.train, *([result.validation] if result.validation is not None else [])]
+        cross_errors, cross_warnings = result.cross_errors, result.cross_warnings
+    else:
+        reports, cross_errors, cross_warnings = [result], [], []
 
     paths = [_STDIN if args.file == "-" else str(args.file), str(args.validation)]
     for path, rep in zip(paths, reports, strict=False):
-        for text in issue_lines(path, rep.errors, "error"):
-            ctx.print(text)
-        if not args.quiet:
-            for text in issue_lines(path, rep.warnings, "warning"):
-                ctx.print(text)
-    for text in issue_lines("training + validation", cross_errors, "error"):
-        ctx.print(text)
-    if not args.quiet:
-        for text in issue_lines("training + validation", cross_warnings, "warning"):
-            ctx.print(text)
+        _print_issues(ctx, path, rep.errors, rep.warnings, quiet=args.quiet)
+    _print_issues(ctx, "training + validation", cross_errors, cross_warnings, quiet=args.quiet)
     for path, rep in zip(paths, reports, strict=False):
         errors = len(rep.errors) + rep.omitted_errors
         warnings = len(rep.warnings) + rep.omitted_warnings
@@ -84,7 +74,16 @@ def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
         )
     if cross_errors or cross_warnings:
         ctx.print(f"training + validation: {len(cross_errors)} error(s), {len(cross_warnings)} warning(s)")
-    return EXIT_OK if ok else EXIT_PROBLEMS
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _print_issues(ctx: Context, where: str, errors: Sequence[Any], warnings: Sequence[Any], *, quiet: bool) -> None:
+    """Print ``where``'s errors, then (unless ``quiet``) its warnings, one compiler-style line each."""
+    for text in issue_lines(where, errors, "error"):
+        ctx.print(text)
+    if not quiet:
+        for text in issue_lines(where, warnings, "warning"):
+            ctx.print(text)
 
 
 def _cmd_convert(args: argparse.Namespace, ctx: Context) -> int:
