@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..base_models import DEFAULT_BASE_MODEL, BaseModelProfile, find_profile
 from ..lifecycle import LifecycleState, lifecycle_state
@@ -34,6 +34,7 @@ __all__ = [
     "REGION",
     "EmulatedJob",
     "ServiceState",
+    "listed",
     "page",
 ]
 
@@ -226,9 +227,37 @@ class ServiceState:
                     yield bucket, item["Key"]
 
 
-def page(items: list[dict[str, Any]], params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a List call (``maxResults``, ``nextToken`` as an offset) and the next token."""
-    size = int(params.get("maxResults") or 100)
+class _Listed(Protocol):
+    name: str
+    status: str
+    created: float
+
+
+L = TypeVar("L", bound=_Listed)
+
+
+def listed(jobs: Iterable[L], params: Mapping[str, Any]) -> list[L]:
+    """The jobs a List call asks for: ``statusEquals`` and ``nameContains`` applied, ordered by creation time as
+    ``sortOrder`` says (default ``Descending``, newest first)."""
+    found = list(jobs)
+    if params.get("statusEquals"):
+        found = [j for j in found if j.status == params["statusEquals"]]
+    if params.get("nameContains"):
+        found = [j for j in found if params["nameContains"] in j.name]
+    found.sort(key=lambda j: j.created, reverse=params.get("sortOrder", "Descending") == "Descending")
+    return found
+
+
+def page(
+    items: list[dict[str, Any]], params: Mapping[str, Any], *, default: int = 100, most: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a List call (``maxResults``, ``nextToken`` as an offset) and the next token.
+
+    ``default`` is the page size without ``maxResults``; ``most`` caps it where the API's model does.
+    """
+    size = int(params.get("maxResults") or default)
+    if most is not None:
+        size = min(size, most)
     try:
         start = int(params.get("nextToken") or 0)
     except ValueError:

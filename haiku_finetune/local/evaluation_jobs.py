@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ._common import ARN, EmulatedJob
+from ._common import ARN, EmulatedJob, listed, page
 from .batch import BatchInference
 from .wire import ApiError, validation
 
@@ -266,22 +266,12 @@ class EvaluationJobs(BatchInference):
         return self._evaluation_view(self._evaluation_job(params["jobIdentifier"]))
 
     def op_ListEvaluationJobs(self, params: dict[str, Any]) -> dict[str, Any]:
-        jobs = [self._evaluation_job(arn) for arn in list(self._evaluation_jobs)]
-        if params.get("statusEquals"):
-            jobs = [j for j in jobs if j.status == params["statusEquals"]]
-        if params.get("nameContains"):
-            jobs = [j for j in jobs if params["nameContains"] in j.name]
-        jobs.sort(key=lambda j: j.created, reverse=params.get("sortOrder", "Descending") == "Descending")
+        jobs = listed([self._evaluation_job(arn) for arn in list(self._evaluation_jobs)], params)
         items = [self._evaluation_summary(j) for j in jobs]
         # botocore's model caps jobSummaries at 5 per page; the shape checker holds the emulator to it.
-        size = min(int(params.get("maxResults") or 5), 5)
-        try:
-            start = int(params.get("nextToken") or 0)
-        except ValueError:
-            raise validation("Invalid nextToken") from None
-        end = start + size
+        shown, token = page(items, params, default=5, most=5)
         # Its minimum is 1 too: an empty page leaves the member out.
-        return {"jobSummaries": items[start:end] or None, "nextToken": str(end) if end < len(items) else None}
+        return {"jobSummaries": shown or None, "nextToken": token}
 
     def op_StopEvaluationJob(self, params: dict[str, Any]) -> dict[str, Any]:
         job = self._evaluation_job(params["jobIdentifier"])

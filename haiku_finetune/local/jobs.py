@@ -23,7 +23,7 @@ from ..datasets import validate_files
 from ..early_stopping import simulate_early_stopping
 from ..errors import HyperparameterError
 from ..hyperparameters import Hyperparameters
-from ._common import ServiceState, page
+from ._common import ServiceState, listed, page
 from .runtime import SimilarityResponder
 from .wire import conflict, validation
 
@@ -315,14 +315,8 @@ class CustomizationJobs(ServiceState):
 
     def op_ListModelCustomizationJobs(self, params: dict[str, Any]) -> dict[str, Any]:
         self._advance_jobs()
-        jobs = list(self._jobs.values())
-        if params.get("statusEquals"):
-            jobs = [j for j in jobs if j.status == params["statusEquals"]]
-        if params.get("nameContains"):
-            jobs = [j for j in jobs if params["nameContains"] in j.name]
-        jobs.sort(key=lambda j: j.created, reverse=params.get("sortOrder", "Descending") == "Descending")
         summaries = []
-        for job in jobs:
+        for job in listed(self._jobs.values(), params):
             view = self._job_view(job)
             summaries.append(
                 {
