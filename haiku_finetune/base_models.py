@@ -89,6 +89,14 @@ class HyperparameterRange:
         article = "an integer" if self.kind is int else "a number"
         return f"{article} from {_format_number(self.minimum)} to {_format_number(self.maximum)}"
 
+    def brief(self) -> str:
+        """Return the API key, range and default in a few characters, e.g. ``"epochCount, 1-10 (default 2)"``.
+
+        For help texts (the CLI's flags), so that none spells the numbers out.
+        """
+        low, high, default = (_format_number(v) for v in (self.minimum, self.maximum, self.default))
+        return f"{self.api_key}, {low}-{high} (default {default})"
+
 
 @dataclass(frozen=True)
 class DataLimits:

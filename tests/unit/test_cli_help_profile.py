@@ -50,6 +50,7 @@ def test_every_hyperparameter_flag_states_the_profiles_range_and_default() -> No
         seen.add(spec.api_key)
         stated = (float(match["low"]), float(match["high"]), float(match["default"]))
         assert stated == (spec.minimum, spec.maximum, spec.default), f"{where}: help {action.help!r} vs {spec}"
+        assert action.help == spec.brief(), f"{where}: build the help from the profile: {spec.brief()!r}"
         if action.default is not None:
             assert action.default == spec.default, f"{where}: default {action.default!r}, the profile's {spec.default}"
     assert seen == set(_BY_API_KEY), f"no flag states the range of {sorted(set(_BY_API_KEY) - seen)}"
@@ -77,4 +78,15 @@ def test_other_pages_state_claude_3_haikus_limits() -> None:
     assert sizes and [int(s) for s in sizes.groups()] == [
         limits.max_train_bytes // 1024**3,
         limits.max_validation_bytes // 1024**3,
+    ]
+
+
+def test_brief_states_the_range_and_default_as_the_api_takes_them() -> None:
+    briefs = [spec.brief() for spec in CLAUDE_3_HAIKU.hyperparameters.values()]
+    assert briefs == [
+        "epochCount, 1-10 (default 2)",
+        "batchSize, 4-256 (default 32)",
+        "learningRateMultiplier, 0.1-2 (default 1)",
+        "earlyStoppingThreshold, 0-0.1 (default 0.001)",
+        "earlyStoppingPatience, 1-10 (default 2)",
     ]
