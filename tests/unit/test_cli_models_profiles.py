@@ -10,29 +10,13 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-import haiku_finetune as hf
 from haiku_finetune.base_models import CLAUDE_3_HAIKU, CLAUDE_HAIKU_4_5
 from haiku_finetune.cli.main import main
-from tests.fakes import FakeClock
+from tests.unit.test_transport_lifecycle import _transport  # a Stubber-backed transport on a dated clock
 
 UNKNOWN = "amazon.example-lite-v1:0:128k"
-
-
-class _DatedClock:
-    """A manual clock that also tells the date, so the listing's "today" is fixed."""
-
-    def __init__(self, now: datetime) -> None:
-        self._fake = FakeClock()
-        self._now = now
-        self.sleep = self._fake.sleep
-        self.monotonic = self._fake.monotonic
-
-    def now(self) -> datetime:
-        return self._now
 
 
 def _summary(model_id: str, status: str | None, name: str = "") -> dict[str, Any]:
@@ -49,13 +33,8 @@ def _summary(model_id: str, status: str | None, name: str = "") -> dict[str, Any
 
 
 def _models(region: str, on: datetime, summaries: list[dict[str, Any]], capsys: Any, *argv: str) -> str:
-    session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name=region)
-    client = session.client("bedrock", region_name=region)
-    clock = _DatedClock(on)
-    transport = hf.BedrockTransport(
-        clients={"bedrock": client}, region=region, clock=clock, retry=hf.RetryPolicy(sleep=clock.sleep)
-    )
-    with Stubber(client) as stub:
+    transport, stub = _transport("bedrock", region, on)
+    with stub:
         stub.add_response(
             "list_foundation_models", {"modelSummaries": summaries}, {"byCustomizationType": "FINE_TUNING"}
         )
