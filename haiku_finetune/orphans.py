@@ -159,9 +159,12 @@ def find_billed(
         for status in _BATCH_RUNNING
         for page in resolved.paginate("bedrock", "ListModelInvocationJobs", statusEquals=status)
     ]
-    # A batch job says when it was submitted, not created; the scan's age and cutoff read creationTime.
-    batches = [{**j, "creationTime": j.get("submitTime")} for j in _items(batch_pages, "invocationJobSummaries")]
-    stale = [g for g in _guard_schedules(resolved, group) if not g.pt_exists]
+    # A batch job says when it was submitted, not created; the scan's age and cutoff read creationTime. A job
+    # that moved on between two listings (Submitted, then InProgress) is in both: keep its latest summary.
+    latest = {j["jobArn"]: j for j in _items(batch_pages, "invocationJobSummaries")}
+    batches = [{**j, "creationTime": j.get("submitTime")} for j in latest.values()]
+    # A schedule whose target names no PT is not known to be a stale guard: left alone, never offered for deletion.
+    stale = [g for g in _guard_schedules(resolved, group) if not g.pt_exists and g.provisioned_arn is not None]
     if now is None:
         stamps = [*_timestamps([*throughputs, *models, *jobs, *batches]), *(g.created for g in stale)]
         now = service_now([*pt_pages, *model_pages, *job_pages, *batch_pages], stamps)
@@ -171,6 +174,7 @@ def find_billed(
         for s in _tagged(resolved, throughputs, "provisionedModelArn", cutoff)
     ]
     served = {s.get("modelArn") for s in throughputs} | {s.get("desiredModelArn") for s in throughputs}
+    served |= _deployed_models(resolved)
     unused = [m for m in models if m.get("modelArn") not in served]
     found += [
         _orphan("custom-model", m, "modelName", "modelArn", m.get("modelStatus", "Active"), now)
@@ -193,42 +197,77 @@ def find_billed(
     return found
 
 
-def stop_billing(orphan: Orphan, *, transport: BedrockTransport | None = None) -> str:
+def stop_billing(orphan: Orphan, *, transport: BedrockTransport | None = None, group: str = "default") -> str:
     """Delete or stop what ``orphan`` names, so that it bills no more; return what was done.
 
-    A provisioned throughput is deleted and its deletion confirmed (`ProvisionedDeployment.delete`); a custom
-    model is deleted, for good (its trained weights go with it); a customization or batch-inference job is
-    stopped (what it has processed so far stays billed); a stale guard schedule is deleted (its scheduler role,
-    which bills nothing, is left).
+    A provisioned throughput is deleted and its deletion confirmed (`ProvisionedDeployment.delete`), and the
+    guard schedules (in ``group``) armed for it are deleted too (else they would be stale the moment it goes);
+    a custom model is deleted, for good (its trained weights go with it); a customization or batch-inference
+    job is stopped (what it has processed so far stays billed); a stale guard schedule is deleted. Scheduler
+    roles, which bill nothing, are left.
 
     Args:
         orphan: What `find_billed` found.
         transport: The transport.
+        group: The schedule group a provisioned throughput's guard schedules are looked for in.
 
     Returns:
         ``"deleted"``, ``"stopped"``, or ``"already gone"`` when the service no longer knows it.
 
     Raises:
-        HaikuFinetuneError: The service refused (for example ``ConflictError``: a deployment began to use the
-            custom model since the scan, or the job finished meanwhile).
+        HaikuFinetuneError: The service refused: a job that finished meanwhile, or (on LocalBedrock, and
+            presumably on the service, which is not confirmed) ``ConflictError`` for a custom model a
+            provisioned throughput began to use since the scan.
+        ValueError: ``orphan.kind`` is not one `find_billed` reports.
     """
     t = resolve_transport(transport)
     try:
         if orphan.kind == "provisioned-throughput":
-            from .deployment import ProvisionedDeployment  # deployment imports this module at its top
-
-            ProvisionedDeployment(orphan.arn, transport=t).delete()
+            _delete_throughput(t, orphan.arn, group)
         elif orphan.kind == "custom-model":
             t.call("bedrock", "DeleteCustomModel", modelIdentifier=orphan.arn)
         elif orphan.kind == "customization-job":
             t.call("bedrock", "StopModelCustomizationJob", jobIdentifier=orphan.arn)
         elif orphan.kind == "batch-inference-job":
             t.call("bedrock", "StopModelInvocationJob", jobIdentifier=orphan.arn)
+        elif orphan.kind == "guard-schedule":
+            t.call("scheduler", "DeleteSchedule", Name=orphan.name, GroupName=orphan.group or group)
         else:
-            t.call("scheduler", "DeleteSchedule", Name=orphan.name, GroupName=orphan.group or "default")
+            raise ValueError(f"unknown orphan kind {orphan.kind!r}")
     except ResourceNotFoundError:
         return "already gone"
     return "stopped" if orphan.kind.endswith("-job") else "deleted"
+
+
+def _delete_throughput(t: BedrockTransport, arn: str, group: str) -> None:
+    """Delete a PT (raising ResourceNotFoundError when it is gone already) and then its guard schedules."""
+    from .deployment import ProvisionedDeployment  # deployment imports this module at its top
+
+    # ProvisionedDeployment.delete treats "already gone" as done; asking first lets the caller say which it was.
+    t.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=arn)
+    ProvisionedDeployment(arn, transport=t).delete()
+    for schedule in _guard_schedules(t, group):
+        if schedule.provisioned_arn == arn:
+            try:
+                t.call("scheduler", "DeleteSchedule", Name=schedule.name, GroupName=schedule.group)
+            except ResourceNotFoundError:
+                _log.debug("guard schedule %s already gone", schedule.name)
+
+
+def _deployed_models(t: BedrockTransport) -> set[Any]:
+    """The custom models an on-demand custom model deployment serves: in use, so not "unused" (and never offered
+    for deletion). An account that refuses the listing gets a warning: the models are still listed (they bill),
+    and whether one is in use must then be checked by hand."""
+    try:
+        pages = list(t.paginate("bedrock", "ListCustomModelDeployments"))
+    except AccessDeniedError as error:
+        _log.warning(
+            "custom model deployments not listed (access denied), so a custom model listed as unused may serve "
+            "an on-demand deployment; check before deleting it: %s",
+            error,
+        )
+        return set()
+    return {d.get("modelArn") for d in _items(pages, "modelDeploymentSummaries")}
 
 
 def _guard_schedules(t: BedrockTransport, group: str) -> list[GuardSchedule]:

@@ -247,12 +247,8 @@ def _print_orphans(args: argparse.Namespace, ctx: Context, listed: list[Orphan],
         else:
             rows = [(o.name, o.status, _age(o), *_cells(o, pricing), o.arn) for o in these]
             ctx.print(table((heading, "status", "age", *cost, "arn"), rows))
-        remove = (
-            "all of them with --delete"
-            if args.delete
-            else f"all of them with: {PROG} deployments orphans --all --delete"
-        )
-        ctx.print(f"{len(these)} {billing}; remove one with: {command} --region {region}, or {remove}")
+        remove = "" if args.delete else f", or all of them with: {PROG} deployments orphans --all --delete"
+        ctx.print(f"{len(these)} {billing}; remove one with: {command} --region {region}{remove}")
 
 
 def _cells(orphan: Orphan, pricing: Pricing | None) -> tuple[str, ...]:
@@ -263,17 +259,20 @@ def _cells(orphan: Orphan, pricing: Pricing | None) -> tuple[str, ...]:
 
 
 def _delete_orphans(args: argparse.Namespace, ctx: Context, listed: list[Orphan]) -> int:
-    """Delete or stop what was listed once the user agrees (``--yes`` agrees up front)."""
+    """Delete or stop what was listed once the user agrees (``--yes`` agrees up front).
+
+    With ``--json`` the outcome lines go to standard error, so standard output stays one JSON document.
+    """
     from ..errors import HaikuFinetuneError
     from ..orphans import stop_billing
 
     if not args.yes:
+        if args.json:  # the question would be printed into the JSON
+            raise UsageError("--json with --delete needs --yes")
         from ._prompt import confirm
 
-        what = _what_is_removed(listed)
-        if not confirm(
-            f"Delete these {what}?", no_terminal=f"refusing to delete {what} without confirmation: pass --yes"
-        ):
+        question, action = _removal(listed)
+        if not confirm(question, no_terminal=f"refusing to {action} without confirmation: pass --yes"):
             ctx.print("not deleted")
             return EXIT_PROBLEMS  # they are still billed
     failed = 0
@@ -284,21 +283,35 @@ def _delete_orphans(args: argparse.Namespace, ctx: Context, listed: list[Orphan]
             failed += 1
             ctx.error(f"could not remove {orphan.kind} {orphan.name}: {error}")
             continue
-        ctx.print(f"{done} {orphan.name}")
+        if args.json:
+            ctx.err.write(f"{done} {orphan.name}\n")
+        else:
+            ctx.print(f"{done} {orphan.name}")
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
-def _what_is_removed(listed: list[Orphan]) -> str:
-    """``"2 Provisioned Throughput(s)"``, or each kind counted, saying which are stopped and which lost for good."""
-    names = {
-        "provisioned-throughput": "Provisioned Throughput(s)",
-        "custom-model": "custom model(s) (for good, with their trained weights)",
-        "customization-job": "customization job(s) (stopped)",
-        "batch-inference-job": "batch inference job(s) (stopped)",
-        "guard-schedule": "stale guard schedule(s)",
-    }
-    parts = [f"{n} {names[kind]}" for kind in names if (n := sum(o.kind == kind for o in listed))]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+#: How the question counts each kind, and whether removing it is a deletion (else the job is stopped).
+_REMOVALS: dict[str, tuple[str, bool]] = {
+    "provisioned-throughput": ("Provisioned Throughput(s)", True),
+    "custom-model": ("custom model(s) (for good, with their trained weights)", True),
+    "guard-schedule": ("stale guard schedule(s)", True),
+    "customization-job": ("customization job(s)", False),
+    "batch-inference-job": ("batch inference job(s)", False),
+}
+
+
+def _removal(listed: list[Orphan]) -> tuple[str, str]:
+    """The y/N question and the same action for the refusal, e.g. ``("Delete these 2 Provisioned Throughput(s),
+    and stop these 1 customization job(s)?", "delete 2 Provisioned Throughput(s), and stop 1 customization job(s)")``.
+    """
+    clauses = []
+    for verb, deleting in (("delete", True), ("stop", False)):
+        counts = [(sum(o.kind == kind for o in listed), name) for kind, (name, d) in _REMOVALS.items() if d == deleting]
+        parts = [f"{n} {name}" for n, name in counts if n]
+        if parts:
+            clauses.append((verb, parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]))
+    question = ", and ".join(f"{verb} these {what}" for verb, what in clauses)
+    return question[0].upper() + question[1:] + "?", ", and ".join(f"{verb} {what}" for verb, what in clauses)
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:

@@ -47,6 +47,11 @@ class CustomModels(CustomizationJobs):
         shown, token = page(summaries, params)
         return {"modelSummaries": shown, "nextToken": token}
 
+    def op_ListCustomModelDeployments(self, params: dict[str, Any]) -> dict[str, Any]:
+        # On-demand custom model deployments are not emulated: there are none to list (an honest answer, so
+        # code that checks whether a custom model is in use can run here).
+        return {"modelDeploymentSummaries": []}
+
     def op_DeleteCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:
         model = self._model(params["modelIdentifier"])
         if any(t.model_arn == model["modelArn"] for t in self._throughputs.values()):

@@ -146,9 +146,8 @@ def test_the_question_names_every_kind_and_no_means_nothing_is_removed(
     assert main(["deployments", "orphans", "--all", "--delete"], transport=t) == EXIT_PROBLEMS
     assert capsys.readouterr().out.endswith("not deleted\n")
     assert questions == [
-        "Delete these 1 Provisioned Throughput(s), 1 custom model(s) (for good, with their trained weights), "
-        "1 customization job(s) (stopped), 1 batch inference job(s) (stopped) and 1 stale guard schedule(s)? "
-        "[y/N] "
+        "Delete these 1 Provisioned Throughput(s), 1 custom model(s) (for good, with their trained weights) and "
+        "1 stale guard schedule(s), and stop these 1 customization job(s) and 1 batch inference job(s)? [y/N] "
     ]
     assert [o.arn for o in find_billed(transport=t)] == list(arns.values())  # all still there
 
@@ -220,3 +219,89 @@ def test_prices_show_each_ones_cost_so_far(local: LocalBedrock, capsys: pytest.C
     assert costs["guard-schedule"] == 0.0  # (the jobs have finished in these emulated hours)
     assert main(["deployments", "orphans", "--price-per-model-unit-hour", "20"], transport=t) == EXIT_PROBLEMS
     assert "60.00 USD" in capsys.readouterr().out
+
+
+def test_deleting_a_guarded_deployment_also_deletes_its_guard_schedule(
+    local: LocalBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t = local.transport()
+    arns = _one_of_each(local)
+    SchedulerGuard(transport=t, role_arn=ROLE, now=local.clock.now).arm(arns["provisioned-throughput"], 3600)
+    assert main(["deployments", "orphans", "--delete", "--yes"], transport=t) == EXIT_OK
+    capsys.readouterr()
+    # Only the stale guard of the earlier deployment is left: the deleted deployment's guard went with it.
+    targets = [o.arn for o in find_billed(transport=t) if o.kind == "guard-schedule"]
+    assert targets == [arns["guard-schedule"]]
+
+
+def test_a_batch_job_that_moves_on_between_the_listings_is_listed_once(
+    local: LocalBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = local.transport()
+    make_throughput(local)
+    ours = _batch(t, "ours")
+    paginate = t.paginate
+
+    def paginate_and_move_on(service: str, operation: str, **params: Any) -> Any:
+        pages = list(paginate(service, operation, **params))
+        if params.get("statusEquals") == "Submitted":
+            local.advance(90)  # InProgress by the next listing
+        return iter(pages)
+
+    monkeypatch.setattr(t, "paginate", paginate_and_move_on)
+    batches = [o for o in find_billed(transport=t) if o.kind == "batch-inference-job"]
+    assert [(o.arn, o.status) for o in batches] == [(ours, "InProgress")]
+
+
+def test_a_custom_model_an_on_demand_deployment_serves_is_not_listed(
+    local: LocalBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = local.transport()
+    arns = _one_of_each(local)
+    served = {
+        "customModelDeploymentArn": "arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/abcdef123456",
+        "customModelDeploymentName": "on-demand",
+        "modelArn": arns["custom-model"],
+        "createdAt": local.clock.now(),
+        "status": "Active",
+    }
+    monkeypatch.setattr(
+        local._service, "op_ListCustomModelDeployments", lambda params: {"modelDeploymentSummaries": [served]}
+    )
+    assert "custom-model" not in [o.kind for o in find_billed(transport=t)]
+
+
+def test_no_terminal_json_and_unknown_kinds_are_refused_in_one_line(
+    local: LocalBedrock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haiku_finetune.cli import EXIT_USAGE
+
+    t = local.transport()
+    arns = _one_of_each(local)
+    monkeypatch.setattr("sys.stdin", type("NoTerminal", (), {"isatty": lambda self: False})())
+    assert main(["deployments", "orphans", "--all", "--delete"], transport=t) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "haiku-finetune deployments orphans: error: refusing to delete 1 Provisioned Throughput(s), 1 custom model(s) "
+        "(for good, with their trained weights) and 1 stale guard schedule(s), and stop 1 customization job(s) and 1 "
+        "batch inference job(s) without confirmation: pass --yes\n"
+    )
+    assert main(["deployments", "orphans", "--all", "--delete", "--json"], transport=t) == EXIT_USAGE
+    assert capsys.readouterr().err.endswith("error: --json with --delete needs --yes\n")
+    assert [o.arn for o in find_billed(transport=t)] == list(arns.values())  # nothing removed
+
+    # --json --yes: standard output is still one JSON document; what was done goes to standard error.
+    assert main(["deployments", "orphans", "--all", "--delete", "--json", "--yes"], transport=t) == EXIT_OK
+    captured = capsys.readouterr()
+    assert [row["kind"] for row in json.loads(captured.out)] == list(arns)
+    assert captured.err.splitlines()[0] == "deleted still-billing"
+
+    with pytest.raises(ValueError, match="unknown orphan kind 'x'"):
+        stop_billing(Orphan("x", "n", "arn", "?", None, None), transport=t)  # type: ignore[arg-type]
+
+
+def test_stop_billing_on_a_deployment_already_gone_says_so(local: LocalBedrock) -> None:
+    t = local.transport()
+    arns = _one_of_each(local)
+    [pt] = [o for o in find_billed(transport=t) if o.kind == "provisioned-throughput"]
+    t.call("bedrock", "DeleteProvisionedModelThroughput", provisionedModelId=arns["provisioned-throughput"])
+    assert stop_billing(pt, transport=t) == "already gone"
