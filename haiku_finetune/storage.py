@@ -56,6 +56,7 @@ __all__ = [
     "list_objects",
     "object_exists",
     "stage_dataset",
+    "upload_bytes",
     "upload_dataset",
 ]
 
@@ -568,6 +569,44 @@ def download_bytes(
     finally:
         body.close()
     return data
+
+
+def upload_bytes(
+    uri: str,
+    body: bytes,
+    *,
+    content_type: str = "application/jsonl",
+    expected_bucket_owner: str | None = None,
+    transport: BedrockTransport | None = None,
+) -> None:
+    """Write a small object the library made (an evaluation dataset, batch-inference input), encrypted with
+    SSE-S3 and with its SHA-256 checked by S3.
+
+    Args:
+        uri: The object's URI.
+        body: Its content.
+        content_type: Its ``Content-Type``.
+        expected_bucket_owner: The account that must own the bucket (default: the caller's own).
+        transport: The transport to use.
+
+    Raises:
+        AccessDeniedError: The bucket belongs to another account (or you may not write to it).
+    """
+    target = S3Uri(uri)
+    t = resolve_transport(transport)
+    owner = _owner(expected_bucket_owner, t)
+    t.call(
+        "s3",
+        "PutObject",
+        Bucket=target.bucket,
+        Key=target.key,
+        Body=body,
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
+        ContentType=content_type,
+        ServerSideEncryption="AES256",
+        ExpectedBucketOwner=owner,
+    )
 
 
 def download_text(

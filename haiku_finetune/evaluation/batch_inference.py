@@ -42,7 +42,7 @@ from ..errors import (
     error_class_for,
 )
 from ..model import Completion
-from ..storage import S3Uri, download_bytes
+from ..storage import S3Uri, download_bytes, upload_bytes
 
 __all__ = [
     "BatchInferenceJob",
@@ -172,15 +172,7 @@ def submit_batch_inference(
     payload = b"".join(
         orjson.dumps({"recordId": rid, "modelInput": dict(body)}) + b"\n" for rid, body in zip(ids, bodies, strict=True)
     )
-    transport.call(
-        "s3",
-        "PutObject",
-        Bucket=input_uri.bucket,
-        Key=input_uri.key,
-        Body=payload,
-        ContentType="application/jsonl",
-        ServerSideEncryption="AES256",
-    )
+    upload_bytes(str(input_uri), payload, transport=transport)
     name = job_name or default_job_name("haiku-eval")
     params: dict[str, Any] = {
         "jobName": name,

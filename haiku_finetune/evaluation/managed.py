@@ -36,7 +36,7 @@ from .._tags import check_user_tags, with_library_tag
 from .._transport import BedrockTransport, resolve_transport
 from .._wait import PollInterval, PollState, wait_for
 from ..errors import JobFailedError, JobStoppedError
-from ..storage import S3Uri, download_bytes, list_objects
+from ..storage import S3Uri, download_bytes, list_objects, upload_bytes
 from .examples import Example, TestData, load_examples
 from .report import EvaluationReport, ExampleRow, ModelOutput
 
@@ -256,15 +256,7 @@ class EvaluationJob(DescribedJob):
         folder = staging.joinpath(name)
         dataset_uri = folder.joinpath(DATASET_FILE)
         output_uri = folder.joinpath("output") + "/"
-        transport.call(
-            "s3",
-            "PutObject",
-            Bucket=dataset_uri.bucket,
-            Key=dataset_uri.key,
-            Body=b"".join(orjson.dumps(line) + b"\n" for line in lines),
-            ContentType="application/jsonl",
-            ServerSideEncryption="AES256",
-        )
+        upload_bytes(str(dataset_uri), b"".join(orjson.dumps(line) + b"\n" for line in lines), transport=transport)
         automated: dict[str, Any] = {
             "datasetMetricConfigs": [
                 {

@@ -220,7 +220,7 @@ class CustomizationJob(DescribedJob):
         from ..datasets import validate_files
         from ..errors import HyperparameterError
         from ..hyperparameters import check_for_profile, recommended_values
-        from ..storage import S3Uri
+        from ..storage import download_bytes
         from ._spec import _coerce_hyperparameters
         from .manifest import read_manifest, rerun_fields
 
@@ -239,8 +239,7 @@ class CustomizationJob(DescribedJob):
         for key in ("training_data", "validation_data"):
             source = fields.get(key)
             if isinstance(source, str) and source.startswith("s3://"):
-                uri = S3Uri(source)
-                data[key] = io.BytesIO(t.call("s3", "GetObject", Bucket=uri.bucket, Key=uri.key)["Body"].read())
+                data[key] = io.BytesIO(download_bytes(source, transport=t))
             elif source is not None:
                 data[key] = source
         if "training_data" in data and not isinstance(data["training_data"], DatasetBuilder):

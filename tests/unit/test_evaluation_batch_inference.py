@@ -129,8 +129,11 @@ def test_submit_writes_input_jsonl_and_creates_the_job(stubs: Stubs) -> None:
             "Bucket": "bucket",
             "Key": "eval/input/records.jsonl",
             "Body": ANY,
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": ANY,
             "ContentType": "application/jsonl",
             "ServerSideEncryption": "AES256",
+            "ExpectedBucketOwner": "123456789012",  # the bucket must be the caller's own
         },
     )
     stubs.bedrock_stub.add_response(

@@ -27,8 +27,12 @@ def _examples(n: int = 2) -> list[Example]:
 
 def _stubbed() -> tuple[hf.BedrockTransport, Stubber, Stubber]:
     session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-west-2")
-    bedrock, s3 = session.client("bedrock"), session.client("s3")
-    transport = hf.BedrockTransport(clients={"bedrock": bedrock, "s3": s3})
+    bedrock, s3, sts = session.client("bedrock"), session.client("s3"), session.client("sts")
+    # storage sends ExpectedBucketOwner (the caller's account, from STS) on every bucket call.
+    identity = Stubber(sts)
+    identity.add_response("get_caller_identity", {"Account": "123456789012"})
+    identity.activate()
+    transport = hf.BedrockTransport(clients={"bedrock": bedrock, "s3": s3, "sts": sts})
     return transport, Stubber(bedrock), Stubber(s3)
 
 
@@ -85,8 +89,11 @@ def test_the_create_request_is_the_documented_shape() -> None:
             "Bucket": "bucket",
             "Key": "eval/my-eval/dataset.jsonl",
             "Body": ANY,
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": ANY,
             "ContentType": "application/jsonl",
             "ServerSideEncryption": "AES256",
+            "ExpectedBucketOwner": "123456789012",  # the bucket must be the caller's own
         },
     )
     bedrock.add_response(
