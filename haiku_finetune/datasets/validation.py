@@ -85,6 +85,19 @@ def _reserved_gate(reserved: tuple[str, ...]) -> str:
     return firsts.pop() if len(firsts) == 1 else ""
 
 
+def _needs_escape(reserved: tuple[str, ...]) -> bool:
+    """Whether every reserved string holds a character JSON must escape (a line with no backslash has none)."""
+    return all(any(c in '"\\' or c < " " for c in marker) for marker in reserved)
+
+
+def _two_keys_each(messages: list[Any]) -> bool:
+    """Whether every message has two keys (with 'role' and 'content' found, no other)."""
+    for message in messages:  # noqa: SIM110 (a loop: no generator per call)
+        if len(message) != 2:
+            return False
+    return True
+
+
 class _Collector:
     """Keeps issues up to a cap and counts the rest."""
 
@@ -287,7 +300,6 @@ def _validate(
     tokens: dict[int, int] = {}
     turns: dict[int, int] = {}
     tokens_get, turns_get = tokens.get, turns.get
-    records = 0
     exact_counts = 0
     with_system = 0
     size = 0
@@ -297,10 +309,14 @@ def _validate(
     loads = orjson.loads
     dumps = orjson.dumps
     remember = seen.setdefault
+    seen_get = seen.get
     near = _near(limits)
     tracked = _tracked_records(limits)
+    # The last line whose record is remembered: the tracked-th record's, pushed on by each line without one.
+    last_tracked = tracked
     reserved = limits.reserved_strings
     gate = _reserved_gate(reserved)
+    scan_always = not _needs_escape(reserved)
     # A profile whose record format is not the one the inline checks are written for takes the slow path.
     fast_format = limits.allowed_record_keys == _FAST_RECORD_KEYS and limits.allowed_message_keys == _FAST_MESSAGE_KEYS
     limit = READ_LIMIT
@@ -325,6 +341,7 @@ def _validate(
             try:
                 record = loads(raw)  # JSON allows the trailing "\r\n" / "\n": no copy to strip it
             except orjson.JSONDecodeError as error:
+                last_tracked += 1  # not a record
                 if n == limit and raw[-1] != 10:
                     if _long_line(readline, raw, lineno, issues):
                         break
@@ -335,20 +352,27 @@ def _validate(
                 continue
             end = raw[-1]
             if end != 10 and n == limit:  # the first 4 MiB of a longer line happened to parse
+                last_tracked += 1
                 if _long_line(readline, raw, lineno, issues):
                     break
                 continue
             # The common case in one tight pass, inline (a call and a tuple per record cost ~5% on short records):
             # a valid record gives its estimated tokens, user turns, whether it has a system prompt. Whatever is
             # not a well-formed record fails a lookup, a length or a check here (KeyError/TypeError/AttributeError),
-            # cheaper than checking types up front.
+            # cheaper than checking types up front. (The number of keys of each message is checked below, with
+            # the duplicate keys: most often the line's length proves it.)
             try:
                 keys = len(record) if fast_format else 0
+                # 92 is "\\": `in` with an int is one memchr; `in` with b"\\" first fails (and formats) a TypeError.
+                escaped = 92 in raw
+                # A backslash is the only way a JSON string holds a control character (orjson refuses them raw),
+                # so with none on the line no text can hold a reserved string that needs one ("\n...").
+                scan = escaped or scan_always
                 if keys == 1:
                     system = None
                 elif keys == 2:
                     system = record["system"]
-                    if type(system) is not str or (gate in system and _has_reserved(system, reserved)):
+                    if type(system) is not str or (scan and gate in system and _has_reserved(system, reserved)):
                         raise KeyError
                 else:
                     raise KeyError
@@ -365,31 +389,57 @@ def _validate(
                     else:
                         ascii_chars = len(system.encode("ascii", "ignore"))
                         other = len(system) - ascii_chars
-                expected = "user"
-                for message in messages:
-                    if len(message) != 2 or message["role"] != expected:
+                # A turn (user message, assistant reply) a step: no role to alternate by hand.
+                if msgs == 2:
+                    pairs: Any = (messages,)
+                else:
+                    turn = iter(messages)
+                    pairs = zip(turn, turn, strict=False)  # an even number: nothing left over
+                for user, reply in pairs:
+                    if user["role"] != "user" or reply["role"] != "assistant":
                         raise KeyError
-                    expected = "assistant" if expected == "user" else "user"
-                    content = message["content"]
-                    # A non-string content fails here: falsy, or no isspace(). One scan for a newline (most texts
-                    # have none) spares the two reserved-string searches.
-                    if not content or content.isspace() or (gate in content and _has_reserved(content, reserved)):
+                    asked = user["content"]
+                    said = reply["content"]
+                    # A non-string content fails here: falsy, or no isspace().
+                    if not asked or not said or asked.isspace() or said.isspace():
                         raise KeyError
-                    if content.isascii():  # O(1) in CPython
-                        ascii_chars += len(content)
-                    else:
+                    if scan and (
+                        (gate in asked and _has_reserved(asked, reserved))
+                        or (gate in said and _has_reserved(said, reserved))
+                    ):
+                        raise KeyError
+                    if asked.isascii() and said.isascii():  # O(1) in CPython
+                        ascii_chars += len(asked) + len(said)
+                        continue
+                    for content in (asked, said):
                         k = len(content.encode("ascii", "ignore"))
                         ascii_chars += k
                         other += len(content) - k
-                count = (ascii_chars + 2) // 3 + other
                 user_turns = msgs // 2
                 has_system = keys == 2
-                fast = True
+                # The line's length proves what is left when it is the record's compact form. That form is the
+                # shortest text the record can have (its values are all strings, each written with the fewest
+                # escapes); a duplicate key, or a key beyond 'role' and 'content' on a message, adds at least
+                # 6 bytes (,"k":v) to the line. For ASCII text with no backslash on the line, the length of the
+                # form for exactly these keys is arithmetic: {"messages":[...]} is 14 bytes, each user+assistant
+                # pair 63 plus its text, a system prompt 12 plus its text. Else orjson writes the form, and that
+                # one counts any extra key, so the keys are counted first.
+                wide = other or escaped
+                if wide and not _two_keys_each(messages):
+                    raise KeyError
+                compact = len(dumps(record)) if wide else 14 + 63 * user_turns + ascii_chars + 12 * has_system
+                if compact + 1 == n and end == 10:  # compact JSON and "\n": proven, and nothing to normalize
+                    compact_line = True
+                else:
+                    compact_line = False
+                    if compact != n and compact + 1 != n:  # the length proves nothing: check, count strings
+                        if not wide and not _two_keys_each(messages):
+                            raise KeyError
+                        compact = -1
             except (KeyError, TypeError, AttributeError):  # not a well-formed record: the slow path says what
-                fast = False
-            clean = True
-            if not fast:  # something is wrong: the slow path says what
+                compact_line = False
                 if type(record) is not dict:
+                    last_tracked += 1
                     issues.error(
                         "not_object",
                         lineno,
@@ -402,23 +452,16 @@ def _validate(
                 unique = _no_duplicate_keys(raw, lineno, issues)
                 clean = unique and len(issues.errors) + issues.omitted_errors == before
             else:
-                # orjson keeps the last of duplicate keys, so a duplicate must be found in the line itself. The
-                # record's compact form is the shortest text it can have (its values are all strings, each
-                # written with the fewest escapes); a duplicate adds at least 6 bytes (,"k":v) on top. So a
-                # line exactly as long as that form (the common case: compact JSON) holds none. For ASCII text
-                # with no backslash on the line, that length is simple arithmetic; else orjson writes it. Failing
-                # that: a valid record has exactly 1 + 2*system + 8*turns strings, 2 unescaped quotes each, and a
-                # duplicate adds at least one string; escaped quotes (\") are subtracted, and a doubled backslash
-                # makes that count unsure. Only a record that fails all of these takes the exact (slow) check.
-                # Compact form, all ASCII and nothing to escape: {"messages":[...]} is 14 bytes, each
-                # user+assistant pair 63 plus its text, a system prompt 12 plus its text.
-                if other or b"\\" in raw:
-                    compact = len(dumps(record))
-                else:
-                    compact = 14 + 63 * user_turns + ascii_chars + 12 * has_system
-                if compact + 1 != n and compact != n:
+                count = (ascii_chars + 2) // 3 + other
+                clean = True
+                # orjson keeps the last of duplicate keys, so a duplicate must be found in the line itself. Failing
+                # the length (above): a valid record has exactly 1 + 2*system + 8*turns strings, 2 unescaped quotes
+                # each, and a duplicate adds at least one string; escaped quotes (\") are subtracted, and a doubled
+                # backslash makes that count unsure. Only a record that fails all of these takes the exact (slow)
+                # check.
+                if compact < 0:
                     quotes = raw.count(b'"')
-                    if b"\\" in raw:
+                    if escaped:
                         quotes = -1 if b"\\\\" in raw else quotes - raw.count(b'\\"')
                     if quotes != 2 + 4 * has_system + 16 * user_turns:
                         clean = _no_duplicate_keys(raw, lineno, issues)
@@ -430,20 +473,28 @@ def _validate(
                     exact = counted_exactly(token_counter)
                     exact_counts += exact
                 _token_issues(count, lineno, issues, limits, exact=exact)
-            records += 1
             tokens[count] = tokens_get(count, 0) + 1
-            turns[user_turns] = turns_get(user_turns, 0) + 1
-            with_system += has_system
+            # Records of one turn (most) are counted at the end: all records less the others.
+            if user_turns != 1:
+                turns[user_turns] = turns_get(user_turns, 0) + 1
+            if has_system:
+                with_system += 1
             # Python's hash of the line with "\n" as its ending: fast, stable within this process (all duplicate
             # and overlap checks happen in one process); a collision would only cost a spurious warning. Only a
             # CRLF line or a last line without a newline pays for a copy. (An object's line has >= 2 bytes.)
-            if end != 10:
-                raw += b"\n"
-            elif raw[-2] == 13:
-                raw = raw[:-2] + b"\n"
+            if not compact_line:
+                if end != 10:
+                    raw += b"\n"
+                elif raw[-2] == 13:
+                    raw = raw[:-2] + b"\n"
             digest = hash(raw)
             # Past the cap the file fails too_many_records anyway: look up, but stop remembering.
-            first = remember(digest, lineno) if records <= tracked else seen.get(digest, lineno)
+            if lineno <= last_tracked:
+                first = remember(digest, lineno)
+                if keep_hashes:
+                    hashes.append((lineno, digest))
+            else:
+                first = seen_get(digest, lineno)
             if first != lineno:
                 issues.warning(
                     "duplicate_record",
@@ -451,11 +502,12 @@ def _validate(
                     f"exact repeat of line {first}; duplicates weigh a record twice: remove it "
                     "(DatasetBuilder.deduplicate() does)",
                 )
-            if keep_hashes and records <= tracked:
-                hashes.append((lineno, digest))
     finally:
         if close:
             stream.close()
+    records = lineno - (last_tracked - tracked)
+    if records > sum(turns.values()):
+        turns[1] = records - sum(turns.values())
     _file_issues(split, records, size, lineno, issues, limits)
     stats = DatasetStats.from_histograms(
         tokens=tokens,
