@@ -120,10 +120,10 @@ def positive_int(value: str) -> int:
 
 
 def port(value: str) -> int:
-    """A TCP port from 1 to 65535."""
-    number = positive_int(value)
-    if number > 65535:
-        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    """A TCP port from 0 (the system picks a free one) to 65535."""
+    number = parsed(value, int, "a port number")
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {value}")
     return number
 
 

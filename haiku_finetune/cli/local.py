@@ -41,6 +41,16 @@ def _check_port_free(port: int) -> None:
 #: ``haiku_finetune.local.REGION``), written here so that building the parser does not import the emulator.
 _DEFAULT_TIME_SCALE = 60.0
 _DEFAULT_REGION = "us-west-2"
+#: ``haiku_finetune.local.clock.MAX_TIME_SCALE``, for the same reason.
+_MAX_TIME_SCALE = 86_400.0
+
+
+def _time_scale(value: str) -> float:
+    """Emulated seconds per real second: above 0 and at most what the emulator's clock takes."""
+    scale = positive_float(value)
+    if scale > _MAX_TIME_SCALE:
+        raise argparse.ArgumentTypeError(f"must be at most {_MAX_TIME_SCALE:g}, got {value}")
+    return scale
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
@@ -56,10 +66,11 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     )
     s.add_argument(
         "--time-scale",
-        type=positive_float,
+        type=_time_scale,
         default=_DEFAULT_TIME_SCALE,
         metavar="X",
-        help=f"emulated seconds per real second, above 0 (default {_DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 min)",
+        help=f"emulated seconds per real second, above 0 and up to {_MAX_TIME_SCALE:g} "
+        f"(default {_DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 min)",
     )
     s.add_argument("--seed", type=int, default=0, help="seed of loss curves and fault injection")
     s.add_argument(
@@ -67,7 +78,7 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         type=port,
         default=0,
         metavar="N",
-        help="port of the Bedrock endpoint on 127.0.0.1 (default: a free one)",
+        help="port of the Bedrock endpoint on 127.0.0.1 (default 0: a free one)",
     )
     s.add_argument(
         "--date",
