@@ -10,11 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._args import Parser, Subparsers, existing_file, fraction, losses, non_negative_float, output_file, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
 from ._format import issue_lines, table
+
+if TYPE_CHECKING:
+    from ..base_models import BaseModelProfile
 
 # What ``validate -`` calls standard input in its output.
 _STDIN = "<stdin>"
@@ -25,16 +28,22 @@ def _file_or_stdin(value: str) -> Path | str:
     return "-" if value == "-" else existing_file(value)
 
 
+def _base_model(args: argparse.Namespace) -> BaseModelProfile | None:
+    """The ``--base-model`` profile (``None``: the default); an unknown one is a usage error listing the known."""
+    from ..base_models import get_profile
+
+    if args.base_model is None:
+        return None
+    try:
+        return get_profile(args.base_model)
+    except ValueError as error:
+        raise UsageError(f"--base-model: {error}") from None
+
+
 def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
-    from ..base_models import BaseModelProfile, get_profile
     from ..datasets import FilesValidationReport, ValidationReport, validate_file, validate_files, validate_stream
 
-    profile: BaseModelProfile | None = None
-    if args.base_model is not None:
-        try:
-            profile = get_profile(args.base_model)
-        except ValueError as error:
-            raise UsageError(f"--base-model: {error}") from None
+    profile = _base_model(args)
     result: ValidationReport | FilesValidationReport
     if args.file == "-":
         if args.validation is not None:
@@ -138,6 +147,7 @@ def _cmd_split(args: argparse.Namespace, ctx: Context) -> int:
     stem = src.name[: -len(".jsonl")] if src.name.endswith(".jsonl") else src.stem
     train_out = Path(args.train_out) if args.train_out else src.with_name(f"{stem}.train.jsonl")
     val_out = Path(args.validation_out) if args.validation_out else src.with_name(f"{stem}.validation.jsonl")
+    profile = _base_model(args)
     builder = DatasetBuilder.from_jsonl(src)
     by_size = args.validation_size is not None
     try:
@@ -149,6 +159,7 @@ def _cmd_split(args: argparse.Namespace, ctx: Context) -> int:
             validation_fraction=None if by_size else args.validation_fraction,
             seed=args.seed,
             inputs=[src],
+            base_model=profile,
         )
     except DatasetValidationError:
         raise
@@ -226,8 +237,18 @@ def _src_dst(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dst", type=output_file, metavar="DST", help="output JSONL file (written atomically)")
 
 
+def _base_model_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-model",
+        metavar="ID",
+        help="apply this base model's data limits: a profile key, model id or ARN (default: Claude 3 Haiku)",
+    )
+
+
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     """Add this group's subcommands to the top-level parser."""
+    from ..base_models import DEFAULT_BASE_MODEL
+
     # validate
     p = sub.add_parser(
         "validate",
@@ -246,11 +267,7 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         "--validation", type=existing_file, metavar="FILE", help="also check a validation file and cross-file rules"
     )
     p.add_argument("--max-issues", type=positive_int, default=1000, metavar="N", help="list at most N (default 1000)")
-    p.add_argument(
-        "--base-model",
-        metavar="ID",
-        help="apply this base model's data limits: a profile key, model id or ARN (default: Claude 3 Haiku)",
-    )
+    _base_model_flag(p)
     p.add_argument("-q", "--quiet", action="store_true", help="list errors only, not warnings")
     p.set_defaults(handler=_cmd_validate)
 
@@ -320,6 +337,7 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         metavar="PATH",
         help="validation output (default SRC stem + .validation.jsonl)",
     )
+    _base_model_flag(p)
     p.set_defaults(handler=_cmd_split)
 
     # stats
@@ -342,8 +360,9 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         epilog="Example (the documented table): --losses 0.9 0.8 0.7 0.66 0.64 0.65 0.65 --threshold 0 --patience 2",
     )
     p.add_argument("--losses", nargs="+", required=True, metavar="LOSS", help="validation loss per epoch")
-    p.add_argument(
-        "--threshold", type=non_negative_float, default=0.001, help="earlyStoppingThreshold, 0-0.1 (default 0.001)"
+    threshold, patience = (
+        DEFAULT_BASE_MODEL.hyperparameters[n] for n in ("early_stopping_threshold", "early_stopping_patience")
     )
-    p.add_argument("--patience", type=positive_int, default=2, help="earlyStoppingPatience, 1-10 (default 2)")
+    p.add_argument("--threshold", type=non_negative_float, default=threshold.default, help=threshold.brief())
+    p.add_argument("--patience", type=positive_int, default=int(patience.default), help=patience.brief())
     p.set_defaults(handler=_cmd_simulate)

@@ -319,17 +319,20 @@ def _cmd_jobs_metrics(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _hyperparameter_options(parser: argparse.ArgumentParser) -> None:
+    from ..base_models import DEFAULT_BASE_MODEL
+
+    ranges = DEFAULT_BASE_MODEL.hyperparameters  # the help states the default profile's ranges, never a copy
     group = parser.add_argument_group("hyperparameters (documented defaults when left out)")
-    group.add_argument("--epochs", type=int, metavar="N", help="epochCount, 1-10 (default 2)")
-    group.add_argument("--batch-size", type=int, metavar="N", help="batchSize, 4-256 (default 32)")
+    group.add_argument("--epochs", type=int, metavar="N", help=ranges["epoch_count"].brief())
+    group.add_argument("--batch-size", type=int, metavar="N", help=ranges["batch_size"].brief())
     group.add_argument(
-        "--learning-rate-multiplier", type=float, metavar="X", help="learningRateMultiplier, 0.1-2 (default 1)"
+        "--learning-rate-multiplier", type=float, metavar="X", help=ranges["learning_rate_multiplier"].brief()
     )
     group.add_argument(
-        "--early-stopping-threshold", type=float, metavar="X", help="earlyStoppingThreshold, 0-0.1 (default 0.001)"
+        "--early-stopping-threshold", type=float, metavar="X", help=ranges["early_stopping_threshold"].brief()
     )
     group.add_argument(
-        "--early-stopping-patience", type=int, metavar="N", help="earlyStoppingPatience, 1-10 (default 2)"
+        "--early-stopping-patience", type=int, metavar="N", help=ranges["early_stopping_patience"].brief()
     )
 
 
