@@ -25,7 +25,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._transport import BedrockTransport
-from .base_models import DEFAULT_BASE_MODEL
+from .base_models import DEFAULT_BASE_MODEL, BaseModelProfile, profiles
 from .tools import (
     Tool,
     ToolCall,
@@ -52,7 +52,8 @@ __all__ = [
 #: The ``anthropic_version`` every Claude request body on Bedrock carries.
 ANTHROPIC_VERSION = DEFAULT_BASE_MODEL.anthropic_version
 
-#: Claude 3 Haiku generates at most this many tokens per reply.
+#: Claude 3 Haiku (the default base model) generates at most this many tokens per reply; another base model's
+#: limit is its profile's ``runtime.max_output_tokens`` (see `InferenceParameters.check_for`).
 MAX_OUTPUT_TOKENS = DEFAULT_BASE_MODEL.runtime.max_output_tokens
 
 _RUNTIME = "bedrock-runtime"
@@ -173,7 +174,9 @@ class InferenceParameters:
         system: System prompt for prompts that have none of their own (a [`Prompt`][haiku_finetune._inference.Prompt]
             with its own must
             agree with it).
-        max_tokens: Most tokens to generate (1 to 4,096 for Claude 3 Haiku).
+        max_tokens: Most tokens to generate: at least 1, and at most the base model's output limit (its
+            profile's ``runtime.max_output_tokens``: 4,096 for Claude 3 Haiku), which
+            `check_for` (and every `FineTunedModel` call) checks.
         temperature: Sampling temperature in [0, 1].
         top_p: Nucleus sampling in [0, 1].
         top_k: Sample from the k most likely tokens (>= 0).
@@ -199,10 +202,12 @@ class InferenceParameters:
         if self.system is not None and not isinstance(self.system, str):
             raise ValueError(f"system must be a string or None, got {type(self.system).__name__}")
         max_tokens = self.max_tokens
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_OUTPUT_TOKENS:
+        # The model's own limit is checked where the model is known (check_for); here, the largest of any profile.
+        largest = max(p.runtime.max_output_tokens for p in profiles())
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= largest:
             raise ValueError(
-                f"max_tokens must be an integer from 1 to {MAX_OUTPUT_TOKENS} (Claude 3 Haiku's output limit), "
-                f"got {max_tokens!r}"
+                f"max_tokens must be an integer from 1 to {largest} (the largest output limit of the base models "
+                f"known), got {max_tokens!r}"
             )
         for name, value in (("temperature", self.temperature), ("top_p", self.top_p)):
             if value is not None and (not _is_number(value) or not 0.0 <= value <= 1.0):
@@ -238,6 +243,21 @@ class InferenceParameters:
             raise TypeError(f"unknown inference parameter(s) {sorted(unknown)}; expected some of {sorted(_FIELDS)}")
         base = params if params is not None else _DEFAULTS
         return dataclasses.replace(base, **options) if options else base
+
+    def check_for(self, profile: BaseModelProfile) -> InferenceParameters:
+        """Return these parameters if the base model ``profile`` takes them.
+
+        Raises:
+            ValueError: ``max_tokens`` is above the model's output limit (one line naming both).
+        """
+        limit = profile.runtime.max_output_tokens
+        if self.max_tokens > limit:
+            raise ValueError(
+                f"max_tokens must be an integer from 1 to {limit} ({profile.display_name}'s output limit; a model "
+                f"fine-tuned from another base model takes FineTunedModel(..., base_model=...)), "
+                f"got {self.max_tokens!r}"
+            )
+        return self
 
     def body(self, prompt: PromptInput) -> dict[str, Any]:
         """Return the InvokeModel (Messages API) body for ``prompt`` with these parameters.

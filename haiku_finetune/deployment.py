@@ -40,7 +40,7 @@ from ._signals import terminate_as_interrupt
 from ._tags import with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
-from .base_models import find_profile
+from .base_models import BaseModelProfile, find_profile
 from .custom_model import CustomModel
 from .errors import (
     AccessDeniedError,
@@ -115,6 +115,8 @@ class ProvisionedDeployment:
         self.arn = arn
         self._transport = resolve_transport(transport)  # once: everything this hands out carries it
         self._details: dict[str, Any] = {}
+        #: The base model's profile when known (create() from a CustomModel sets it); `model` passes it on.
+        self.base_model: BaseModelProfile | None = None
         # Set by create() when this call bought it; cleared once warned or once entered as a `with` block.
         self._billing_notice: str | None = None
         self._guard: GuardHandle | None = None
@@ -231,6 +233,7 @@ class ProvisionedDeployment:
                 known.append(arn)
                 _log.info("created provisioned throughput %s (%s) for %s", name, arn, model_id)
                 deployment = cls(arn, transport=resolved)
+                deployment.base_model = base
                 deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
                 if commitment is not None:
                     deployment._details["commitmentDuration"] = commitment
@@ -401,7 +404,7 @@ class ProvisionedDeployment:
     def model(self) -> FineTunedModel:
         """The model to invoke through this deployment (its ARN is the ``modelId``)."""
         self._warn_billing()
-        return FineTunedModel(self.arn, transport=self._transport)
+        return FineTunedModel(self.arn, transport=self._transport, base_model=self.base_model)
 
     def hourly_cost(self, pricing: Pricing) -> float | None:
         """What this deployment costs per hour at the given prices (``None`` when no price is given)."""

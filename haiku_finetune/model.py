@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import orjson
@@ -36,7 +36,7 @@ from ._inference import (
 )
 from ._stream import CompletionStream, open_completion_stream
 from ._transport import BedrockTransport, resolve_transport
-from .base_models import DEFAULT_BASE_MODEL
+from .base_models import DEFAULT_BASE_MODEL, BaseModelProfile, get_profile
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -78,23 +78,37 @@ class _BaseModelFactory:
 
 
 class FineTunedModel:
-    """A Claude 3 Haiku model to invoke: a fine-tuned one behind Provisioned Throughput, or the base model.
+    """A Claude Haiku model to invoke: a fine-tuned one behind Provisioned Throughput, or the base model.
 
     Args:
         model_id: The Provisioned Throughput ARN (what
             [`ProvisionedDeployment.model`][haiku_finetune.deployment.ProvisionedDeployment.model] uses) or any model
             id the runtime accepts.
         transport: The transport to call through, resolved now (default: the process default).
+        base_model: The base model it was fine-tuned from (a profile, its key, a model id or an ARN; default
+            Claude 3 Haiku): its runtime rules, such as the largest ``max_tokens``, are checked before a call.
+            A deployment created from a `CustomModel` passes it on.
+
+    Raises:
+        ValueError: An empty ``model_id``, or a ``base_model`` with no profile.
 
     Attributes:
+        base_model: The base model's profile.
         last_batch_stats: What the most recent [`batch`][haiku_finetune.model.FineTunedModel.batch] on this object did
             (``None`` before any).
     """
 
-    def __init__(self, model_id: str, *, transport: BedrockTransport | None = None) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        transport: BedrockTransport | None = None,
+        base_model: BaseModelProfile | str | None = None,
+    ) -> None:
         if not isinstance(model_id, str) or not model_id:
             raise ValueError("model_id must be a non-empty string (a provisioned model ARN or a model id)")
         self.model_id = model_id
+        self.base_model = get_profile(base_model)
         self._transport = resolve_transport(transport)
         self.last_batch_stats: BatchStats | None = None
         # Pooled transports by concurrency, kept so repeated batches reuse their clients and open connections.
@@ -110,7 +124,7 @@ class FineTunedModel:
 
     def with_model_id(self, model_id: str) -> FineTunedModel:
         """Return a model with another id on this model's transport (e.g. ``model.with_model_id(BASE_...)``)."""
-        return FineTunedModel(model_id, transport=self._transport)
+        return FineTunedModel(model_id, transport=self._transport, base_model=self.base_model)
 
     @property
     def transport(self) -> BedrockTransport:
@@ -128,6 +142,10 @@ class FineTunedModel:
             return pooled
 
     # -- request building ---------------------------------------------------------------------------
+
+    def _parameters(self, params: InferenceParameters | None, options: Mapping[str, Any]) -> InferenceParameters:
+        """``params`` with ``options`` applied, checked against this model's base model (nothing is sent yet)."""
+        return InferenceParameters.of(params, **options).check_for(self.base_model)
 
     def request_body(
         self,
@@ -153,7 +171,7 @@ class FineTunedModel:
         Raises:
             ValueError: A parameter or the prompt is invalid (nothing was sent).
         """
-        return InferenceParameters.of(params, **options).body(prompt)
+        return self._parameters(params, options).body(prompt)
 
     # -- calls --------------------------------------------------------------------------------------
 
@@ -177,7 +195,7 @@ class FineTunedModel:
             ServiceError: The runtime refused, after the transport's retries when retryable.
             ConnectionFailedError: The endpoint did not answer.
         """
-        body = InferenceParameters.of(params, **options).body(prompt)
+        body = self._parameters(params, options).body(prompt)
         return invoke_encoded(self._transport, self.model_id, orjson.dumps(body))
 
     def converse(
@@ -193,7 +211,7 @@ class FineTunedModel:
         ``top_k`` goes in ``additionalModelRequestFields``, as Converse has no field of its own for it; tools
         go in ``toolConfig`` (``tool_choice="none"`` has no Converse form and is refused).
         """
-        request = InferenceParameters.of(params, **options).converse_params(prompt)
+        request = self._parameters(params, options).converse_params(prompt)
         began = time.perf_counter()
         response = self._transport.call(_RUNTIME, "Converse", modelId=self.model_id, **request)
         return Completion.from_converse(response, latency=time.perf_counter() - began)
@@ -215,7 +233,7 @@ class FineTunedModel:
             >>> for text in model.stream("Tell me a story"):  # doctest: +SKIP
             ...     print(text, end="", flush=True)
         """
-        body = orjson.dumps(InferenceParameters.of(params, **options).body(prompt))
+        body = orjson.dumps(self._parameters(params, options).body(prompt))
         return open_completion_stream(self._transport, self.model_id, body)
 
     @overload
@@ -288,7 +306,7 @@ class FineTunedModel:
             raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
         if isinstance(prompts, (str, Prompt)):
             raise TypeError("batch() takes a sequence of prompts; use invoke() for one prompt")
-        parameters = InferenceParameters.of(params, **options)
+        parameters = self._parameters(params, options)
         bodies: list[bytes] = []
         for index, prompt in enumerate(prompts):
             try:
