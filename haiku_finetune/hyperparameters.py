@@ -55,6 +55,8 @@ class Hyperparameters(BaseModel):
     [`HyperparameterError`][haiku_finetune.errors.HyperparameterError] naming the field, the value and the allowed
     range.
 
+    The ranges and defaults below are Claude 3 Haiku's; another base model's are in its profile.
+
     Attributes:
         epoch_count: Passes over the training data (1–10, default 2).
         batch_size: Records per training step (4–256, default 32).
