@@ -56,6 +56,8 @@ _BOM = b"\xef\xbb\xbf"
 #: The record format the inline fast path is written for; a profile with another one takes the slow path.
 _FAST_RECORD_KEYS = frozenset({"system", "messages"})
 _FAST_MESSAGE_KEYS = frozenset({"role", "content"})
+#: Token counts below this are tallied in a list (see _validate).
+_SMALL_COUNTS = 1024
 
 
 def _tracked_records(limits: DataLimits) -> int:
@@ -298,6 +300,8 @@ def _validate(
     # Histograms (value -> records), not per-record lists: distinct values are bounded by the longest line, not
     # by the record count. Plain dicts with a bound get: about twice as fast per record as Counter's += here.
     tokens: dict[int, int] = {}
+    # The small token counts (short records) in a list: an index is cheaper than a dict's get and set.
+    small = [0] * _SMALL_COUNTS
     turns: dict[int, int] = {}
     tokens_get, turns_get = tokens.get, turns.get
     exact_counts = 0
@@ -380,7 +384,7 @@ def _validate(
                 if type(messages) is not list:
                     raise KeyError
                 msgs = len(messages)
-                if msgs < 2 or msgs % 2:
+                if msgs != 2 and (msgs < 2 or msgs % 2):
                     raise KeyError
                 ascii_chars = other = 0
                 if system is not None:
@@ -473,7 +477,11 @@ def _validate(
                     exact = counted_exactly(token_counter)
                     exact_counts += exact
                 _token_issues(count, lineno, issues, limits, exact=exact)
-            tokens[count] = tokens_get(count, 0) + 1
+                tokens[count] = tokens_get(count, 0) + 1  # a counter's count may be anything
+            elif count < _SMALL_COUNTS:  # an estimate: never negative
+                small[count] += 1
+            else:
+                tokens[count] = tokens_get(count, 0) + 1
             # Records of one turn (most) are counted at the end: all records less the others.
             if user_turns != 1:
                 turns[user_turns] = turns_get(user_turns, 0) + 1
@@ -506,6 +514,9 @@ def _validate(
         if close:
             stream.close()
     records = lineno - (last_tracked - tracked)
+    for value, number in enumerate(small):
+        if number:
+            tokens[value] = tokens_get(value, 0) + number
     if records > sum(turns.values()):
         turns[1] = records - sum(turns.values())
     _file_issues(split, records, size, lineno, issues, limits)
