@@ -121,6 +121,8 @@ class EvaluationJob(DescribedJob):
     """
 
     _GET = "GetEvaluationJob"
+    _STOP = "StopEvaluationJob"
+    _ENDED = TERMINAL_STATUSES
     _FULL_KEYS = ("outputDataConfig", "evaluationConfig")
     _KIND = "an evaluation job"
 
@@ -419,15 +421,6 @@ class EvaluationJob(DescribedJob):
         if self.status in ("Stopped", "Deleting"):
             raise JobStoppedError(f"evaluation job {self.name} was {self.status.lower()}", job_arn=self.arn)
         return self
-
-    def stop(self) -> EvaluationJob:
-        """Ask the service to stop the job (nothing happens when it has already ended or is stopping)."""
-        self.refresh()
-        if self.status in TERMINAL_STATUSES or self.status == "Stopping":
-            _log.info("evaluation job %s is already %s; not stopping it", self.name, self.status)
-            return self
-        self._transport.call("bedrock", "StopEvaluationJob", jobIdentifier=self.arn)
-        return self.refresh()
 
     # -- results --------------------------------------------------------------------------------------
 

@@ -66,6 +66,8 @@ class CustomizationJob(DescribedJob):
     """
 
     _GET = "GetModelCustomizationJob"
+    _STOP = "StopModelCustomizationJob"
+    _ENDED = TERMINAL_STATUSES
     _FULL_KEYS = ("roleArn", "outputDataConfig")
     _KIND = "a job"
 
@@ -444,15 +446,6 @@ class CustomizationJob(DescribedJob):
             )
         if self.status == "Stopped":
             raise JobStoppedError(f"customization job {self.name} was stopped", job_arn=self.arn)
-
-    def stop(self) -> CustomizationJob:
-        """Ask Bedrock to stop the job (status becomes Stopping, then Stopped). A no-op once it has ended."""
-        self.refresh()
-        if self.status in TERMINAL_STATUSES or self.status == "Stopping":
-            _log.info("job %s is already %s; not stopping it", self.name, self.status)
-            return self
-        self._transport.call("bedrock", "StopModelCustomizationJob", jobIdentifier=self.arn)
-        return self.refresh()
 
     def metrics(self) -> TrainingMetrics:
         """Read the job's training and validation metrics from its output location.
