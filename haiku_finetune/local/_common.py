@@ -26,9 +26,7 @@ from .wire import ApiError, conflict, not_found, validation
 
 __all__ = [
     "ACCOUNT",
-    "ARN",
     "END_OF_LIFE",
-    "FOUNDATION",
     "HAIKU",
     "HAIKU_FT",
     "REGION",
@@ -44,8 +42,6 @@ REGION = "us-west-2"
 # The default profile's ids (read from the profile, never spelled here).
 HAIKU_FT = DEFAULT_BASE_MODEL.model_id
 HAIKU = DEFAULT_BASE_MODEL.invoke_model_id
-ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
-FOUNDATION = f"arn:aws:bedrock:{REGION}::foundation-model"
 #: What the service answers for a model past its end of life (ResourceNotFoundException).
 END_OF_LIFE = "This model version has reached the end of its life."
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ._common import ARN, EmulatedJob, listed, page
+from ._common import EmulatedJob, listed, page
 from .batch import BatchInference
 from .wire import ApiError, validation
 
@@ -99,7 +99,7 @@ class EvaluationJobs(BatchInference):
                 )
             if "s3Uri" not in (config["dataset"].get("datasetLocation") or {}):
                 raise validation("LocalBedrock has no built-in datasets: give dataset.datasetLocation.s3Uri")
-        return self._add_job(self._evaluation_jobs, EvaluationRun, f"{ARN}:evaluation-job", params, "jobTags")
+        return self._add_job(self._evaluation_jobs, EvaluationRun, f"{self.arn}:evaluation-job", params, "jobTags")
 
     def _evaluation_job(self, identifier: str) -> EvaluationRun:
         job = self._find(self._evaluation_jobs, identifier, lambda j: j.name, "evaluation job")
