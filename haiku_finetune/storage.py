@@ -397,7 +397,19 @@ def _put_single(
     path: Path, target: S3Uri, extra: dict[str, Any], condition: dict[str, Any], transport: BedrockTransport
 ) -> str:
     # Bytes, not a file object: a retried attempt must send the same body from the start.
-    body = path.read_bytes()
+    return _put_body(path.read_bytes(), target, extra, condition, transport)
+
+
+def _put_body(
+    body: bytes,
+    target: S3Uri,
+    extra: dict[str, Any],
+    condition: dict[str, Any],
+    transport: BedrockTransport,
+    *,
+    content_type: str = "application/jsonl",
+) -> str:
+    """One PutObject of ``body`` with its SHA-256 for S3 to check; return the hex digest."""
     digest = hashlib.sha256(body)
     transport.call(
         "s3",
@@ -407,7 +419,7 @@ def _put_single(
         Body=body,
         ChecksumAlgorithm="SHA256",
         ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
-        ContentType="application/jsonl",
+        ContentType=content_type,
         **extra,
         **condition,
     )
@@ -592,21 +604,9 @@ def upload_bytes(
     Raises:
         AccessDeniedError: The bucket belongs to another account (or you may not write to it).
     """
-    target = S3Uri(uri)
     t = resolve_transport(transport)
-    owner = _owner(expected_bucket_owner, t)
-    t.call(
-        "s3",
-        "PutObject",
-        Bucket=target.bucket,
-        Key=target.key,
-        Body=body,
-        ChecksumAlgorithm="SHA256",
-        ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
-        ContentType=content_type,
-        ServerSideEncryption="AES256",
-        ExpectedBucketOwner=owner,
-    )
+    extra = {"ServerSideEncryption": "AES256", "ExpectedBucketOwner": _owner(expected_bucket_owner, t)}
+    _put_body(body, S3Uri(uri), extra, {}, t, content_type=content_type)
 
 
 def download_text(
