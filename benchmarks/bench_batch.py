@@ -141,7 +141,7 @@ def main() -> None:
     if stats is not None:
         print(
             f"   throttled attempts {stats.throttled}, window min {stats.min_concurrency} / final "
-            f"{stats.final_concurrency} of {stats.requested_concurrency}, halvings {stats.decreases}, "
+            f"{stats.final_concurrency} of {stats.requested_concurrency}, cuts {stats.decreases}, "
             f"increases {stats.increases}, failed {stats.failed}"
         )
     verdict = batch_rate / ideal >= 0.85 and batch_rate / sequential_rate >= 12 and complete and in_order and once

@@ -1,14 +1,17 @@
 """Batch invocation: many prompts on a thread pool whose pace adapts to what the deployment serves.
 
-Two limits adapt to throttling. The *window* of calls allowed in flight starts at the requested concurrency,
-shrinks to three quarters on a throttled attempt (at most once per window of in-flight calls: calls sent
-before a decrease saw the old window) and grows back by one after each run of successes as long as itself.
-The *pace* is a token rate (tokens from response usage). When the deployment refuses a large share of the
-attempts since the last cut, what it served meanwhile is its capacity: the batch paces at 90 % of that. When
-it was sending at the pace and the last second served clearly less, the pace overran capacity: 95 % of what
-was served. Otherwise (a few throttles while the window was binding, e.g. random ones) the pace stays. It
-creeps up 1.5 % a second while nothing is throttled, so a batch settles just under a Provisioned Throughput's
-capacity instead of a saw-tooth. Retried attempts wait for the pace too. Results come back in input order.
+Two limits adapt to throttling, and only to *congestion*: throttles that are a large share of the latest
+attempts (30 % of the last 48), as a deployment's capacity refuses what exceeds it. Sparse throttles, such as
+random ones, are left to the transport's retries and change nothing: cutting for them only lost throughput.
+The *window* of calls allowed in flight starts at the requested concurrency, shrinks to three quarters on
+congestion (at most once per window of in-flight calls: calls sent before a cut saw the old window) and grows
+back by one after each run of successes as long as itself. The *pace* is a token rate of new calls (tokens
+from response usage). Congestion sets it to 90 % of what the deployment served while refusing (its capacity),
+and it then grows 5 % a second until it overruns: while it binds, the last second served less than 99 % of it.
+An overrun sets it to 95 % of what was served, and from then on it creeps up 0.5 % a second, so a batch
+settles just under a Provisioned Throughput's capacity instead of a saw-tooth. Retries do not take the pace's
+slots (the transport spaces them): random refusals then only delay calls, and only capacity leaves the served
+rate below the pace. Results come back in input order.
 
 This module never retries by itself: every call goes through the transport, whose retry policy is the only
 one; the transport tells the batch of each attempt it retries, and a throttled attempt shrinks the limits.
@@ -38,8 +41,9 @@ class BatchStats:
     """What one [`FineTunedModel.batch`][haiku_finetune.model.FineTunedModel.batch] run did, for tuning and for tests.
 
     The *window* is the number of calls the batch allows in flight; it starts at the requested concurrency,
-    shrinks to three quarters on throttling and grows back by one after each run of successes as long as
-    itself. The *pace* is the call rate the batch settled on from the token rate it measured at throttles.
+    shrinks to three quarters on congestion (throttles that are a large share of the latest attempts; sparse
+    ones, e.g. random, change nothing) and grows back by one after each run of successes as long as itself.
+    The *pace* is the call rate the batch settled on from the token rate the deployment served.
 
     Attributes:
         items: Prompts in the batch.
@@ -48,13 +52,13 @@ class BatchStats:
         final_concurrency: The window when the run ended (back at the ceiling once it recovered).
         max_in_flight: The most calls actually in flight at once.
         throttled: Throttled attempts seen, those the transport then retried successfully included.
-        decreases: Times the window (and pace) were cut.
+        decreases: Times the window (and pace) were cut for congestion or an overrun pace.
         increases: Times the window grew by one.
         succeeded: Items that returned a completion.
         failed: Items that ended in an error.
         skipped: Items never sent because the run stopped at a failure (``on_error="raise"``).
         elapsed: Wall-clock seconds the run took.
-        pace: Calls per second the batch was pacing itself to when the run ended (``None``: never throttled,
+        pace: Calls per second the batch was pacing itself to when the run ended (``None``: never congested,
             so never paced).
         tokens_per_second: Tokens (input and output) the successful calls used per second of the run.
     """
@@ -78,30 +82,52 @@ class BatchStats:
 # -- machinery ------------------------------------------------------------------------------------
 
 
-#: A throttle cuts the window to this share of itself (once per window of in-flight calls).
+#: A congested throttle cuts the window to this share of itself (once per window of in-flight calls).
 _DECREASE = 0.75
-#: The pace is set to this share of the token rate served since the previous cut.
-_PACE_SHARE = 0.95
-#: ... and to this share when measured over the short time since the previous cut (a noisier measure).
+#: Throttles are *congestion* when at least this share of the last _SAMPLE attempts were refused (capacity
+#: refuses most of what exceeds it; random throttling is a steady small share, 10 % in the bench) ...
+_CONGESTED_SHARE = 0.3
+#: ... and at least this many (8 of 8 is congestion; at 10 % random throttling, 8 of fewer than 27 is rare).
+_CONGESTED_MIN = 8
+#: Few enough that a burst served before the refusals does not hide them (it spans 75 ms at 640 calls/s);
+#: enough that random throttles seldom reach the share by chance (15 of 48 at 10 %: about 2 % of 2,000-call
+#: batches, and then the window is cut once and the pace is set near what was served, so little is lost).
+_SAMPLE = 48
+#: The served rate that sets the pace at congestion needs at least this many seconds (and one call's latency).
+_MIN_STORM = 0.1
+#: Congestion sets the pace to this share of the token rate the latest attempts were served at.
 _STORM_SHARE = 0.9
-#: While nothing is throttled the pace grows by this share of itself per second.
-_PACE_GROWTH = 0.015
-#: A throttle sets the pace when less than this share of the attempts since the previous cut succeeded.
-_SERVED_SHARE = 0.7
-#: ... or, when the pace was binding, when the last _HORIZON seconds served less than this share of the pace.
-_PACE_KEPT = 0.97
+#: When the pace overran capacity it is set to this share of the token rate the last _HORIZON served.
+_PACE_SHARE = 0.95
+#: The pace overran capacity when, while it was binding, the last _HORIZON served less than this share of it.
+_PACE_KEPT = 0.99
 _HORIZON = 1.0
-#: Fewer attempts than this since the previous cut make too noisy a measure of refusal.
-_MIN_SAMPLE = 8
+#: ... judged only once this many seconds have passed since the last cut (a shorter span is too noisy).
+_MIN_SPAN = 0.25
+#: While nothing is throttled the pace grows by this share of itself per second ...
+_PACE_GROWTH = 0.005
+#: ... and by this share until it first overruns after congestion set it (that estimate is taken over a short
+#: time, so it may be well below capacity).
+_PACE_PROBE = 0.05
 
 
 class _Window:
-    """The adaptive limits on calls: in flight (window) and per second (pace, from the token rate served)."""
+    """The adaptive limits on calls: in flight (window) and new calls per second (pace, a served token rate).
 
-    def __init__(self, ceiling: int, clock: Callable[[], float] = time.monotonic) -> None:
+    ``clock`` and ``wait`` are injectable so tests never sleep: ``wait(seconds)`` waits for the pace and
+    returns True when the run was stopped meanwhile (by default it waits on the run's stop event).
+    """
+
+    def __init__(
+        self,
+        ceiling: int,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
+    ) -> None:
         self._cond = threading.Condition()
         self._stopped = threading.Event()
         self._clock = clock
+        self._wait = wait if wait is not None else self._stopped.wait
         self.ceiling = ceiling
         self.limit = ceiling
         self.in_flight = 0
@@ -113,37 +139,57 @@ class _Window:
         self.throttles = 0
         self.decreases = 0
         self.increases = 0
-        # Pacing: tokens per second allowed (None until the first throttle), the mean tokens per call, the time
-        # the next call may start, and what was served since the last cut.
+        # Pacing: tokens per second of new calls allowed (None until congestion), the mean tokens per call, the
+        # time the next call may start.
         self.pace: float | None = None
         self.tokens_per_call = 0.0
+        self.latency = 0.0  # seconds a call that succeeds at once takes (a moving average)
         self.tokens = 0
         self._next_start = 0.0
-        self._cut_at = self._grown_at = clock()
-        self._served_tokens = 0
-        self._served_calls = 0
-        self._throttled_since_cut = 0
+        self._grown_at = self._since = clock()  # _since: the outcomes' start (the run's, or the last cut)
+        self._probing = False  # the pace was set at congestion and has not overrun since
         self._paced_since_cut = False  # some call waited for the pace: the pace, not the window, was binding
-        self._recent: deque[tuple[float, int]] = deque()  # (time, tokens) served within the last _HORIZON
-        self._began = clock()
+        # (time, tokens) of each attempt's outcome, 0 tokens for a throttled one: the last _HORIZON, and at
+        # least the last _SAMPLE.
+        self._outcomes: deque[tuple[float, int]] = deque()
 
-    def _pace_from_refusals(self, now: float) -> bool:
-        """Set the pace if the deployment refused a large share of the attempts since the last cut."""
-        span = now - self._cut_at
-        served_calls = self._served_calls
-        attempts = served_calls + self._throttled_since_cut
-        if attempts >= _MIN_SAMPLE and span > 0 and served_calls < _SERVED_SHARE * attempts:
-            # What it served meanwhile is what it can serve.
-            self.pace = _STORM_SHARE * self._served_tokens / span
-            return True
-        return False
+    def _record(self, now: float, tokens: int) -> None:
+        """Note one attempt's outcome; drop what is older than both the horizon and the sample."""
+        self._outcomes.append((now, tokens))
+        while len(self._outcomes) > _SAMPLE and self._outcomes[0][0] < now - _HORIZON:
+            self._outcomes.popleft()
+
+    def _congestion(self, now: float) -> tuple[bool, float]:
+        """Whether the latest attempts were refused as capacity refuses (a large share of them), not now and then
+        as random throttling does; and, when they were, the token rate served while it refused (its capacity).
+
+        That rate counts what finished from one call's latency after the first of those refusals (calls that
+        finished earlier were admitted before it, perhaps from a burst); when that is too short a time yet, what
+        finished since the refusal (a little high: the pace's own check brings it down)."""
+        refused = attempts = 0
+        first_refusal = now
+        for at, used in reversed(self._outcomes):
+            if attempts >= _SAMPLE:
+                break
+            attempts += 1
+            if used == 0:
+                refused += 1
+                first_refusal = at
+        if refused < _CONGESTED_MIN or refused < _CONGESTED_SHARE * attempts:
+            return False, 0.0
+        since = first_refusal + self.latency
+        if now - since < max(self.latency, _MIN_STORM):
+            since = first_refusal
+        if now <= since:
+            return True, 0.0
+        return True, sum(used for at, used in self._outcomes if at > since) / (now - since)
 
     def _served_rate(self, now: float) -> float:
-        """Tokens per second served over the last ``_HORIZON`` seconds (or since the run began)."""
-        while self._recent and self._recent[0][0] < now - _HORIZON:
-            self._recent.popleft()
-        span = min(_HORIZON, now - self._began)
-        return sum(tokens for _, tokens in self._recent) / span if span > 0 else 0.0
+        """Tokens per second served over the last ``_HORIZON`` seconds, or since the last cut if that is later."""
+        start = max(now - _HORIZON, self._since)
+        served = sum(tokens for at, tokens in self._outcomes if at >= start)
+        span = now - start
+        return served / span if span > 0 else 0.0
 
     def acquire(self) -> int | None:
         """Wait for room and for the pace; return the window's epoch, or None when the run was stopped."""
@@ -156,13 +202,17 @@ class _Window:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             epoch = self.epoch
             delay = self._reserve()
-        if delay > 0 and self._stopped.wait(delay):
+        if delay > 0 and self._wait(delay):
             self.release(success=False)
             return None
         return epoch
 
     def _reserve(self) -> float:
-        """Take the next start time the pace allows (under the lock); return how long to wait for it."""
+        """Take the next start time the pace allows (under the lock); return how long to wait for it.
+
+        Only new calls take the pace's slots; the transport spaces retries with its backoff. So in steady state
+        what is served equals the pace unless the deployment cannot keep up: random refusals only delay a call,
+        refusals for capacity leave calls unserved, and only the latter shows as served < pace."""
         if self.pace is None:
             return 0.0
         now = self._clock()
@@ -172,58 +222,72 @@ class _Window:
         self._paced_since_cut = self._paced_since_cut or delay > 0
         return delay
 
-    def pace_retry(self) -> None:
-        """Hold a call the transport is about to retry until the pace allows another attempt (retries are
-        attempts the deployment must serve too; unpaced, they would land together on a deployment in debt)."""
-        with self._cond:
-            delay = self._reserve()
-        if delay > 0:
-            self._stopped.wait(delay)
-
     def throttled(self, epoch: int) -> None:
+        """Count a throttled attempt of a call acquired at ``epoch``; cut the limits if it shows congestion."""
         with self._cond:
             self.throttles += 1
-            self._throttled_since_cut += 1
-            now = self._clock()
             self.streak = 0
-            # Calls sent before the last cut saw the old, larger limits: one cut per window. Their retries still
-            # tell how much the deployment refuses, so an unpaced batch may set its pace from them at once.
+            now = self._clock()
+            self._record(now, 0)
+            congested, storm_rate = self._congestion(now)
+            served = self._served_rate(now)
+            # Sending at the pace, and the last horizon served clearly less: the deployment did not keep up.
+            # (While the window was binding, served < pace says nothing about capacity.)
+            overran = (
+                self.pace is not None
+                and self._paced_since_cut
+                and now - self._since >= _MIN_SPAN
+                and served < _PACE_KEPT * self.pace
+            )
+            if not (congested or overran):
+                # A sparse throttle (e.g. random ones): the transport retries it; cutting for it would only lose
+                # throughput, since more calls in flight still serve more.
+                return
+            if congested and (self.pace is None or epoch == self.epoch):
+                # What the deployment served while refusing this much is what it can serve. An unpaced batch
+                # takes this from calls sent before the last cut too: their refusals are as telling.
+                if storm_rate:
+                    self.pace = _STORM_SHARE * storm_rate
+                    self._grown_at = now
+                    self._probing = True
+            elif overran and epoch == self.epoch and self.pace is not None:
+                self.pace = _PACE_SHARE * served
+                self._grown_at = now
+                self._probing = False
+            # Calls sent before the last cut saw the old, larger limits: one cut per window.
             if epoch != self.epoch:
-                if self.pace is None:
-                    self._pace_from_refusals(now)
                 return
             self.limit = max(1, int(self.limit * _DECREASE))
             self.epoch += 1
             self.decreases += 1
             self.min_limit = min(self.min_limit, self.limit)
-            if not self._pace_from_refusals(now) and self.pace is not None and self._paced_since_cut:
-                # Sending at the pace, and served clearly less over the last second: the pace overran capacity.
-                # (A throttle while the window was binding says nothing about the pace.)
-                served = self._served_rate(now)
-                if served < _PACE_KEPT * self.pace:
-                    self.pace = _PACE_SHARE * served
-            self._cut_at = now
-            self._served_tokens = self._served_calls = self._throttled_since_cut = 0
             self._paced_since_cut = False
+            # What was served before the cut (a burst, a storm) says nothing of whether the new pace overruns.
+            self._since = now
 
-    def release(self, *, success: bool, tokens: int = 0) -> None:
-        """Free a slot; ``tokens`` the call used (a call that succeeded on a retry was served too)."""
+    def now(self) -> float:
+        """The window's clock (a call's start time, for ``release``)."""
+        return self._clock()
+
+    def release(self, *, success: bool, tokens: int = 0, started: float | None = None) -> None:
+        """Free a slot; ``tokens`` the call used (a call that succeeded on a retry was served too); ``started``
+        when a call that succeeded at once was sent (its latency)."""
         with self._cond:
             self.in_flight -= 1
+            if success and started is not None:
+                latency = self._clock() - started
+                self.latency = latency if self.latency == 0 else self.latency + 0.1 * (latency - self.latency)
             if tokens > 0:
                 now = self._clock()
-                self._recent.append((now, tokens))
-                while self._recent[0][0] < now - _HORIZON:  # keep only the horizon (a long batch stays small)
-                    self._recent.popleft()
+                self._record(now, tokens)
                 self.tokens += tokens
-                self._served_tokens += tokens
-                self._served_calls += 1
                 weight = 0.1 if self.tokens_per_call else 1.0
                 self.tokens_per_call += weight * (tokens - self.tokens_per_call)
             if success:
                 if self.pace is not None:
                     now = self._clock()
-                    self.pace *= 1.0 + _PACE_GROWTH * (now - self._grown_at)
+                    growth = _PACE_PROBE if self._probing else _PACE_GROWTH
+                    self.pace *= 1.0 + growth * (now - self._grown_at)
                     self._grown_at = now
                 self.streak += 1
                 if self.streak >= self.limit and self.limit < self.ceiling:
@@ -268,6 +332,7 @@ class BatchRun:
         epoch = self.window.acquire()
         if epoch is None:
             raise _Skipped(index)
+        started = self.window.now()
         seen_throttle = False
 
         def on_retry(error: BaseException) -> None:
@@ -277,7 +342,6 @@ class BatchRun:
             if isinstance(error, ThrottlingError):
                 seen_throttle = True
                 self.window.throttled(epoch)
-                self.window.pace_retry()
 
         try:
             completion = invoke_encoded(self.transport, self.model_id, self.bodies[index], on_retry)
@@ -286,7 +350,7 @@ class BatchRun:
                 self.window.throttled(epoch)  # throttled on the last (or only) attempt
             self.window.release(success=False)
             raise
-        self.window.release(success=not seen_throttle, tokens=completion.usage.total_tokens)
+        self.window.release(success=not seen_throttle, tokens=completion.usage.total_tokens, started=started)
         return completion
 
     def run(self, *, progress: bool, stop_on_error: bool) -> list[Completion | BaseException]:

@@ -186,7 +186,7 @@ def test_batch_keeps_order_and_calls_each_prompt_once() -> None:
     assert echo.peak <= 6
 
 
-def test_batch_under_throttling_backs_off_recovers_and_loses_nothing() -> None:
+def test_batch_under_sparse_throttling_keeps_its_window_and_loses_nothing() -> None:
     client, echo = _runtime(), EchoRuntime(throttle_every=7)
     client.invoke_model = echo
     model = _model(client)
@@ -198,7 +198,8 @@ def test_batch_under_throttling_backs_off_recovers_and_loses_nothing() -> None:
     stats = model.last_batch_stats
     assert stats is not None
     assert stats.throttled > 0
-    assert stats.min_concurrency < 8
+    # one attempt in seven throttled is sparse, as random throttling is: neither window nor pace is cut for it
+    assert (stats.decreases, stats.min_concurrency, stats.pace) == (0, 8, None)
     assert stats.succeeded == 200
     assert stats.failed == 0
 
