@@ -380,9 +380,9 @@ def _validate(
                         raise KeyError
                 else:
                     raise KeyError
+                # No type check on 'messages': whatever is not a list of objects fails below all the same (the
+                # items of a string, or the keys of an object, are strings, and a string["role"] is a TypeError).
                 messages = record["messages"]
-                if type(messages) is not list:
-                    raise KeyError
                 msgs = len(messages)
                 if msgs != 2 and (msgs < 2 or msgs % 2):
                     raise KeyError
@@ -398,7 +398,7 @@ def _validate(
                     pairs: Any = (messages,)
                 else:
                     turn = iter(messages)
-                    pairs = zip(turn, turn, strict=False)  # an even number: nothing left over
+                    pairs = zip(turn, turn)  # noqa: B905 (an even number: nothing left over; no keyword to pass)
                 for user, reply in pairs:
                     if user["role"] != "user" or reply["role"] != "assistant":
                         raise KeyError
