@@ -184,11 +184,14 @@ def test_batch_under_throttling_and_5xx_keeps_order_once_each_and_adapts(
         def echo(request: dict[str, Any]) -> str:
             text = request["messages"][-1]["content"]
             seen[text] += 1
+            if sum(seen.values()) == 100:  # a storm: the next 24 calls refused, as a deployment over capacity does
+                local.faults = _faults_for(throttle={"InvokeModel": 24}, server_error={"InvokeModel": 0})
             if sum(seen.values()) == 200:  # the storm passes: the window must grow back
                 local.faults = _faults()
             return f"echo:{text}"
 
         local.set_responder(dep.arn, echo)
+        # Sparse random throttles and 5xx first: retried by the transport, they leave the window whole.
         local.faults = _faults(throttle=0.15, server_error=0.05)
         prompts = [f"p{i}" for i in range(400)]
         model = dep.model

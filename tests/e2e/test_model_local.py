@@ -104,5 +104,7 @@ def test_batch_under_drops_5xx_and_throttling_returns_each_answer_once_in_order(
     assert all(answered[f"q{i}"] == 1 for i in answers)
     assert sum(answered.values()) == len(answers)
     stats = model.last_batch_stats
-    assert stats is not None and stats.throttled > 0 and stats.min_concurrency < 8
+    # Sparse, random throttles are the transport's to retry: they do not cut the window (congestion does).
+    assert stats is not None and stats.throttled > 0
+    assert (stats.decreases, stats.min_concurrency) == (0, 8)
     assert stats.succeeded + stats.failed == 200

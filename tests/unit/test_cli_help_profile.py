@@ -74,7 +74,7 @@ def test_other_pages_state_claude_3_haikus_limits() -> None:
     match = re.search(r"validation files allow at most ([\d,]+) records", cli)
     assert match and int(match.group(1).replace(",", "")) == limits.max_validation_records
     jobs = re.sub(r"\s+", " ", (DOCS / "jobs.md").read_text(encoding="utf-8"))
-    sizes = re.search(r"over the size limit \((\d+) GB / (\d+) GB\)", jobs)
+    sizes = re.search(r"over the base model's size limit \(Claude 3 Haiku: (\d+) GiB / (\d+) GiB\)", jobs)
     assert sizes and [int(s) for s in sizes.groups()] == [
         limits.max_train_bytes // 1024**3,
         limits.max_validation_bytes // 1024**3,
