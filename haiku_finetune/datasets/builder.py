@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from ..errors import DatasetValidationError
 from .conversion import (
     ConversionProblem,
     ConversionResult,
+    _messages_record,
     _parsed_lines,
     openai_chat_record,
     prompt_completion_record,
@@ -61,11 +62,7 @@ class DatasetBuilder:
 
     def add_conversation(self, messages: Sequence[Mapping[str, str]], *, system: str | None = None) -> DatasetBuilder:
         """Add a multi-turn record: alternating user/assistant messages, the last one the assistant's target."""
-        record: Record = {}
-        if system is not None:
-            record["system"] = system
-        record["messages"] = [dict(m) for m in messages]
-        self._records.append(record)
+        self._records.append(_messages_record(system, [dict(m) for m in messages]))
         return self
 
     def extend(self, records: Iterable[Mapping[str, Any]]) -> DatasetBuilder:
@@ -88,20 +85,7 @@ class DatasetBuilder:
                 parse but break the rules load fine:
                 [`validate`][haiku_finetune.datasets.builder.DatasetBuilder.validate] reports them.
         """
-        problems: list[ValidationIssue] = []
-        records: list[Record] = []
-        with open(_existing(path), "rb") as handle:
-            for number, data in _parsed_lines(handle):
-                if isinstance(data, ConversionProblem):
-                    problems.append(ValidationIssue(data.code, number, str(data)))
-                elif not isinstance(data, dict):
-                    problems.append(ValidationIssue("not_object", number, "a record must be a JSON object"))
-                else:
-                    records.append(data)
-        _raise_problems(path, problems)
-        builder = cls()
-        builder._records = records
-        return builder
+        return cls._load(path, _json_object)
 
     @classmethod
     def from_prompt_completion(
@@ -147,13 +131,10 @@ class DatasetBuilder:
         result: ConversionResult = records_from_rows(
             rows, user_column=user_column, assistant_column=assistant_column, system_column=system_column, system=system
         )
-        _raise_problems("rows", result.errors)
-        builder = cls()
-        builder._records = result.records
-        return builder
+        return cls._loaded("rows", result.records, result.errors)
 
     @classmethod
-    def _load(cls, path: str | os.PathLike[str], make: Any) -> DatasetBuilder:
+    def _load(cls, path: str | os.PathLike[str], make: Callable[[Any], Record | None]) -> DatasetBuilder:
         problems: list[ValidationIssue] = []
         records: list[Record] = []
         with open(_existing(path), "rb") as handle:
@@ -167,7 +148,12 @@ class DatasetBuilder:
                     continue
                 if record is not None:
                     records.append(record)
-        _raise_problems(path, problems)
+        return cls._loaded(path, records, problems)
+
+    @classmethod
+    def _loaded(cls, source: object, records: list[Record], problems: list[ValidationIssue]) -> DatasetBuilder:
+        """A builder holding ``records`` (taken, not copied), unless some input could not be loaded."""
+        _raise_problems(source, problems)
         builder = cls()
         builder._records = records
         return builder
@@ -391,6 +377,13 @@ class DatasetBuilder:
 
 def _existing(path: str | os.PathLike[str]) -> Path:
     return regular_input(path, what="dataset file")  # os.stat first: a FIFO or a device is refused, not opened
+
+
+def _json_object(data: Any) -> Record:
+    """A parsed line as it is, when it is a JSON object (Messages JSONL needs no conversion)."""
+    if not isinstance(data, dict):
+        raise ConversionProblem("not_object", "a record must be a JSON object")
+    return data
 
 
 def _raise_problems(source: object, problems: list[ValidationIssue]) -> None:

@@ -91,13 +91,20 @@ def prompt_completion_record(
             raise ConversionProblem("missing_key", f"missing {key!r} (keys present: {sorted(data)})")
         if not isinstance(data[key], str) or not data[key].strip():
             raise ConversionProblem("content_type", f"{key!r} must be a non-empty string")
+    return _single_turn(system, data[prompt_key], data[completion_key])
+
+
+def _single_turn(system: str | None, user: str, assistant: str) -> Record:
+    """The record of one user turn and the assistant's reply to it."""
+    return _messages_record(system, [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}])
+
+
+def _messages_record(system: str | None, messages: list[dict[str, str]]) -> Record:
+    """A Messages record: ``system`` (left out when None) first, then ``messages``, the key order written out."""
     record: Record = {}
     if system is not None:
         record["system"] = system
-    record["messages"] = [
-        {"role": "user", "content": data[prompt_key]},
-        {"role": "assistant", "content": data[completion_key]},
-    ]
+    record["messages"] = messages
     return record
 
 
@@ -160,11 +167,7 @@ def openai_chat_record(data: Any, *, drop_unsupported: bool = False) -> Record |
             f"message {len(data['messages']) - 1}, the last assistant message, has weight 0, but Bedrock trains on "
             "the last assistant message; end the record on a turn to learn, or pass drop_unsupported=True to drop it",
         )
-    record: Record = {}
-    if systems:
-        record["system"] = "\n\n".join(systems)
-    record["messages"] = messages
-    return record
+    return _messages_record("\n\n".join(systems) if systems else None, messages)
 
 
 def _openai_text(content: Any, index: int, drop_unsupported: bool) -> str:
@@ -415,14 +418,7 @@ def _row_record(
         values[column] = value
     row_system = row.get(system_column) if system_column else None
     chosen = row_system if isinstance(row_system, str) and row_system.strip() else system
-    record: Record = {}
-    if chosen is not None:
-        record["system"] = chosen
-    record["messages"] = [
-        {"role": "user", "content": values[user]},
-        {"role": "assistant", "content": values[assistant]},
-    ]
-    return record
+    return _single_turn(chosen, values[user], values[assistant])
 
 
 def _existing(source: str | os.PathLike[str]) -> Path:
