@@ -2,7 +2,8 @@
 
 The emulator is imported when the command runs (it needs the ``local`` extra). Serving itself is the
 emulator's one entry point, ``haiku_finetune.local.serve.run_serve`` (also behind ``python -m
-haiku_finetune.local``), so both commands behave the same.
+haiku_finetune.local``), and both commands take the options `add_serve_arguments` declares, so they behave the
+same.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
-#: The same defaults as ``python -m haiku_finetune.local`` (``haiku_finetune.local.serve.DEFAULT_TIME_SCALE``,
-#: ``haiku_finetune.local.REGION``), written here so that building the parser does not import the emulator.
-_DEFAULT_TIME_SCALE = 60.0
+#: Emulated seconds per real second when serving (``haiku_finetune.local.serve.DEFAULT_TIME_SCALE`` is this one).
+DEFAULT_TIME_SCALE = 60.0
+#: The emulator's ``haiku_finetune.local.REGION``, ``haiku_finetune.local.clock.MAX_TIME_SCALE`` and
+#: ``haiku_finetune.local.clock.DATE_VARIABLE``, written here so that building the parser does not import the
+#: emulator (a test pins them to the emulator's).
 _DEFAULT_REGION = "us-west-2"
-#: ``haiku_finetune.local.clock.MAX_TIME_SCALE``, for the same reason.
 _MAX_TIME_SCALE = 86_400.0
+_DATE_VARIABLE = "LOCAL_BEDROCK_DATE"
 
 
 def _time_scale(value: str) -> float:
@@ -51,6 +54,47 @@ def _time_scale(value: str) -> float:
     if scale > _MAX_TIME_SCALE:
         raise argparse.ArgumentTypeError(f"must be at most {_MAX_TIME_SCALE:g}, got {value}")
     return scale
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--time-scale``, ``--seed``, ``--port``, ``--date`` and ``--region`` to ``parser``.
+
+    The one declaration of the serving options, for ``haiku-finetune local serve`` and ``python -m
+    haiku_finetune.local`` alike: it lives here, not in ``haiku_finetune.local``, because the CLI's parser must not
+    import the emulator, while the emulator may use the CLI's light parsers.
+    """
+    parser.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=DEFAULT_TIME_SCALE,
+        metavar="X",
+        help=f"emulated seconds per real second, above 0 and up to {_MAX_TIME_SCALE:g} "
+        f"(default {DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 min)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of loss curves and fault injection")
+    parser.add_argument(
+        "--port",
+        type=port,
+        default=0,
+        metavar="N",
+        help="port of the Bedrock endpoint on 127.0.0.1 (default 0: a free one)",
+    )
+    parser.add_argument(
+        "--date",
+        type=iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help=f"emulated date at start, midnight UTC (default: ${_DATE_VARIABLE}, else today); each base "
+        "model's lifecycle follows it",
+    )
+    parser.add_argument(
+        "--region",
+        type=region_name,
+        default=_DEFAULT_REGION,
+        metavar="NAME",
+        help="emulated region: ARNs, the printed AWS_REGION and each base model's lifecycle "
+        f"(default {_DEFAULT_REGION})",
+    )
 
 
 def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
@@ -64,36 +108,5 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         description="Start LocalBedrock on 127.0.0.1 and print 'export' lines (endpoint URLs and dummy "
         "credentials) for any boto3 program or the AWS CLI. Runs until Ctrl-C. Needs the 'local' extra.",
     )
-    s.add_argument(
-        "--time-scale",
-        type=_time_scale,
-        default=_DEFAULT_TIME_SCALE,
-        metavar="X",
-        help=f"emulated seconds per real second, above 0 and up to {_MAX_TIME_SCALE:g} "
-        f"(default {_DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 min)",
-    )
-    s.add_argument("--seed", type=int, default=0, help="seed of loss curves and fault injection")
-    s.add_argument(
-        "--port",
-        type=port,
-        default=0,
-        metavar="N",
-        help="port of the Bedrock endpoint on 127.0.0.1 (default 0: a free one)",
-    )
-    s.add_argument(
-        "--date",
-        type=iso_date,
-        default=None,
-        metavar="YYYY-MM-DD",
-        help="emulated date at start, midnight UTC (default: $LOCAL_BEDROCK_DATE, else today); each base "
-        "model's lifecycle follows it",
-    )
-    s.add_argument(
-        "--region",
-        type=region_name,
-        default=_DEFAULT_REGION,
-        metavar="NAME",
-        help="emulated region: ARNs, the printed AWS_REGION and each base model's lifecycle "
-        f"(default {_DEFAULT_REGION})",
-    )
+    add_serve_arguments(s)
     s.set_defaults(handler=_cmd_local_serve)

@@ -24,50 +24,11 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TextIO
 
-from ..cli._args import iso_date, parsed, region_name  # the CLI's light parsers: one rule for both entry points
-from ._common import REGION
-from .clock import DATE_VARIABLE, MAX_TIME_SCALE
+# The one declaration of the options and their default time scale, shared with 'haiku-finetune local serve'; it
+# lives in the CLI, which must not import the emulator, and imports nothing heavy.
+from ..cli.local import DEFAULT_TIME_SCALE, add_serve_arguments
 
 __all__ = ["DEFAULT_TIME_SCALE", "add_serve_arguments", "run_serve", "serve_main"]
-
-#: Emulated seconds per real second when serving standalone.
-DEFAULT_TIME_SCALE = 60.0
-
-
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--port``, ``--time-scale``, ``--seed``, ``--date`` and ``--region`` to ``parser`` (``-m``; the CLI's
-    ``local serve`` declares the same options without importing the emulator)."""
-    parser.add_argument(
-        "--port",
-        type=_port,
-        default=0,
-        metavar="N",
-        help="port of the bedrock and bedrock-runtime endpoint on 127.0.0.1 (default 0: a free one)",
-    )
-    parser.add_argument(
-        "--time-scale",
-        type=_time_scale,
-        default=DEFAULT_TIME_SCALE,
-        metavar="X",
-        help=f"emulated seconds per real second, up to {MAX_TIME_SCALE:g} "
-        f"(default {DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 minutes)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of identifiers, loss curves and fault injection")
-    parser.add_argument(
-        "--date",
-        type=iso_date,
-        default=None,
-        metavar="YYYY-MM-DD",
-        help=f"emulated date at start, midnight UTC (default: ${DATE_VARIABLE}, else today); each base model's "
-        "lifecycle follows it",
-    )
-    parser.add_argument(
-        "--region",
-        type=region_name,
-        default=REGION,
-        metavar="NAME",
-        help=f"emulated region: ARNs, printed AWS_REGION and each base model's lifecycle (default {REGION})",
-    )
 
 
 def run_serve(
@@ -148,17 +109,3 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _port(text: str) -> int:
-    port = parsed(text, int, "a port number")
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {port}")
-    return port
-
-
-def _time_scale(text: str) -> float:
-    scale = parsed(text, float, "a number")
-    if not 0 < scale <= MAX_TIME_SCALE:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIME_SCALE:g}, got {text}")
-    return scale

@@ -92,8 +92,10 @@ def test_standalone_module_serves_on_the_port_asked_for() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--time-scale", "0"], "--time-scale: must be more than 0"),
-        (["--time-scale", "nan"], "--time-scale: must be more than 0"),
+        # The same refusals as 'haiku-finetune local serve': both entry points take one declaration of the options.
+        (["--time-scale", "0"], "--time-scale: must be a finite number > 0, got 0"),
+        (["--time-scale", "nan"], "--time-scale: not a finite number: 'nan'"),
+        (["--time-scale", "1e9"], "--time-scale: must be at most 86400, got 1e9"),
         (["--port", "70000"], "--port: a port is between 0 and 65535"),
         (["--port", "http"], "--port: not a port number"),
     ],

@@ -32,7 +32,9 @@ def test_port_zero_the_default_is_accepted_and_the_limits_are_the_emulators(monk
     from haiku_finetune.local import clock, serve
 
     assert cli_local._MAX_TIME_SCALE == clock.MAX_TIME_SCALE
-    assert cli_local._DEFAULT_TIME_SCALE == serve.DEFAULT_TIME_SCALE
+    assert cli_local._DATE_VARIABLE == clock.DATE_VARIABLE
+    assert serve.add_serve_arguments is cli_local.add_serve_arguments  # one declaration for both entry points
+    assert serve.DEFAULT_TIME_SCALE == cli_local.DEFAULT_TIME_SCALE == 60.0
     seen = []
     monkeypatch.setattr(serve, "run_serve", lambda args, **_: seen.append((args.port, args.time_scale)) or 0)
     assert main(["local", "serve", "--port", "0", "--time-scale", "86400"]) == 0
