@@ -5,17 +5,22 @@ Pure formatting: no I/O, no AWS, nothing heavy imported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._table import text_table
 
-__all__ = ["issue_lines", "json_ready", "one_line", "os_error", "table"]
+__all__ = ["field_lines", "issue_lines", "json_ready", "one_line", "os_error", "table"]
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Render a plain-text table with a header rule; numbers right-aligned."""
     return text_table(headers, rows)
+
+
+def field_lines(fields: Mapping[str, object], width: int) -> list[str]:
+    """One ``key:  value`` line per field that has a value (``None`` is left out), keys padded to ``width``."""
+    return [f"{key + ':':<{width}}{value}" for key, value in fields.items() if value is not None]
 
 
 def issue_lines(source: str, issues: Iterable[Any], kind: str) -> list[str]:

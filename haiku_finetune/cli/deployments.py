@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._args import Parser, Subparsers, non_negative_float, positive_float, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
-from ._format import table
+from ._format import field_lines, table
 
 if TYPE_CHECKING:
     from ..deployment import ProvisionedDeployment
@@ -105,9 +105,8 @@ def _cmd_deployments_show(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         ctx.json(summary)
     else:
-        for key, value in summary.items():
-            if value is not None:
-                ctx.print(f"{key + ':':<14}{value}")
+        for line in field_lines(summary, 14):
+            ctx.print(line)
     return EXIT_PROBLEMS if dep.status == "Failed" else EXIT_OK
 
 

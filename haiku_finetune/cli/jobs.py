@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._constants import JOB_STATUSES, TERMINAL_JOB_STATUSES
 from ._args import Parser, Subparsers, existing_file, non_negative_float, output_file, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
-from ._format import json_ready, table
+from ._format import field_lines, json_ready, table
 
 if TYPE_CHECKING:
     from ..hyperparameters import Hyperparameters
@@ -249,9 +249,8 @@ def _cmd_jobs_show(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         ctx.json(summary)
     else:
-        for key, value in summary.items():
-            if value is not None:
-                ctx.print(f"{key + ':':<18}{value}")
+        for line in field_lines(summary, 18):
+            ctx.print(line)
     return EXIT_PROBLEMS if job.status in ("Failed", "Stopped") else EXIT_OK
 
 
