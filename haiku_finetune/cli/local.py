@@ -71,7 +71,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"emulated seconds per real second, above 0 and up to {_MAX_TIME_SCALE:g} "
         f"(default {DEFAULT_TIME_SCALE:g}: a 2-hour job takes 2 min)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of loss curves and fault injection")
+    parser.add_argument("--seed", type=int, default=0, help="seed of identifiers, loss curves and fault injection")
     parser.add_argument(
         "--port",
         type=port,
