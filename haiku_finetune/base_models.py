@@ -46,6 +46,9 @@ __all__ = [
 LifecycleStatus = Literal["ACTIVE", "LEGACY", "EOL"]
 
 _ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:bedrock:(?P<region>[a-z0-9-]*):[0-9]*:foundation-model/(?P<id>.+)")
+# A custom model's ARN names its base model (botocore's CustomModelArn pattern): custom-model/<base id>/<12 chars>,
+# or custom-model/imported/<12 chars> for an imported model, which has none.
+_CUSTOM_ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:bedrock:[a-z0-9-]*:[0-9]{12}:custom-model/(?P<base>[^/]+)/[a-z0-9]{12}")
 
 
 class ProvisionalProfileWarning(UserWarning):
@@ -481,6 +484,12 @@ def find_profile(identifier: str) -> BaseModelProfile | None:
             if wanted in (profile.key, profile.model_id, profile.invoke_model_id):
                 return profile
     return None
+
+
+def base_model_in_custom_model_arn(arn: str) -> str | None:
+    """The base model id a custom model's ARN names (``None``: not a custom model's ARN, or an imported model)."""
+    match = _CUSTOM_ARN.fullmatch(arn)
+    return match.group("base") if match and match.group("base") != "imported" else None
 
 
 def get_profile(identifier: str | BaseModelProfile | None = None) -> BaseModelProfile:

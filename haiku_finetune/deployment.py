@@ -7,11 +7,8 @@ interruption or a lost answer: the name is fixed (and logged) first and the PT i
 token, so what was bought is found again by name and either returned or deleted. ``max_lifetime=`` arms a guard
 (`haiku_finetune.guard`) that deletes the PT even when its owner is killed outright. Everything this module
 creates carries the library's tag, so [`find_orphans`][haiku_finetune.deployment.find_orphans] can list what was
-forgotten. It does not create custom
-models (that is the job's business) and does not invoke them (that is
-[`FineTunedModel`][haiku_finetune.model.FineTunedModel]'s). The file is over 600 lines because create, the ``with``
-block and
-their clean-up paths are one capability: how a PT stops billing.
+forgotten. It does not create custom models (that is the job's business) and does not invoke them (that is
+[`FineTunedModel`][haiku_finetune.model.FineTunedModel]'s).
 
 Longer than ~600 lines on purpose: every exit path of a billed resource (create, signals, guard, delete, orphans)
 is kept in one place, where a reader can check that none leaks.
@@ -40,7 +37,7 @@ from ._signals import terminate_as_interrupt
 from ._tags import with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
-from .base_models import BaseModelProfile, find_profile
+from .base_models import DEFAULT_BASE_MODEL, BaseModelProfile, base_model_in_custom_model_arn, find_profile
 from .custom_model import CustomModel
 from .errors import (
     AccessDeniedError,
@@ -115,8 +112,10 @@ class ProvisionedDeployment:
         self.arn = arn
         self._transport = resolve_transport(transport)  # once: everything this hands out carries it
         self._details: dict[str, Any] = {}
-        #: The base model's profile when known (create() from a CustomModel sets it); `model` passes it on.
+        #: The base model's profile when known (create() from a CustomModel sets it); `model` passes it on,
+        #: reading it from the served model's ARN first when it is not known yet.
         self.base_model: BaseModelProfile | None = None
+        self._base_model_read = False  # `model` looked for it once already (and may have warned)
         # Set by create() when this call bought it; cleared once warned or once entered as a `with` block.
         self._billing_notice: str | None = None
         self._guard: GuardHandle | None = None
@@ -234,7 +233,12 @@ class ProvisionedDeployment:
                 _log.info("created provisioned throughput %s (%s) for %s", name, arn, model_id)
                 deployment = cls(arn, transport=resolved)
                 deployment.base_model = base
-                deployment._details = {"provisionedModelName": name, "modelUnits": model_units, "status": "Creating"}
+                deployment._details = {
+                    "provisionedModelName": name,
+                    "modelArn": model_id,
+                    "modelUnits": model_units,
+                    "status": "Creating",
+                }
                 if commitment is not None:
                     deployment._details["commitmentDuration"] = commitment
                 if lifetime is not None:
@@ -402,9 +406,39 @@ class ProvisionedDeployment:
 
     @property
     def model(self) -> FineTunedModel:
-        """The model to invoke through this deployment (its ARN is the ``modelId``)."""
+        """The model to invoke through this deployment (its ARN is the ``modelId``).
+
+        It carries the base model's profile, whose runtime rules (such as the largest ``max_tokens``) it checks:
+        the one `create` was given with a `CustomModel`, else the base model the served custom model's ARN names
+        (``custom-model/<base model id>/...``; no call). When neither tells (a deployment made with
+        ``ProvisionedDeployment(arn)``, an imported model) or the base model has no profile (logged as a warning),
+        it is the default's (Claude 3 Haiku); ``FineTunedModel(deployment.arn, base_model=...)`` names another.
+        """
         self._warn_billing()
-        return FineTunedModel(self.arn, transport=self._transport, base_model=self.base_model)
+        return FineTunedModel(self.arn, transport=self._transport, base_model=self._served_base_model())
+
+    def _served_base_model(self) -> BaseModelProfile | None:
+        if self.base_model is not None or self._base_model_read:
+            return self.base_model
+        self._base_model_read = True
+        # Known from create, attach or list (not fetched for this); after update(model=) the desired one.
+        served = self._details.get("desiredModelArn") or self._details.get("modelArn")
+        if not isinstance(served, str) or not served:
+            return None
+        # A foundation model served as it is, or the base model a custom model's ARN names: no call needed.
+        base = served if ":foundation-model/" in served else base_model_in_custom_model_arn(served)
+        profile = find_profile(base) if base else None
+        if profile is None and base:
+            _log.warning(
+                "%s serves a model of base model %s, which has no profile; max_tokens is checked against %s's "
+                "limit: register_profile() one, or pass FineTunedModel(%r, base_model=...)",
+                self.arn,
+                base,
+                DEFAULT_BASE_MODEL.display_name,
+                self.arn,
+            )
+        self.base_model = profile
+        return profile
 
     def hourly_cost(self, pricing: Pricing) -> float | None:
         """What this deployment costs per hour at the given prices (``None`` when no price is given)."""
@@ -466,6 +500,10 @@ class ProvisionedDeployment:
         if model is not None:
             params["desiredModelId"] = model.arn if isinstance(model, CustomModel) else model
         self._transport.call("bedrock", "UpdateProvisionedModelThroughput", **params)
+        if model is not None:  # another model: its base model is read again (from its ARN) by `model`
+            base = model.base_model if isinstance(model, CustomModel) else None
+            self.base_model = find_profile(base) if base else None
+            self._base_model_read = False
         return self.refresh()
 
     def delete(self, *, confirm_timeout: float = 600.0) -> None:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def resolve_model(value: str, transport: BedrockTransport) -> FineTunedModel:
-    """A model from what the user typed: an ARN or a model id as it is; a bare name is a deployment's name.
+    """A model from what the user typed: a deployment's name or ARN through the deployment; another ARN or a model
+    id as it is.
 
     ``base`` is the base model (Claude 3 Haiku), handy to compare with a deployment.
     """
@@ -27,11 +28,13 @@ def resolve_model(value: str, transport: BedrockTransport) -> FineTunedModel:
 
     if value == "base":
         return FineTunedModel.base(transport=transport)
-    if value.startswith("arn:") or "." in value:  # ARNs and foundation-model ids (anthropic.claude-...)
+    deployment = ":provisioned-model/" in value or not (value.startswith("arn:") or "." in value)
+    if not deployment:  # other ARNs and foundation-model ids (anthropic.claude-...) as they are
         return FineTunedModel(value, transport=transport)
     from ..deployment import ProvisionedDeployment
 
-    return FineTunedModel(ProvisionedDeployment.attach(value, transport=transport).arn, transport=transport)
+    # Through the deployment: its model knows the base model it was fine-tuned from (its max_tokens limit).
+    return ProvisionedDeployment.attach(value, transport=transport).model
 
 
 def read_prompt(value: str | None, stdin: Any = None) -> str:
