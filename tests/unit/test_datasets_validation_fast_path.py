@@ -111,8 +111,9 @@ def test_repeats_are_found_before_and_past_the_remembered_records() -> None:
         for i in range(10_050)
     ]
     lines[3] = b"not json"  # a line without a record does not use up a remembered place
-    lines[10_040] = lines[10_000 - 1]  # the 10,000th record (line 10,000) is remembered
-    lines[10_045] = lines[10_002]  # a record past the first 10,000 is not
+    lines[10_040] = lines[10_000 - 1]  # line 10,000 is remembered
+    lines[10_045] = lines[10_000]  # line 10,001 holds the 10,000th record (line 4 holds none): remembered
+    lines[10_048] = lines[10_001]  # line 10,002 holds the 10,001st record: not remembered
     report = validate_file(io.BytesIO(b"\n".join(lines) + b"\n"))
     repeats = [(w.line, w.message.split(";")[0]) for w in report.warnings if w.code == "duplicate_record"]
-    assert repeats == [(10_041, "exact repeat of line 10000")]
+    assert repeats == [(10_041, "exact repeat of line 10000"), (10_046, "exact repeat of line 10001")]
