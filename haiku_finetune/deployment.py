@@ -420,11 +420,11 @@ class ProvisionedDeployment:
     def _served_base_model(self) -> BaseModelProfile | None:
         if self.base_model is not None or self._base_model_read:
             return self.base_model
-        self._base_model_read = True
         # Known from create, attach or list (not fetched for this); after update(model=) the desired one.
         served = self._details.get("desiredModelArn") or self._details.get("modelArn")
         if not isinstance(served, str) or not served:
-            return None
+            return None  # not known yet: read once a refresh() brings it
+        self._base_model_read = True
         # A foundation model served as it is, or the base model a custom model's ARN names: no call needed.
         base = served if ":foundation-model/" in served else base_model_in_custom_model_arn(served)
         profile = find_profile(base) if base else None

@@ -184,3 +184,15 @@ def test_the_cli_invokes_a_deployment_by_name_or_arn_with_its_base_models_limit(
         model = resolve_model(HAIKU_45.invoke_model_id, transport)  # a model id as it is: no call
         assert model.model_id == HAIKU_45.invoke_model_id
     stub.assert_no_pending_responses()
+
+
+def test_a_deployment_asked_before_its_first_refresh_reads_its_base_model_once_refreshed() -> None:
+    transport, stub = _bedrock()
+    stub.add_response("get_provisioned_model_throughput", _pt(HAIKU_45_CUSTOM))
+    with stub, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        deployment = hf.ProvisionedDeployment(ARN, transport=transport)
+        assert deployment.model.base_model is DEFAULT_BASE_MODEL  # nothing known yet, and nothing fetched for it
+        deployment.refresh()
+        assert deployment.model.base_model is HAIKU_45
+    stub.assert_no_pending_responses()
