@@ -7,6 +7,7 @@ it arrives. Handlers import the model layer when they run. This module only pars
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,9 @@ from ._context import EXIT_OK, Context, UsageError
 if TYPE_CHECKING:
     from .._transport import BedrockTransport
     from ..model import FineTunedModel
+
+
+_log = logging.getLogger(__name__)
 
 
 def resolve_model(value: str, transport: BedrockTransport) -> FineTunedModel:
@@ -32,9 +36,17 @@ def resolve_model(value: str, transport: BedrockTransport) -> FineTunedModel:
     if not deployment:  # other ARNs and foundation-model ids (anthropic.claude-...) as they are
         return FineTunedModel(value, transport=transport)
     from ..deployment import ProvisionedDeployment
+    from ..errors import AccessDeniedError
 
     # Through the deployment: its model knows the base model it was fine-tuned from (its max_tokens limit).
-    return ProvisionedDeployment.attach(value, transport=transport).model
+    try:
+        return ProvisionedDeployment.attach(value, transport=transport).model
+    except AccessDeniedError:
+        if not value.startswith("arn:"):
+            raise  # a name means nothing to the runtime: only the deployment can say which ARN it is
+        # Permission to invoke it but not to read it: invoke the ARN as given (the default base model's limits).
+        _log.warning("could not read deployment %s (access denied); invoking it as given", value)
+        return FineTunedModel(value, transport=transport)
 
 
 def read_prompt(value: str | None, stdin: Any = None) -> str:

@@ -191,7 +191,8 @@ def test_batch_under_throttling_and_5xx_keeps_order_once_each_and_adapts(
             return f"echo:{text}"
 
         local.set_responder(dep.arn, echo)
-        # Sparse random throttles and 5xx first: retried by the transport, they leave the window whole.
+        # Sparse random throttles and 5xx throughout (retried by the transport; that they alone leave the window
+        # whole is test_model_local's), then the storm.
         local.faults = _faults(throttle=0.15, server_error=0.05)
         prompts = [f"p{i}" for i in range(400)]
         model = dep.model

@@ -196,3 +196,17 @@ def test_a_deployment_asked_before_its_first_refresh_reads_its_base_model_once_r
         deployment.refresh()
         assert deployment.model.base_model is HAIKU_45
     stub.assert_no_pending_responses()
+
+
+def test_the_cli_invokes_a_deployment_arn_it_may_not_read_as_given_but_not_a_name() -> None:
+    from haiku_finetune.cli.invoke import resolve_model
+
+    transport, stub = _bedrock()
+    for _ in range(2):
+        stub.add_client_error("get_provisioned_model_throughput", "AccessDeniedException", http_status_code=403)
+    with stub:
+        model = resolve_model(ARN, transport)
+        assert (model.model_id, model.base_model) == (ARN, DEFAULT_BASE_MODEL)
+        with pytest.raises(hf.AccessDeniedError):
+            resolve_model("tickets-pt", transport)  # a name is nothing the runtime could take
+    stub.assert_no_pending_responses()
