@@ -250,10 +250,12 @@ def _deploy(transport: hf.BedrockTransport, tmp: Path) -> str:
         transport=transport,
     )
     model = job.wait(progress=False).custom_model
+    # Not a `with` block: the bench uses it after this returns and the emulator's end takes it away (nothing bills),
+    # so the billing warning (at create and at the first use, the wait) is expected here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         deployment = hf.ProvisionedDeployment.create(model, model_units=1, name="bench-capacity", transport=transport)
-    deployment.wait(progress=False)
+        deployment.wait(progress=False)
     return deployment.arn
 
 
