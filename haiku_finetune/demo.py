@@ -567,7 +567,8 @@ def run_lifecycle_demo(*, out: TextIO | None = None, today: date | None = None) 
         data = Path(folder) / "train.jsonl"
         builder = DatasetBuilder.from_prompt_completion(support_tickets_path(), system=SYSTEM_PROMPT)
         data.write_bytes(builder.to_jsonl_bytes())
-        for profile, region in ((DEFAULT_BASE_MODEL, "us-west-2"), (successor, successor.default_region)):
+        for profile in (DEFAULT_BASE_MODEL, successor):
+            region = profile.default_region
             print(f"\nPlan a job on {profile.display_name} in {region} on {day}:", file=stream)
             with LocalBedrock(date=day, region=region) as local, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the provisional-profile warning is for users' own jobs
