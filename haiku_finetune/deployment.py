@@ -500,9 +500,8 @@ class ProvisionedDeployment:
         if model is not None:
             params["desiredModelId"] = model.arn if isinstance(model, CustomModel) else model
         self._transport.call("bedrock", "UpdateProvisionedModelThroughput", **params)
-        if model is not None:  # another model: its base model is read again (from its ARN) by `model`
-            base = model.base_model if isinstance(model, CustomModel) else None
-            self.base_model = find_profile(base) if base else None
+        if model is not None:  # another model: `model` reads its base model from its ARN (desiredModelArn)
+            self.base_model = None
             self._base_model_read = False
         return self.refresh()
 

@@ -32,8 +32,8 @@ def resolve_model(value: str, transport: BedrockTransport) -> FineTunedModel:
 
     if value == "base":
         return FineTunedModel.base(transport=transport)
-    deployment = ":provisioned-model/" in value or not (value.startswith("arn:") or "." in value)
-    if not deployment:  # other ARNs and foundation-model ids (anthropic.claude-...) as they are
+    name = not value.startswith("arn:") and "." not in value  # ids of foundation models have a dot
+    if not (name or ":provisioned-model/" in value):  # other ARNs and model ids as they are
         return FineTunedModel(value, transport=transport)
     from ..deployment import ProvisionedDeployment
     from ..errors import AccessDeniedError
