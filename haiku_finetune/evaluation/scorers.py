@@ -29,7 +29,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import MissingExtraError
@@ -614,6 +614,7 @@ def parse_judge_score(reply: str, low: float, high: float) -> tuple[float | None
     return value, None
 
 
+@dataclass(eq=False, repr=False)  # a scorer is one object (identity, Scorer's short repr), not a value
 class LlmJudge(Scorer):
     """LLM as judge: a judge model grades each output against the reference with a rubric.
 
@@ -635,33 +636,24 @@ class LlmJudge(Scorer):
         name: The report column (default ``"llm_judge"``).
     """
 
-    def __init__(
-        self,
-        judge: FineTunedModel,
-        rubric: str = DEFAULT_RUBRIC,
-        *,
-        scale: tuple[float, float] = (1, 5),
-        template: str = DEFAULT_JUDGE_TEMPLATE,
-        system: str | None = None,
-        max_tokens: int = 512,
-        temperature: float | None = 0.0,
-        concurrency: int = 4,
-        name: str = "llm_judge",
-    ) -> None:
-        low, high = scale
+    judge: FineTunedModel
+    rubric: str = DEFAULT_RUBRIC
+    _: KW_ONLY
+    scale: tuple[float, float] = (1, 5)
+    template: str = DEFAULT_JUDGE_TEMPLATE
+    system: str | None = None
+    max_tokens: int = 512
+    temperature: float | None = 0.0
+    concurrency: int = 4
+    name: str = "llm_judge"
+
+    def __post_init__(self) -> None:
+        low, high = self.scale
         if not low < high:
-            raise ValueError(f"scale must be (low, high) with low < high, got {scale}")
-        if "{output}" not in template:
+            raise ValueError(f"scale must be (low, high) with low < high, got {self.scale}")
+        if "{output}" not in self.template:
             raise ValueError("the judge template must contain an {output} placeholder")
-        self.judge = judge
-        self.rubric = rubric
         self.scale = (float(low), float(high))
-        self.template = template
-        self.system = system
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.concurrency = concurrency
-        self.name = name
 
     def judge_prompt(self, item: ScoringItem) -> str:
         """Return the prompt the judge gets for one output."""
