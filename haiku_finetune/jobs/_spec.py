@@ -152,10 +152,10 @@ def generate_names(prefix: str = "haiku-ft", *, now: datetime | None = None) -> 
 @dataclass(frozen=True)
 class Inputs:
     """A [`JobSpec`][haiku_finetune.jobs._spec.JobSpec] normalized: hyperparameters coerced (or why not), names fixed,
-    strings as strings."""
+    the base model resolved, strings as strings, the VPC config in the API's form. The spec's other fields are used
+    as given, from ``spec``."""
 
-    training: DataSource
-    validation: DataSource | None
+    spec: JobSpec
     output_uri: str
     role_arn: str
     hyperparameters: Hyperparameters
@@ -165,11 +165,7 @@ class Inputs:
     profile: BaseModelProfile | None
     job_name: str
     custom_model_name: str
-    kms_key_id: str | None
-    vpc_config: Mapping[str, Sequence[str]] | None
-    job_tags: Mapping[str, str] | None
-    model_tags: Mapping[str, str] | None
-    pricing: Pricing | None
+    vpc_config: dict[str, list[str]] | None  # {"subnetIds": [...], "securityGroupIds": [...]}
 
 
 def normalize(spec: JobSpec) -> Inputs:
@@ -200,8 +196,7 @@ def normalize(spec: JobSpec) -> Inputs:
     else:
         base_model = str(given)
     return Inputs(
-        training=spec.training_data,
-        validation=spec.validation_data,
+        spec=spec,
         output_uri=str(spec.output_uri),
         role_arn=str(spec.role_arn),
         hyperparameters=hp,
@@ -211,12 +206,18 @@ def normalize(spec: JobSpec) -> Inputs:
         profile=profile,
         job_name=job_name,
         custom_model_name=model_name,
-        kms_key_id=spec.kms_key_id,
-        vpc_config=spec.vpc_config,
-        job_tags=spec.job_tags,
-        model_tags=spec.model_tags,
-        pricing=spec.pricing,
+        vpc_config=_vpc_config(spec.vpc_config),
     )
+
+
+def _vpc_config(given: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]] | None:
+    # Taken with snake_case keys (as documented) or the API's camelCase ones.
+    if given is None:
+        return None
+    return {
+        "subnetIds": list(given.get("subnet_ids") or given.get("subnetIds") or []),
+        "securityGroupIds": list(given.get("security_group_ids") or given.get("securityGroupIds") or []),
+    }
 
 
 def _coerce_hyperparameters(value: Hyperparameters | Mapping[str, Any] | None) -> Hyperparameters:

@@ -102,7 +102,7 @@ def _stage_one(inputs: Inputs, data: _Data, path: Path, *, validate: bool, t: Be
             path,
             target,
             split=data.split,
-            kms_key_id=inputs.kms_key_id,
+            kms_key_id=inputs.spec.kms_key_id,
             validate=validate,
             if_absent=True,
             transport=t,
@@ -151,22 +151,19 @@ def build_request(inputs: Inputs, infos: Mapping[str, DatasetInfo]) -> dict[str,
     sent = inputs.hyperparameters.to_api()
     if sent:
         request["hyperParameters"] = sent
-    if inputs.kms_key_id:
-        request["customModelKmsKeyId"] = inputs.kms_key_id
+    spec = inputs.spec  # what normalizing leaves as given
+    if spec.kms_key_id:
+        request["customModelKmsKeyId"] = spec.kms_key_id
     if inputs.vpc_config is not None:
-        vpc = inputs.vpc_config
-        request["vpcConfig"] = {
-            "subnetIds": list(vpc.get("subnet_ids") or vpc.get("subnetIds") or []),
-            "securityGroupIds": list(vpc.get("security_group_ids") or vpc.get("securityGroupIds") or []),
-        }
-    job_tags = dict(inputs.job_tags or {})
+        request["vpcConfig"] = inputs.vpc_config
+    job_tags = dict(spec.job_tags or {})
     for key, info in infos.items():
         if info.sha256:
             job_tags.setdefault(f"{TAG_PREFIX}{key}-sha256", info.sha256)
         if info.records is not None:
             job_tags.setdefault(f"{TAG_PREFIX}{key}-records", str(info.records))
     request["jobTags"] = with_library_tag(job_tags)
-    request["customModelTags"] = with_library_tag(inputs.model_tags)
+    request["customModelTags"] = with_library_tag(spec.model_tags)
     return request
 
 

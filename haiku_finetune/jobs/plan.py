@@ -304,7 +304,7 @@ def _local_checks(inputs: Inputs) -> tuple[list[PlanCheck], list[_Data]]:
         sent = hp.to_api()
         add("hyperparameters", "pass", "in the documented ranges" + (f" (sending {sent})" if sent else " (defaults)"))
     early = {"early_stopping_threshold", "early_stopping_patience"} & hp.model_fields_set
-    if inputs.validation is None and early:
+    if inputs.spec.validation_data is None and early:
         add("early stopping", "warn", "early stopping needs validation data; without it these settings do nothing")
 
     # Names and identifiers.
@@ -316,11 +316,11 @@ def _local_checks(inputs: Inputs) -> tuple[list[PlanCheck], list[_Data]]:
         add("role ARN", "pass", inputs.role_arn)
     else:
         add("role ARN", "fail", f"{inputs.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-    if inputs.kms_key_id is not None and not KMS_KEY.fullmatch(inputs.kms_key_id):
-        add("KMS key", "fail", f"{inputs.kms_key_id!r} is not a KMS key id, alias or ARN")
+    kms_key = inputs.spec.kms_key_id
+    if kms_key is not None and not KMS_KEY.fullmatch(kms_key):
+        add("KMS key", "fail", f"{kms_key!r} is not a KMS key id, alias or ARN")
     if inputs.vpc_config is not None:
-        subnets = list(inputs.vpc_config.get("subnet_ids") or inputs.vpc_config.get("subnetIds") or [])
-        groups = list(inputs.vpc_config.get("security_group_ids") or inputs.vpc_config.get("securityGroupIds") or [])
+        subnets, groups = inputs.vpc_config["subnetIds"], inputs.vpc_config["securityGroupIds"]
         if 1 <= len(subnets) <= 16 and 1 <= len(groups) <= 5:
             add("VPC", "pass", f"{len(subnets)} subnet(s), {len(groups)} security group(s)")
         else:
@@ -340,8 +340,8 @@ def _local_checks(inputs: Inputs) -> tuple[list[PlanCheck], list[_Data]]:
     datasets: list[_Data] = []
     needs_staging = False
     sources: list[tuple[Literal["train", "validation"], Any]] = [
-        ("train", inputs.training),
-        ("validation", inputs.validation),
+        ("train", inputs.spec.training_data),
+        ("validation", inputs.spec.validation_data),
     ]
     for split, source in sources:
         if source is None:
@@ -623,13 +623,13 @@ def build_plan(inputs: Inputs, t: BedrockTransport, *, remote: bool) -> tuple[Jo
         checks += _remote_checks(inputs, datasets, t)
     train = next((d for d in datasets if d.split == "train"), None)
     validation = next((d for d in datasets if d.split == "validation"), None)
-    train_info = train.info if train is not None else DatasetInfo(source=_describe_source(inputs.training))
+    train_info = train.info if train is not None else DatasetInfo(source=_describe_source(inputs.spec.training_data))
     tokens = train_info.tokens
     estimate = estimate_job(
         records=train_info.records,
         tokens=tokens,
         hyperparameters=inputs.hyperparameters,
-        pricing=inputs.pricing,
+        pricing=inputs.spec.pricing,
     )
     plan = JobPlan(
         job_name=inputs.job_name,

@@ -112,6 +112,20 @@ def test_token_is_derived_from_the_request() -> None:
     assert a.token() == b.token() != c.token()
 
 
+def test_vpc_config_is_taken_with_either_key_style() -> None:
+    snake, camel = Fake({"jobArn": ARN}, None), Fake({"jobArn": ARN}, None)
+    _create(snake, SPEC.replace(vpc_config={"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]}))
+    _create(camel, SPEC.replace(vpc_config={"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]}))
+    assert snake.calls == camel.calls
+    sent = next(p for op, p in snake.calls if op == "CreateModelCustomizationJob")
+    assert sent["vpcConfig"] == {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]}
+    plan = CustomizationJob.plan(
+        SPEC, vpc_config={"subnet_ids": [], "securityGroupIds": ["sg-1"]}, transport=cast(Any, Fake(None, _not_found))
+    )
+    vpc = next(c for c in plan.checks if c.name == "VPC")
+    assert vpc.status == "fail" and "got 0 and 1" in vpc.detail
+
+
 # -- lost answers -------------------------------------------------------------------------------------------
 
 
