@@ -255,9 +255,8 @@ class CustomizationJob(DescribedJob):
         Raises:
             ResourceNotFoundError: No such job.
         """
-        t = resolve_transport(transport)
-        response = t.call("bedrock", "GetModelCustomizationJob", jobIdentifier=name_or_arn)
-        return cls(response, transport=t)
+        # GetModelCustomizationJob takes a name as well as an ARN: refresh() asks for it and keeps the answer.
+        return cls({"jobArn": name_or_arn}, transport=transport).refresh()
 
     @classmethod
     def list(
