@@ -41,8 +41,9 @@ from the rest of the package.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from datetime import date
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 __all__ = [
     "AccessDeniedError",
@@ -97,6 +98,20 @@ class CallFailedError(HaikuFinetuneError):
     attempts: int
 
 
+class CallContext(TypedDict):
+    """The call a [`ServiceError`][haiku_finetune.errors.ServiceError] came from: what another error about the same
+    call carries over (see [`ServiceError.call_context`][haiku_finetune.errors.ServiceError.call_context])."""
+
+    operation: str
+    code: str
+    http_status: int | None
+    request_id: str | None
+    attempts: int
+
+
+# The call failures are dataclasses for their __init__ alone (the fields are the call's data): eq=False and
+# repr=False keep an exception's identity comparison and repr, and __post_init__ keeps args to the message.
+@dataclass(eq=False, repr=False)
 class ServiceError(CallFailedError):
     """An AWS service refused a call.
 
@@ -109,23 +124,28 @@ class ServiceError(CallFailedError):
         attempts: How many attempts were made before giving up (1 when it was not retried).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        code: str,
-        http_status: int | None = None,
-        request_id: str | None = None,
-        attempts: int = 1,
-    ) -> None:
-        self.message = message
-        self.operation = operation
-        self.code = code
-        self.http_status = http_status
-        self.request_id = request_id
-        self.attempts = attempts
-        super().__init__(message)
+    message: str
+    _: KW_ONLY
+    operation: str
+    code: str
+    http_status: int | None = None
+    request_id: str | None = None
+    attempts: int = 1
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    @property
+    def call_context(self) -> CallContext:
+        """The call this error came from, for another error about the same call:
+        ``OtherError(message, **error.call_context)``."""
+        return CallContext(
+            operation=self.operation,
+            code=self.code,
+            http_status=self.http_status,
+            request_id=self.request_id,
+            attempts=self.attempts,
+        )
 
     def __str__(self) -> str:
         status = f", HTTP {self.http_status}" if self.http_status is not None else ""
@@ -154,6 +174,7 @@ class ResourceNotFoundError(ServiceError):
     """The named resource does not exist (or is not visible to the caller)."""
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class ModelEndOfLifeError(ResourceNotFoundError):
     """The base model reached its end of life in the region: the service no longer trains or serves it.
 
@@ -167,27 +188,12 @@ class ModelEndOfLifeError(ResourceNotFoundError):
         successor: The key of the profile to move to (``haiku_finetune.base_models.get_profile(successor)``).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        code: str = "ResourceNotFoundException",
-        http_status: int | None = 404,
-        request_id: str | None = None,
-        attempts: int = 1,
-        model_id: str | None = None,
-        region: str | None = None,
-        end_of_life: date | None = None,
-        successor: str | None = None,
-    ) -> None:
-        self.model_id = model_id
-        self.region = region
-        self.end_of_life = end_of_life
-        self.successor = successor
-        super().__init__(
-            message, operation=operation, code=code, http_status=http_status, request_id=request_id, attempts=attempts
-        )
+    code: str = "ResourceNotFoundException"
+    http_status: int | None = 404
+    model_id: str | None = None
+    region: str | None = None
+    end_of_life: date | None = None
+    successor: str | None = None
 
     def __str__(self) -> str:
         model = self.model_id or "the model"
@@ -228,6 +234,7 @@ class UnparseableResponseError(ServiceError):
     """
 
 
+@dataclass(eq=False, repr=False)
 class ConnectionFailedError(CallFailedError):
     """No answer from the endpoint: a connection or read timeout, a dropped connection or a broken stream. Retried.
 
@@ -238,11 +245,13 @@ class ConnectionFailedError(CallFailedError):
         attempts: How many attempts were made.
     """
 
-    def __init__(self, message: str, *, operation: str, attempts: int = 1) -> None:
-        self.message = message
-        self.operation = operation
-        self.attempts = attempts
-        super().__init__(message)
+    message: str
+    _: KW_ONLY
+    operation: str
+    attempts: int = 1
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""

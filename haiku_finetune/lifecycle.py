@@ -226,11 +226,7 @@ def end_of_life_error(error: ServiceError, *, model_id: str | None, region: str)
         successor = profile.successor
     return ModelEndOfLifeError(
         error.message,
-        operation=error.operation,
-        code=error.code,
-        http_status=error.http_status,
-        request_id=error.request_id,
-        attempts=error.attempts,
+        **error.call_context,
         model_id=model_id,
         region=region,
         end_of_life=end_of_life,
