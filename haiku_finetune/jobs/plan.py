@@ -504,7 +504,6 @@ def _remote_checks(inputs: Inputs, datasets: list[_Data], t: BedrockTransport) -
     for data in datasets:
         if data.info.local or data.info.uri is None:
             continue
-        label = "training data" if data.split == "train" else "validation data"
         limits = (inputs.profile or DEFAULT_BASE_MODEL).limits
         limit = limits.max_train_bytes if data.split == "train" else limits.max_validation_bytes
 
@@ -523,7 +522,7 @@ def _remote_checks(inputs: Inputs, datasets: list[_Data], t: BedrockTransport) -
                 return "fail", f"{uri} is {size:,} bytes, more than the {limit:,} allowed"
             return "pass", f"{uri} exists, {size:,} bytes (contents are checked by the service)"
 
-        _aws_check(checks, label, check_object, what=f"read {data.info.uri} (s3:GetObject)")
+        _aws_check(checks, _label(data), check_object, what=f"read {data.info.uri} (s3:GetObject)")
 
     # The role.
     if ROLE_ARN.fullmatch(inputs.role_arn):
