@@ -1,7 +1,9 @@
-"""Argument types and shared option groups of the command's parser.
+"""Argument types, shared options and the subcommand builder of the command's parser.
 
-Each type checks one value and fails with one line naming it (argparse makes that exit status 2). This module
-must stay light: ``--help`` loads it, so nothing here imports the AWS layers or pydantic.
+Each type checks one value and fails with one line naming it (argparse makes that exit status 2). An option that
+several commands take is declared once here, so it has the same name, type and meaning everywhere; `Commands`
+adds one subcommand with its handler and the shared option sets it takes. This module must stay light: ``--help``
+loads it, so nothing here imports the AWS layers or pydantic.
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeAlias, TypeVar
 
-from ._context import EXIT_USAGE, UsageError
+from ._context import EXIT_USAGE, Handler, UsageError
 from ._transport import endpoint_url
 
 __all__ = [
+    "Commands",
     "Parser",
     "Subparsers",
     "aws_options",
+    "confirm_option",
     "existing_file",
     "fraction",
     "json_option",
     "losses",
     "new_directory",
+    "no_progress_option",
     "non_negative_float",
     "output_file",
     "parsed",
@@ -34,6 +39,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "verbose_option",
+    "wait_options",
 ]
 
 
@@ -46,9 +52,9 @@ class Parser(argparse.ArgumentParser):
 
 N = TypeVar("N", int, float)
 
-#: What ``add_subparsers()`` returns; each command group registers its subcommands on one. (A string: the
+#: What ``add_subparsers(parser_class=Parser)`` returns; `Commands` adds the subcommands to one. (A string: the
 #: class is generic only to type checkers.)
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
 def existing_file(value: str) -> Path:
@@ -222,3 +228,68 @@ def json_option() -> Parser:
     parent = Parser(add_help=False)
     parent.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parent
+
+
+def confirm_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``-y/--yes``: agree up front to what the command would ask (``help`` says to what, for this command)."""
+    parser.add_argument("-y", "--yes", action="store_true", help=help)
+
+
+def no_progress_option(parser: argparse.ArgumentParser, help: str = "no progress bar") -> None:
+    """``--no-progress``: wait or work without drawing progress bars on stderr."""
+    parser.add_argument("--no-progress", action="store_true", help=help)
+
+
+def wait_options(
+    parser: argparse.ArgumentParser, *, timeout: str, default: float | None = None, progress: str = "no progress bar"
+) -> None:
+    """``--timeout SECONDS`` (``default``: none, wait as long as it takes) and ``--no-progress``: how a command that
+    waits for something to finish waits. ``timeout`` and ``progress`` are the help, in this command's words."""
+    parser.add_argument("--timeout", type=non_negative_float, default=default, metavar="SECONDS", help=timeout)
+    no_progress_option(parser, progress)
+
+
+class Commands:
+    """Where a command group adds its subcommands: ``haiku-finetune NAME``, or ``haiku-finetune GROUP NAME`` in a
+    `group`.
+
+    Each subcommand is one `add`: its name, the handler that runs it, its help, and which shared option sets it
+    takes (``aws``: ``--region``/``--profile``/``--endpoint-url``; ``json``: ``--json``), so no group builds those
+    options again or forgets to set a handler.
+
+    Args:
+        sub: The subparsers the commands are added to.
+        aws: The ``--region``/``--profile``/``--endpoint-url`` parent parser (`aws_options`).
+        as_json: The ``--json`` parent parser (`json_option`).
+    """
+
+    def __init__(self, sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+        self._sub = sub
+        self._aws = aws
+        self._json = as_json
+
+    def add(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        aws: bool = False,
+        json: bool = False,
+        help: str,
+        description: str | None = None,
+        epilog: str | None = None,
+    ) -> Parser:
+        """Add subcommand ``name``, run by ``handler``; return its parser, for the command's own arguments."""
+        parents = [parent for parent, wanted in ((self._aws, aws), (self._json, json)) if wanted]
+        parser = self._sub.add_parser(name, parents=parents, help=help, description=description, epilog=epilog)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def group(
+        self, name: str, *, help: str, description: str | None = None, dest: str = "action", metavar: str = "ACTION"
+    ) -> Commands:
+        """Add ``name`` as a command of subcommands (``jobs``: ``jobs create``, ``jobs list``, ...), one required;
+        the one chosen is ``args.<dest>``."""
+        parser = self._sub.add_parser(name, help=help, description=description)
+        sub = parser.add_subparsers(dest=dest, metavar=metavar, required=True, parser_class=Parser)
+        return Commands(sub, self._aws, self._json)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._args import Parser, Subparsers, existing_file, fraction, losses, non_negative_float, output_file, positive_int
+from ._args import Commands, Parser, existing_file, fraction, losses, non_negative_float, output_file, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
 from ._format import issue_lines, table
 
@@ -232,9 +232,12 @@ def _check_range(option: str, name: str, value: float) -> None:
         raise UsageError(f"{option} {value:g} is outside the documented range of {spec.api_key}: {spec.describe()}")
 
 
-def _src_dst(parser: argparse.ArgumentParser) -> None:
+def _convert_format(conv: Commands, name: str, *, help: str, description: str) -> Parser:
+    """Add ``convert NAME``: like every input format, it takes SRC and DST and ``--json`` and runs `_cmd_convert`."""
+    parser = conv.add(name, _cmd_convert, json=True, help=help, description=description)
     parser.add_argument("src", type=existing_file, metavar="SRC", help="input file")
     parser.add_argument("dst", type=output_file, metavar="DST", help="output JSONL file (written atomically)")
+    return parser
 
 
 def _base_model_flag(parser: argparse.ArgumentParser) -> None:
@@ -245,14 +248,15 @@ def _base_model_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def register(commands: Commands) -> None:
     """Add this group's subcommands to the top-level parser."""
     from ..base_models import DEFAULT_BASE_MODEL
 
     # validate
-    p = sub.add_parser(
+    p = commands.add(
         "validate",
-        parents=[as_json],
+        _cmd_validate,
+        json=True,
         help="check a training (and validation) file against every Bedrock rule",
         description="Check JSONL training data line by line; every problem is listed with its line number. "
         "Exit status 1 when the data has errors (warnings alone do not fail).",
@@ -269,54 +273,49 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.add_argument("--max-issues", type=positive_int, default=1000, metavar="N", help="list at most N (default 1000)")
     _base_model_flag(p)
     p.add_argument("-q", "--quiet", action="store_true", help="list errors only, not warnings")
-    p.set_defaults(handler=_cmd_validate)
 
     # convert
-    p = sub.add_parser(
+    conv = commands.group(
         "convert",
         help="convert prompt/completion, OpenAI chat or CSV data to the Messages format",
         description="Convert data to the JSONL Messages format Claude 3 Haiku fine-tuning takes. Bad input lines "
         "are listed with their numbers (exit status 1); the output is written atomically.",
+        dest="format",
+        metavar="FORMAT",
     )
-    conv = p.add_subparsers(dest="format", metavar="FORMAT", required=True, parser_class=Parser)
-    c = conv.add_parser(
+    c = _convert_format(
+        conv,
         "prompt-completion",
-        parents=[as_json],
         help='{"prompt", "completion"} JSONL (the format of other Bedrock models)',
         description='Convert {"prompt": ..., "completion": ...} JSONL records to the Messages format.',
     )
-    _src_dst(c)
     c.add_argument("--system", metavar="TEXT", help="system prompt to add to every record")
-    c.set_defaults(handler=_cmd_convert)
-    c = conv.add_parser(
+    c = _convert_format(
+        conv,
         "openai",
-        parents=[as_json],
         help="OpenAI chat fine-tuning JSONL",
         description='Convert OpenAI chat JSONL ({"messages": [...]}); system messages move to the top-level '
         "system prompt. Tool calls, images and names are refused unless --drop-unsupported.",
     )
-    _src_dst(c)
     c.add_argument("--drop-unsupported", action="store_true", help="drop tool calls, images and names")
-    c.set_defaults(handler=_cmd_convert)
-    c = conv.add_parser(
+    c = _convert_format(
+        conv,
         "csv",
-        parents=[as_json],
         help="a CSV file with a prompt column and a reply column",
         description="Convert a CSV file with a header row: one record per row.",
     )
-    _src_dst(c)
     c.add_argument("--user-column", default="prompt", metavar="NAME", help="column with the user turn (prompt)")
     c.add_argument(
         "--assistant-column", default="completion", metavar="NAME", help="column with the reply (completion)"
     )
     c.add_argument("--system-column", metavar="NAME", help="column with a per-row system prompt")
     c.add_argument("--system", metavar="TEXT", help="system prompt for every record")
-    c.set_defaults(handler=_cmd_convert)
 
     # split
-    p = sub.add_parser(
+    p = commands.add(
         "split",
-        parents=[as_json],
+        _cmd_split,
+        json=True,
         help="split a JSONL file into training and validation files",
         description="Shuffle deterministically (by --seed) and split into training and validation files that "
         "respect the Bedrock limits.",
@@ -338,23 +337,23 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         help="validation output (default SRC stem + .validation.jsonl)",
     )
     _base_model_flag(p)
-    p.set_defaults(handler=_cmd_split)
 
     # stats
-    p = sub.add_parser(
+    p = commands.add(
         "stats",
-        parents=[as_json],
+        _cmd_stats,
+        json=True,
         help="record, turn and token statistics of a JSONL file",
         description="Print records, turns, system prompts and estimated tokens per record of a Messages file.",
     )
     p.add_argument("file", type=existing_file, metavar="FILE")
     p.add_argument("--split", choices=("train", "validation"), default="train", help="which limits apply")
-    p.set_defaults(handler=_cmd_stats)
 
     # simulate-early-stopping
-    p = sub.add_parser(
+    p = commands.add(
         "simulate-early-stopping",
-        parents=[as_json],
+        _cmd_simulate,
+        json=True,
         help="apply Bedrock's early-stopping rules to per-epoch validation losses",
         description="Show at which epoch training would stop and which checkpoint is best.",
         epilog="Example (the documented table): --losses 0.9 0.8 0.7 0.66 0.64 0.65 0.65 --threshold 0 --patience 2",
@@ -365,4 +364,3 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     )
     p.add_argument("--threshold", type=non_negative_float, default=threshold.default, help=threshold.brief())
     p.add_argument("--patience", type=positive_int, default=int(patience.default), help=patience.brief())
-    p.set_defaults(handler=_cmd_simulate)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._args import Parser, Subparsers, new_directory
+from ._args import Commands, confirm_option, new_directory, no_progress_option
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
 
 
@@ -46,12 +46,12 @@ def _confirm_billable(question: str) -> bool:
     return confirm(question, no_terminal="no terminal to ask on: pass --yes to agree to billable steps up front")
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
-    """Add this group's subcommands to the top-level parser."""
-    # demo
-    p = sub.add_parser(
+def register(commands: Commands) -> None:
+    """Add ``demo`` to the top-level parser."""
+    p = commands.add(
         "demo",
-        parents=[aws],
+        _cmd_demo,
+        aws=True,
         help="run the whole fine-tuning workflow offline on LocalBedrock (under a minute)",
         description="Sample data -> convert -> validate -> split -> IAM role -> upload -> plan -> job -> "
         "metrics and loss plot -> Provisioned Throughput -> invoke -> evaluate base vs tuned -> clean up. "
@@ -71,12 +71,11 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.add_argument(
         "--role-name", default="haiku-finetune-demo", metavar="NAME", help="with --aws: the service role to ensure"
     )
-    p.add_argument("-y", "--yes", action="store_true", help="with --aws: do not ask before billable steps")
+    confirm_option(p, "with --aws: do not ask before billable steps")
     p.add_argument("--keep", action="store_true", help="with --aws: keep the custom model at the end")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    no_progress_option(p, "no progress bars")
     p.add_argument(
         "--lifecycle",
         action="store_true",
         help="instead: show the plan refusing Claude 3 Haiku in us-west-2 today and passing with its successor",
     )
-    p.set_defaults(handler=_cmd_demo)

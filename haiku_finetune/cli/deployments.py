@@ -12,7 +12,7 @@ import inspect
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ._args import Parser, Subparsers, non_negative_float, positive_float, positive_int
+from ._args import Commands, confirm_option, non_negative_float, positive_float, positive_int, wait_options
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
 from ._format import field_lines, table
 
@@ -313,14 +313,19 @@ def _removal(listed: list[Orphan]) -> tuple[str, str]:
     return question[0].upper() + question[1:] + "?", ", and ".join(f"{verb} {what}" for verb, what in clauses)
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def _deployment_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("deployment", metavar="DEPLOYMENT", help="name or ARN")
+
+
+def register(commands: Commands) -> None:
     """Add this group's subcommands to the top-level parser."""
     # deployments
-    p = sub.add_parser("deployments", help="buy, list, show and delete Provisioned Throughput; find forgotten ones")
-    deps = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
-    d = deps.add_parser(
+    deps = commands.group("deployments", help="buy, list, show and delete Provisioned Throughput; find forgotten ones")
+    d = deps.add(
         "create",
-        parents=[aws, as_json],
+        _cmd_deployments_create,
+        aws=True,
+        json=True,
         help="buy Provisioned Throughput for a custom model (billed hourly until deleted)",
         description="Say what will be billed, ask to confirm (--yes agrees up front; it is required when there "
         "is no terminal), buy the Provisioned Throughput and wait until it is InService.",
@@ -340,23 +345,24 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         help="have a guard delete it after this many hours, whatever happens to this command",
     )
     d.add_argument("--guard", choices=("scheduler", "watchdog"), help="with --max-lifetime: what deletes it")
-    d.add_argument("-y", "--yes", action="store_true", help="buy without asking")
+    confirm_option(d, "buy without asking")
     d.add_argument("--no-wait", action="store_true", help="return at once, while it is still Creating")
-    d.add_argument("--timeout", type=non_negative_float, default=3600.0, metavar="SECONDS", help="wait at most this")
-    d.add_argument("--no-progress", action="store_true", help="no progress bar")
-    d.set_defaults(handler=_cmd_deployments_create)
-    d = deps.add_parser("show", parents=[aws, as_json], help="show a deployment's status, model units, commitment")
-    d.add_argument("deployment", metavar="DEPLOYMENT", help="name or ARN")
-    d.set_defaults(handler=_cmd_deployments_show)
-    d = deps.add_parser("list", parents=[aws, as_json], help="list Provisioned Throughput deployments")
-    d.set_defaults(handler=_cmd_deployments_list)
-    d = deps.add_parser("delete", parents=[aws], help="delete a Provisioned Throughput (stops its billing)")
-    d.add_argument("deployment", metavar="DEPLOYMENT", help="name or ARN")
-    d.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    d.set_defaults(handler=_cmd_deployments_delete)
-    d = deps.add_parser(
+    wait_options(d, timeout="wait at most this", default=3600.0)
+    d = deps.add(
+        "show", _cmd_deployments_show, aws=True, json=True, help="show a deployment's status, model units, commitment"
+    )
+    _deployment_argument(d)
+    deps.add("list", _cmd_deployments_list, aws=True, json=True, help="list Provisioned Throughput deployments")
+    d = deps.add(
+        "delete", _cmd_deployments_delete, aws=True, help="delete a Provisioned Throughput (stops its billing)"
+    )
+    _deployment_argument(d)
+    confirm_option(d, "do not ask for confirmation")
+    d = deps.add(
         "orphans",
-        parents=[aws, as_json],
+        _cmd_deployments_orphans,
+        aws=True,
+        json=True,
         help="list deployments created by haiku-finetune that are still running (exit 1 if any)",
     )
     d.add_argument("--older-than", type=non_negative_float, metavar="HOURS", help="only those older than this")
@@ -386,5 +392,4 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
         metavar="PRICE",
         help="show each custom model's storage cost so far at this monthly price",
     )
-    d.add_argument("-y", "--yes", action="store_true", help="with --delete: delete without asking")
-    d.set_defaults(handler=_cmd_deployments_orphans)
+    confirm_option(d, "with --delete: delete without asking")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._args import Parser, Subparsers, existing_file, new_directory, positive_int
+from ._args import Commands, existing_file, new_directory, no_progress_option, positive_int
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
 
 #: The scorers ``--scorer`` names, each built with its defaults (``label_accuracy``: labels from the test set).
@@ -80,11 +80,13 @@ def _cmd_evaluate(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def register(commands: Commands) -> None:
     """Add ``evaluate`` to the top-level parser."""
-    p = sub.add_parser(
+    p = commands.add(
         "evaluate",
-        parents=[aws, as_json],
+        _cmd_evaluate,
+        aws=True,
+        json=True,
         help="score models on a JSONL test set; save the report and print its summary",
         description="Each test record's last assistant message is the reference; the rest is the prompt. "
         "Every model answers every record, every scorer scores every answer; the report (outputs.jsonl, "
@@ -109,5 +111,4 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.add_argument("--max-examples", type=positive_int, metavar="N", help="only the first N records")
     p.add_argument("--concurrency", type=positive_int, default=8, metavar="N", help="parallel calls per model")
     p.add_argument("--max-tokens", type=positive_int, default=1024, metavar="N", help="reply budget per example")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(handler=_cmd_evaluate)
+    no_progress_option(p, "no progress bars")

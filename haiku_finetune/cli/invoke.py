@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ._args import Parser, Subparsers, non_negative_float, positive_int
+from ._args import Commands, non_negative_float, positive_int
 from ._context import EXIT_OK, Context, UsageError
 
 if TYPE_CHECKING:
@@ -107,11 +107,13 @@ def _cmd_invoke(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def register(commands: Commands) -> None:
     """Add ``invoke`` to the top-level parser."""
-    p = sub.add_parser(
+    p = commands.add(
         "invoke",
-        parents=[aws, as_json],
+        _cmd_invoke,
+        aws=True,
+        json=True,
         help="send one prompt to a deployed model and print the reply",
         description="Invoke a model through the Bedrock runtime: a Provisioned Throughput (its ARN or name), a "
         "model id, or 'base' for Claude 3 Haiku itself. The prompt is the argument, or standard input with '-'.",
@@ -122,4 +124,3 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.add_argument("--max-tokens", type=positive_int, default=1024, metavar="N", help="reply budget (default 1024)")
     p.add_argument("--temperature", type=non_negative_float, metavar="X", help="sampling temperature (0-1)")
     p.add_argument("--stream", action="store_true", help="print the reply as it arrives")
-    p.set_defaults(handler=_cmd_invoke)

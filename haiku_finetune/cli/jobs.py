@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._constants import JOB_STATUSES, TERMINAL_JOB_STATUSES
-from ._args import Parser, Subparsers, existing_file, non_negative_float, output_file, positive_int
+from ._args import (
+    Commands,
+    confirm_option,
+    existing_file,
+    non_negative_float,
+    output_file,
+    positive_int,
+    wait_options,
+)
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
 from ._format import field_lines, json_ready, table
 
@@ -378,65 +386,66 @@ def job_options(parser: argparse.ArgumentParser) -> None:
     _job_flags(parser, required=False, base_model=None)
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def _job_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", metavar="JOB", help="job name or ARN")
+
+
+def register(commands: Commands) -> None:
     """Add this group's subcommands to the top-level parser."""
     # plan
-    p = sub.add_parser(
+    p = commands.add(
         "plan",
-        parents=[aws, as_json],
+        _cmd_plan,
+        aws=True,
+        json=True,
         help="preflight a customization job and estimate it, submitting nothing",
         description="Run every preflight check of a customization job (data, hyperparameters, role, bucket, "
         "names, base model) and estimate tokens, steps and cost. Nothing is created. Exit status 1 when a "
         "check fails.",
     )
     _job_flags(p, required=True, base_model=_base_model())
-    p.set_defaults(handler=_cmd_plan)
 
     # jobs
-    p = sub.add_parser("jobs", help="create, list, inspect, wait for, stop customization jobs; read their metrics")
-    jobs = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
-    j = jobs.add_parser(
+    jobs = commands.group("jobs", help="create, list, inspect, wait for, stop customization jobs; read their metrics")
+    j = jobs.add(
         "create",
-        parents=[aws, as_json],
+        _cmd_jobs_create,
+        aws=True,
+        json=True,
         help="plan, confirm and submit a customization job",
         description="Run the preflight checks and print the plan, ask to confirm (--yes agrees up front; it is "
         "required when there is no terminal), then validate and upload local data and submit the job. Exit "
         "status 1 when a check fails (nothing is submitted) or, with --wait, when the job fails.",
     )
     job_options(j)
-    j.add_argument("-y", "--yes", action="store_true", help="submit without asking")
+    confirm_option(j, "submit without asking")
     j.add_argument("--wait", action="store_true", help="wait for the job to finish")
-    j.add_argument("--timeout", type=non_negative_float, metavar="SECONDS", help="with --wait: give up after this")
-    j.add_argument("--no-progress", action="store_true", help="with --wait: no progress bar")
-    j.set_defaults(handler=_cmd_jobs_create)
-    j = jobs.add_parser("list", parents=[aws, as_json], help="list customization jobs (newest first)")
+    wait_options(j, timeout="with --wait: give up after this", progress="with --wait: no progress bar")
+    j = jobs.add("list", _cmd_jobs_list, aws=True, json=True, help="list customization jobs (newest first)")
     j.add_argument("--status", choices=JOB_STATUSES, help="only this status")
     j.add_argument("--name-contains", metavar="TEXT")
     j.add_argument("--limit", type=positive_int, metavar="N", help="show at most N jobs")
-    j.set_defaults(handler=_cmd_jobs_list)
-    j = jobs.add_parser("show", parents=[aws, as_json], help="show a job's status, stage and settings")
-    j.add_argument("job", metavar="JOB", help="job name or ARN")
-    j.set_defaults(handler=_cmd_jobs_show)
-    j = jobs.add_parser(
+    j = jobs.add("show", _cmd_jobs_show, aws=True, json=True, help="show a job's status, stage and settings")
+    _job_argument(j)
+    j = jobs.add(
         "wait",
-        parents=[aws],
+        _cmd_jobs_wait,
+        aws=True,
         help="wait for a job to finish (exit 1 if it fails or stops)",
         description="Poll gently with a progress bar until the job finishes. Ctrl-C stops waiting, not the job.",
     )
-    j.add_argument("job", metavar="JOB", help="job name or ARN")
-    j.add_argument("--timeout", type=non_negative_float, metavar="SECONDS", help="give up after this long")
-    j.add_argument("--no-progress", action="store_true", help="no progress bar")
-    j.set_defaults(handler=_cmd_jobs_wait)
-    j = jobs.add_parser("stop", parents=[aws], help="ask Bedrock to stop a running job")
-    j.add_argument("job", metavar="JOB", help="job name or ARN")
-    j.set_defaults(handler=_cmd_jobs_stop)
-    j = jobs.add_parser(
+    _job_argument(j)
+    wait_options(j, timeout="give up after this long")
+    j = jobs.add("stop", _cmd_jobs_stop, aws=True, help="ask Bedrock to stop a running job")
+    _job_argument(j)
+    j = jobs.add(
         "metrics",
-        parents=[aws, as_json],
+        _cmd_jobs_metrics,
+        aws=True,
+        json=True,
         help="per-epoch losses and the early-stopping explanation",
         description="Read the job's training and validation metrics from S3, print them per epoch, and explain "
         "early stopping. --plot writes a loss plot (needs the 'plot' extra).",
     )
-    j.add_argument("job", metavar="JOB", help="job name or ARN")
+    _job_argument(j)
     j.add_argument("--plot", type=output_file, metavar="FILE", help="write a loss plot (PNG, SVG or PDF by extension)")
-    j.set_defaults(handler=_cmd_jobs_metrics)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from ._args import Parser, Subparsers, iso_date, port, positive_float, region_name
+from ._args import Commands, iso_date, port, positive_float, region_name
 from ._context import Context, UsageError
 
 
@@ -97,16 +97,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def register(commands: Commands) -> None:
     """Add this group's subcommands to the top-level parser."""
     # local
-    p = sub.add_parser("local", help="run LocalBedrock, the offline emulator")
-    loc = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
-    s = loc.add_parser(
+    loc = commands.group("local", help="run LocalBedrock, the offline emulator")
+    s = loc.add(
         "serve",
+        _cmd_local_serve,
         help="start LocalBedrock and print the environment that points boto3 at it",
         description="Start LocalBedrock on 127.0.0.1 and print 'export' lines (endpoint URLs and dummy "
         "credentials) for any boto3 program or the AWS CLI. Runs until Ctrl-C. Needs the 'local' extra.",
     )
     add_serve_arguments(s)
-    s.set_defaults(handler=_cmd_local_serve)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .._version import __version__
 from . import data, demo, deployments, evaluate, invoke, jobs, local, models, search
-from ._args import Parser, aws_options, json_option, verbose_option
+from ._args import Commands, Parser, aws_options, json_option, verbose_option
 from ._context import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, PROG, Context, Handler, UsageError
 from ._format import one_line, os_error
 
@@ -34,7 +34,6 @@ _log = logging.getLogger("haiku_finetune.cli")
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``haiku-finetune`` command (every subcommand, with ``--help``)."""
-    aws, as_json = aws_options(), json_option()
     parser = Parser(
         prog=PROG,
         description=(
@@ -46,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+    commands = Commands(sub, aws_options(), json_option())
     for group in (data, jobs, search, deployments, invoke, evaluate, models, local, demo):
-        group.register(sub, aws, as_json)
+        group.register(commands)
     _add_verbose_everywhere(parser)
     return parser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._args import Parser, Subparsers
+from ._args import Commands
 from ._context import EXIT_OK, Context
 from ._format import table
 
@@ -91,14 +91,15 @@ def _profile_kind(profile: Any) -> str:
     return "provisional" if profile.provisional else "confirmed"
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
-    """Add this group's subcommands to the top-level parser."""
-    p = sub.add_parser(
+def register(commands: Commands) -> None:
+    """Add ``models`` to the top-level parser."""
+    commands.add(
         "models",
-        parents=[aws, as_json],
+        _cmd_models,
+        aws=True,
+        json=True,
         help="fine-tunable base models in a region, their lifecycle and the library's profile",
         description="List the models the region offers for fine-tuning (ListFoundationModels), each with its "
         "lifecycle today (active, legacy, extended access, end of life) and the library's profile for it: "
         "confirmed, provisional or none.",
     )
-    p.set_defaults(handler=_cmd_models)

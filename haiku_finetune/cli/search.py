@@ -12,7 +12,7 @@ import argparse
 import io
 from typing import Any
 
-from ._args import Parser, Subparsers, non_negative_float, positive_int
+from ._args import Commands, confirm_option, positive_int, wait_options
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
 from .jobs import job_fields, job_options
 
@@ -106,11 +106,13 @@ def _cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK if result.best is not None else EXIT_PROBLEMS
 
 
-def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
+def register(commands: Commands) -> None:
     """Add ``search`` to the top-level parser."""
-    p = sub.add_parser(
+    p = commands.add(
         "search",
-        parents=[aws, as_json],
+        _cmd_search,
+        aws=True,
+        json=True,
         help="grid-search hyperparameters: one job per combination, ranked by validation loss",
         description="Plan every combination of the --grid values (printed with the estimated billed tokens), ask "
         "to confirm (--yes agrees up front; it is required when there is no terminal), run the jobs a few at a "
@@ -128,7 +130,5 @@ def register(sub: Subparsers, aws: Parser, as_json: Parser) -> None:
     p.add_argument("--budget", type=positive_int, metavar="N", help="refuse a grid of more than N jobs")
     p.add_argument("--max-parallel", type=positive_int, default=2, metavar="N", help="jobs at once (default 2)")
     p.add_argument("--plan-only", action="store_true", help="print the plan and submit nothing")
-    p.add_argument("-y", "--yes", action="store_true", help="submit without asking")
-    p.add_argument("--timeout", type=non_negative_float, metavar="SECONDS", help="give up waiting after this")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_cmd_search)
+    confirm_option(p, "submit without asking")
+    wait_options(p, timeout="give up waiting after this")
