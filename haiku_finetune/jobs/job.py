@@ -329,8 +329,7 @@ class CustomizationJob(DescribedJob):
     @property
     def failure_message(self) -> str | None:
         """The service's failure message when the job failed (it often names the offending data line)."""
-        value = self._description.get("failureMessage")
-        return str(value) if value else None
+        return _text(self._description.get("failureMessage"))
 
     @property
     def hyperparameters(self) -> Hyperparameters:
@@ -358,14 +357,12 @@ class CustomizationJob(DescribedJob):
     @property
     def custom_model_name(self) -> str | None:
         """The name the custom model has (or will have)."""
-        value = self._get("outputModelName") or self._description.get("customModelName")
-        return str(value) if value else None
+        return _text(self._get("outputModelName") or self._description.get("customModelName"))
 
     @property
     def custom_model_arn(self) -> str | None:
         """The custom model's ARN, once the job completed."""
-        value = self._description.get("outputModelArn") or self._description.get("customModelArn")
-        return str(value) if value else None
+        return _text(self._description.get("outputModelArn") or self._description.get("customModelArn"))
 
     @property
     def custom_model(self) -> CustomModel:
@@ -489,3 +486,8 @@ class CustomizationJob(DescribedJob):
         return (
             f"CustomizationJob(name={self._description.get('jobName')!r}, status={self._description.get('status')!r})"
         )
+
+
+def _text(value: Any) -> str | None:
+    """What the service reported, as text; ``None`` when it reported nothing (absent or empty)."""
+    return str(value) if value else None
