@@ -27,6 +27,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -66,10 +67,23 @@ Commitment = Literal["OneMonth", "SixMonths"]
 # "-" or "_".
 _NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
 _TERMINAL = {"InService", "Failed"}
+
+
+@dataclass(frozen=True)
+class _DeploymentWait:
+    """One of a deployment's own waits: its name in messages, how often it polls, and the method that resumes it."""
+
+    what: str
+    interval: PollInterval
+    resume: str
+
+
 # Provisioned Throughput takes 20-30 minutes to come up: poll gently.
-_INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
+_COMING_UP = _DeploymentWait("provisioned throughput", PollInterval(initial=30.0, maximum=120.0, growth=1.25), "wait")
 # A delete is confirmed within seconds to minutes: poll every 5 s.
-_DELETE_INTERVAL = PollInterval(initial=5.0, maximum=5.0, growth=1.0)
+_DELETING = _DeploymentWait(
+    "deletion of provisioned throughput", PollInterval(initial=5.0, maximum=5.0, growth=1.0), "delete"
+)
 #: The tag carrying a create's client token: how a PT whose create was interrupted or lost is recognised as
 #: this call's (Get/ListProvisionedModelThroughput do not report the token).
 CLIENT_TOKEN_TAG = "haiku-finetune:client-token"
@@ -323,9 +337,7 @@ class ProvisionedDeployment:
         """
         resolved = resolve_transport(transport)
         response = resolved.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=name_or_arn)
-        deployment = cls(response["provisionedModelArn"], transport=resolved)
-        deployment._details = response
-        return deployment
+        return cls._described(response, resolved)
 
     @classmethod
     def list(
@@ -353,11 +365,15 @@ class ProvisionedDeployment:
             params["modelArnEquals"] = model.arn if isinstance(model, CustomModel) else model
         found: builtins.list[ProvisionedDeployment] = []
         for page in resolved.paginate("bedrock", "ListProvisionedModelThroughputs", **params):
-            for summary in page.get("provisionedModelSummaries", []):
-                deployment = cls(summary["provisionedModelArn"], transport=resolved)
-                deployment._details = summary
-                found.append(deployment)
+            found.extend(cls._described(summary, resolved) for summary in page.get("provisionedModelSummaries", []))
         return found
+
+    @classmethod
+    def _described(cls, details: dict[str, Any], transport: BedrockTransport) -> ProvisionedDeployment:
+        """The deployment the service described (a Get answer or a List summary), carrying ``transport``."""
+        deployment = cls(details["provisionedModelArn"], transport=transport)
+        deployment._details = details
+        return deployment
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -471,22 +487,35 @@ class ProvisionedDeployment:
             status = self.status
             return PollState(status=status, finished=status in _TERMINAL)
 
-        wait_for(
-            fetch,
-            what=f"provisioned throughput {self._label}",
-            clock=self._transport.clock,
-            timeout=timeout,
-            interval=_INTERVAL,
-            progress=progress,
-            reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).wait()",
-            # In a with block a Ctrl-C deletes the deployment (and __enter__ says so), so it is not "left running".
-            interrupt_message=not in_block,
-        )
+        # In a with block a Ctrl-C deletes the deployment (and __enter__ says so), so it is not "left running".
+        self._poll(fetch, _COMING_UP, timeout=timeout, progress=progress, interrupt_message=not in_block)
         if self.status == "Failed":
             raise DeploymentError(
                 f"provisioned throughput {self.name} failed: {self.failure_message or 'no reason given'}"
             )
         return self
+
+    def _poll(
+        self,
+        fetch: Callable[[], PollState],
+        waiting: _DeploymentWait,
+        *,
+        timeout: float | None,
+        progress: bool,
+        interrupt_message: bool,
+    ) -> None:
+        """`wait_for` until ``fetch`` says ``waiting`` is over: the PT named by its label, the time read from its
+        transport's clock, and a timeout's or Ctrl-C's message naming the call on its ARN that resumes the wait."""
+        wait_for(
+            fetch,
+            what=f"{waiting.what} {self._label}",
+            clock=self._transport.clock,
+            timeout=timeout,
+            interval=waiting.interval,
+            progress=progress,
+            reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).{waiting.resume}()",
+            interrupt_message=interrupt_message,
+        )
 
     def update(self, *, name: str | None = None, model: CustomModel | str | None = None) -> ProvisionedDeployment:
         """Rename the deployment or point it at another custom model (the only changes AWS allows)."""
@@ -533,16 +562,7 @@ class ProvisionedDeployment:
             return PollState(status=str(status or "Deleting"), finished=False)
 
         try:
-            wait_for(
-                fetch,
-                what=f"deletion of provisioned throughput {self._label}",
-                clock=self._transport.clock,
-                timeout=confirm_timeout,
-                interval=_DELETE_INTERVAL,
-                progress=False,
-                reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).delete()",
-                interrupt_message=False,
-            )
+            self._poll(fetch, _DELETING, timeout=confirm_timeout, progress=False, interrupt_message=False)
         except WaitTimeoutError as error:
             raise DeploymentError(
                 f"provisioned throughput {self.arn} was still listed {confirm_timeout:.0f}s after its delete; "
