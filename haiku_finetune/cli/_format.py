@@ -19,8 +19,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def field_lines(fields: Mapping[str, object], width: int) -> list[str]:
-    """One ``key:  value`` line per field that has a value (``None`` is left out), keys padded to ``width``."""
-    return [f"{key + ':':<{width}}{value}" for key, value in fields.items() if value is not None]
+    """One ``key:  value`` line per field that has a value (``None`` is left out), keys padded to ``width``.
+
+    A key too long for ``width`` widens every line, so a value never runs into its key.
+    """
+    shown = {key: value for key, value in fields.items() if value is not None}
+    width = max([width, *(len(key) + 2 for key in shown)])
+    return [f"{key + ':':<{width}}{value}" for key, value in shown.items()]
 
 
 def issue_lines(source: str, issues: Iterable[Any], kind: str) -> list[str]:

@@ -537,3 +537,12 @@ def test_guard_options_the_library_does_not_take_are_refused_in_one_line() -> No
         _guard_options(args, create_without_guards)
     assert _guard_options(args, create_with_guards) == {"max_lifetime": 7200.0, "guard": "watchdog"}
     assert _guard_options(argparse.Namespace(max_lifetime=None, guard=None), create_without_guards) == {}
+
+
+def test_field_lines_never_run_a_value_into_a_key_longer_than_the_width() -> None:
+    from haiku_finetune.cli._format import field_lines
+
+    # deployments show pads to 14, and a failed deployment's "failure_message:" is 16 characters.
+    lines = field_lines({"name": "pt", "status": "Failed", "failure_message": "boom", "arn": None}, 14)
+    assert lines == ["name:            pt", "status:          Failed", "failure_message: boom"]
+    assert field_lines({"name": "pt", "failure_message": None}, 14) == ["name:         pt"]
