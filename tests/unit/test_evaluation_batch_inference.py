@@ -24,6 +24,7 @@ from haiku_finetune.errors import (
     WaitTimeoutError,
 )
 from haiku_finetune.evaluation.batch_inference import (
+    TERMINAL_STATUSES,
     BatchInferenceJob,
     batch_model_id,
     read_batch_results,
@@ -222,6 +223,32 @@ def test_wait_raises_for_unsuccessful_ends(stubs: Stubs, status: str, error: typ
     stubs.bedrock_stub.add_response("get_model_invocation_job", response, {"jobIdentifier": JOB_ARN})
     with pytest.raises(error, match=text):
         wait_for_batch_inference(_job(), progress=False, transport=stubs.transport)
+
+
+def test_every_status_the_service_names_is_waited_through_or_ends_the_wait() -> None:
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("bedrock").shape_for("ModelInvocationJobStatus")
+    in_flight = {"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"}
+    assert set(shape.enum) == in_flight | TERMINAL_STATUSES  # a status botocore adds must be placed here
+    assert not in_flight & TERMINAL_STATUSES
+
+
+def test_wait_goes_on_through_validating_and_scheduled(stubs: Stubs) -> None:
+    for status in ("Submitted", "Validating", "Scheduled", "InProgress", "Completed"):
+        stubs.bedrock_stub.add_response("get_model_invocation_job", _get_response(status), {"jobIdentifier": JOB_ARN})
+    response = wait_for_batch_inference(_job(), progress=False, transport=stubs.transport)
+    assert response["status"] == "Completed"
+    assert len(stubs.clock.sleeps) == 4
+    stubs.bedrock_stub.assert_no_pending_responses()
+
+
+def test_a_stopping_job_is_waited_for_until_it_has_stopped(stubs: Stubs) -> None:
+    for status in ("Stopping", "Stopped"):
+        stubs.bedrock_stub.add_response("get_model_invocation_job", _get_response(status), {"jobIdentifier": JOB_ARN})
+    with pytest.raises(JobStoppedError, match="was stopped"):
+        wait_for_batch_inference(_job(), progress=False, transport=stubs.transport)
+    assert len(stubs.clock.sleeps) == 1
 
 
 def test_wait_times_out_on_the_clock(stubs: Stubs) -> None:
