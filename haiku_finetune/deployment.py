@@ -797,16 +797,13 @@ def _find_settled(t: BedrockTransport, name: str, token: str) -> str | None:
     The interrupt only stops this process from reading the answer; the service (which does not notice the
     connection close) can still be creating the PT, so one look right away could miss it.
     """
-    found: list[str] = []
 
     def fetch() -> PollState:
         arn = _find_created(t, name, token)
-        if arn is not None:
-            found.append(arn)
-        return PollState(status="found" if arn else "not found", finished=arn is not None)
+        return PollState(status="found" if arn else "not found", finished=arn is not None, value=arn)
 
-    with contextlib.suppress(WaitTimeoutError):
-        wait_for(
+    try:
+        found: str = wait_for(
             fetch,
             what=f"provisioned throughput {name}",
             clock=t.clock,
@@ -814,8 +811,10 @@ def _find_settled(t: BedrockTransport, name: str, token: str) -> str | None:
             interval=_SETTLE_INTERVAL,
             progress=False,
             interrupt_message=False,
-        )
-    return found[0] if found else None
+        ).value
+    except WaitTimeoutError:
+        return None  # none of that name appeared while the request could still be handled
+    return found
 
 
 def _undo_interrupted_create(
