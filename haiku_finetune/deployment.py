@@ -337,7 +337,7 @@ class ProvisionedDeployment:
         """
         resolved = resolve_transport(transport)
         response = resolved.call("bedrock", "GetProvisionedModelThroughput", provisionedModelId=name_or_arn)
-        return cls._described(response, resolved)
+        return cls._from_api(response, transport=resolved)
 
     @classmethod
     def list(
@@ -365,14 +365,17 @@ class ProvisionedDeployment:
             params["modelArnEquals"] = model.arn if isinstance(model, CustomModel) else model
         found: builtins.list[ProvisionedDeployment] = []
         for page in resolved.paginate("bedrock", "ListProvisionedModelThroughputs", **params):
-            found.extend(cls._described(summary, resolved) for summary in page.get("provisionedModelSummaries", []))
+            found.extend(
+                cls._from_api(summary, transport=resolved) for summary in page.get("provisionedModelSummaries", [])
+            )
         return found
 
     @classmethod
-    def _described(cls, details: dict[str, Any], transport: BedrockTransport) -> ProvisionedDeployment:
-        """The deployment the service described (a Get answer or a List summary), carrying ``transport``."""
-        deployment = cls(details["provisionedModelArn"], transport=transport)
-        deployment._details = details
+    def _from_api(cls, response: dict[str, Any], *, transport: BedrockTransport) -> ProvisionedDeployment:
+        """Build from a ``GetProvisionedModelThroughput`` response (or a ``ListProvisionedModelThroughputs`` summary),
+        carrying ``transport``, as ``CustomModel.from_api`` does for a custom model."""
+        deployment = cls(response["provisionedModelArn"], transport=transport)
+        deployment._details = response
         return deployment
 
     # -- state ---------------------------------------------------------------------------------------
