@@ -785,19 +785,23 @@ def _file_issues(split: Split, records: int, size: int, lines: int, issues: _Col
             "empty_file", None, f"the file is empty; it needs at least {minimum} records, one JSON object per line"
         )
         return
-    train = split == "train"
-    limit = limits.max_train_records if train else limits.max_validation_records
-    max_bytes = limits.max_train_bytes if train else limits.max_validation_bytes
-    # The file-wide rules: each one a condition, its code and its message.
-    rules = (
-        (records < minimum, "too_few_records", f"{records} valid record(s); fine-tuning needs at least {minimum}"),
-        (records > limit, "too_many_records", f"{records:,} records; a {split} file may have at most {limit:,}"),
-        (
-            size > max_bytes,
+    if records < minimum:
+        issues.error(
+            "too_few_records",
+            None,
+            f"{records} valid record(s); fine-tuning needs at least {minimum}",
+        )
+    limit = limits.max_train_records if split == "train" else limits.max_validation_records
+    if records > limit:
+        issues.error(
+            "too_many_records",
+            None,
+            f"{records:,} records; a {split} file may have at most {limit:,}",
+        )
+    max_bytes = limits.max_train_bytes if split == "train" else limits.max_validation_bytes
+    if size > max_bytes:
+        issues.error(
             "file_too_large",
+            None,
             f"{size:,} bytes; a {split} file may be at most {max_bytes // 1024**3} GB",
-        ),
-    )
-    for broken, code, message in rules:
-        if broken:
-            issues.error(code, None, message)
+        )
