@@ -364,11 +364,7 @@ def read_batch_results(
         data = download_bytes(job.result_uri, transport=transport)
     except ResourceNotFoundError as error:
         raise ResourceNotFoundError(
-            f"no results at {job.result_uri} for batch-inference job {job.arn}",
-            operation=error.operation,
-            code=error.code,
-            http_status=error.http_status,
-            request_id=error.request_id,
+            f"no results at {job.result_uri} for batch-inference job {job.arn}", **error.call_context
         ) from error
     found: dict[str, Completion | ServiceError] = {}
     for number, line in enumerate(data.splitlines(), start=1):
