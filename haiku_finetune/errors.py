@@ -41,7 +41,6 @@ from the rest of the package.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
 from datetime import date
 from typing import Any, NoReturn, TypedDict
 
@@ -109,9 +108,6 @@ class CallContext(TypedDict):
     attempts: int
 
 
-# The call failures are dataclasses for their __init__ alone (the fields are the call's data): eq=False and
-# repr=False keep an exception's identity comparison and repr, and __post_init__ keeps args to the message.
-@dataclass(eq=False, repr=False)
 class ServiceError(CallFailedError):
     """An AWS service refused a call.
 
@@ -124,16 +120,23 @@ class ServiceError(CallFailedError):
         attempts: How many attempts were made before giving up (1 when it was not retried).
     """
 
-    message: str
-    _: KW_ONLY
-    operation: str
-    code: str
-    http_status: int | None = None
-    request_id: str | None = None
-    attempts: int = 1
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        code: str,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.message = message
+        self.operation = operation
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.attempts = attempts
+        super().__init__(message)
 
     @property
     def call_context(self) -> CallContext:
@@ -174,7 +177,6 @@ class ResourceNotFoundError(ServiceError):
     """The named resource does not exist (or is not visible to the caller)."""
 
 
-@dataclass(eq=False, repr=False, kw_only=True)
 class ModelEndOfLifeError(ResourceNotFoundError):
     """The base model reached its end of life in the region: the service no longer trains or serves it.
 
@@ -188,12 +190,27 @@ class ModelEndOfLifeError(ResourceNotFoundError):
         successor: The key of the profile to move to (``haiku_finetune.base_models.get_profile(successor)``).
     """
 
-    code: str = "ResourceNotFoundException"
-    http_status: int | None = 404
-    model_id: str | None = None
-    region: str | None = None
-    end_of_life: date | None = None
-    successor: str | None = None
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        code: str = "ResourceNotFoundException",
+        http_status: int | None = 404,
+        request_id: str | None = None,
+        attempts: int = 1,
+        model_id: str | None = None,
+        region: str | None = None,
+        end_of_life: date | None = None,
+        successor: str | None = None,
+    ) -> None:
+        self.model_id = model_id
+        self.region = region
+        self.end_of_life = end_of_life
+        self.successor = successor
+        super().__init__(
+            message, operation=operation, code=code, http_status=http_status, request_id=request_id, attempts=attempts
+        )
 
     def __str__(self) -> str:
         model = self.model_id or "the model"
@@ -234,7 +251,6 @@ class UnparseableResponseError(ServiceError):
     """
 
 
-@dataclass(eq=False, repr=False)
 class ConnectionFailedError(CallFailedError):
     """No answer from the endpoint: a connection or read timeout, a dropped connection or a broken stream. Retried.
 
@@ -245,13 +261,11 @@ class ConnectionFailedError(CallFailedError):
         attempts: How many attempts were made.
     """
 
-    message: str
-    _: KW_ONLY
-    operation: str
-    attempts: int = 1
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
+    def __init__(self, message: str, *, operation: str, attempts: int = 1) -> None:
+        self.message = message
+        self.operation = operation
+        self.attempts = attempts
+        super().__init__(message)
 
     def __str__(self) -> str:
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""

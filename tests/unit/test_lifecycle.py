@@ -214,6 +214,27 @@ def test_end_of_life_error_names_the_date_and_the_successor() -> None:
     assert "\n" not in text
 
 
+def test_an_end_of_life_error_keeps_the_whole_call_context_of_the_refusal() -> None:
+    refusal = ServiceError(
+        "gone", operation="Converse", code="ValidationException", http_status=400, request_id="req-9", attempts=3
+    )
+    assert refusal.call_context == {
+        "operation": "Converse",
+        "code": "ValidationException",
+        "http_status": 400,
+        "request_id": "req-9",
+        "attempts": 3,
+    }
+    error = end_of_life_error(refusal, model_id=None, region="us-west-2")
+    assert (error.operation, error.code, error.http_status, error.request_id, error.attempts) == (
+        "Converse",
+        "ValidationException",
+        400,
+        "req-9",
+        3,
+    )
+
+
 def test_end_of_life_error_for_an_arn_and_for_an_unknown_model() -> None:
     arn = CLAUDE_3_HAIKU.arn("us-west-2")
     assert end_of_life_error(_refusal(), model_id=arn, region="us-west-2").end_of_life == date(2026, 9, 10)
