@@ -10,17 +10,12 @@ from typing import Any
 
 from .._table import text_table
 
-__all__ = ["attributes", "field_lines", "issue_lines", "json_ready", "one_line", "os_error", "table"]
+__all__ = ["field_lines", "issue_lines", "json_ready", "one_line", "os_error", "table"]
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Render a plain-text table with a header rule; numbers right-aligned."""
     return text_table(headers, rows)
-
-
-def attributes(obj: object, names: Iterable[str]) -> dict[str, Any]:
-    """``{name: obj.<name>}`` for each of ``names``, in their order: the fields a command shows of an object."""
-    return {name: getattr(obj, name) for name in names}
 
 
 def field_lines(fields: Mapping[str, object], width: int) -> list[str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._args import Commands, confirm_option, non_negative_float, positive_float, positive_int, wait_options
 from ._context import EXIT_OK, EXIT_PROBLEMS, PROG, Context, UsageError
-from ._format import attributes, field_lines, table
+from ._format import field_lines, table
 
 if TYPE_CHECKING:
     from ..deployment import ProvisionedDeployment
@@ -22,12 +22,14 @@ if TYPE_CHECKING:
     from ..pricing import Pricing
 
 
-# What the commands show of a deployment (``--json`` keys, in order): ProvisionedDeployment's properties.
-_SUMMARY = ("name", "arn", "status", "model_units", "commitment")
-
-
 def _deployment_summary(dep: ProvisionedDeployment) -> dict[str, Any]:
-    return attributes(dep, _SUMMARY)
+    return {
+        "name": dep.name,
+        "arn": dep.arn,
+        "status": dep.status,
+        "model_units": dep.model_units,
+        "commitment": dep.commitment,
+    }
 
 
 def _guard_options(args: argparse.Namespace, create: Any) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def _cmd_deployments_show(args: argparse.Namespace, ctx: Context) -> int:
     from ..deployment import ProvisionedDeployment
 
     dep = ProvisionedDeployment.attach(args.deployment, transport=ctx.transport(args))
-    summary = attributes(dep, (*_SUMMARY, "failure_message"))
+    summary = {**_deployment_summary(dep), "failure_message": dep.failure_message}
     if args.json:
         ctx.json(summary)
     else:

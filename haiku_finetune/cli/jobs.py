@@ -25,7 +25,7 @@ from ._args import (
     wait_options,
 )
 from ._context import EXIT_OK, EXIT_PROBLEMS, Context, UsageError
-from ._format import attributes, field_lines, json_ready, table
+from ._format import field_lines, json_ready, table
 
 if TYPE_CHECKING:
     from ..hyperparameters import Hyperparameters
@@ -214,12 +214,14 @@ def _cmd_jobs_create(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-# What the commands show of a job (``--json`` keys, in order): CustomizationJob's properties.
-_SUMMARY = ("name", "arn", "status", "stage", "failure_message")
-
-
 def _job_summary(job: CustomizationJob) -> dict[str, Any]:
-    return attributes(job, _SUMMARY)
+    return {
+        "name": job.name,
+        "arn": job.arn,
+        "status": job.status,
+        "stage": job.stage,
+        "failure_message": job.failure_message,
+    }
 
 
 def _cmd_jobs_list(args: argparse.Namespace, ctx: Context) -> int:
