@@ -241,12 +241,18 @@ def no_progress_option(parser: argparse.ArgumentParser, help: str = "no progress
 
 
 def wait_options(
-    parser: argparse.ArgumentParser, *, timeout: str, default: float | None = None, progress: str = "no progress bar"
+    parser: argparse.ArgumentParser,
+    *,
+    timeout_help: str,
+    default_timeout: float | None = None,
+    progress_help: str = "no progress bar",
 ) -> None:
-    """``--timeout SECONDS`` (``default``: none, wait as long as it takes) and ``--no-progress``: how a command that
-    waits for something to finish waits. ``timeout`` and ``progress`` are the help, in this command's words."""
-    parser.add_argument("--timeout", type=non_negative_float, default=default, metavar="SECONDS", help=timeout)
-    no_progress_option(parser, progress)
+    """``--timeout SECONDS`` (``default_timeout``: none, wait as long as it takes) and ``--no-progress``: how a
+    command that waits for something to finish waits, with each option's help in this command's words."""
+    parser.add_argument(
+        "--timeout", type=non_negative_float, default=default_timeout, metavar="SECONDS", help=timeout_help
+    )
+    no_progress_option(parser, progress_help)
 
 
 class Commands:

@@ -347,7 +347,7 @@ def register(commands: Commands) -> None:
     d.add_argument("--guard", choices=("scheduler", "watchdog"), help="with --max-lifetime: what deletes it")
     confirm_option(d, "buy without asking")
     d.add_argument("--no-wait", action="store_true", help="return at once, while it is still Creating")
-    wait_options(d, timeout="wait at most this", default=3600.0)
+    wait_options(d, timeout_help="wait at most this", default_timeout=3600.0)
     d = deps.add(
         "show", _cmd_deployments_show, aws=True, json=True, help="show a deployment's status, model units, commitment"
     )

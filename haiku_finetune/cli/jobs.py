@@ -420,7 +420,7 @@ def register(commands: Commands) -> None:
     job_options(j)
     confirm_option(j, "submit without asking")
     j.add_argument("--wait", action="store_true", help="wait for the job to finish")
-    wait_options(j, timeout="with --wait: give up after this", progress="with --wait: no progress bar")
+    wait_options(j, timeout_help="with --wait: give up after this", progress_help="with --wait: no progress bar")
     j = jobs.add("list", _cmd_jobs_list, aws=True, json=True, help="list customization jobs (newest first)")
     j.add_argument("--status", choices=JOB_STATUSES, help="only this status")
     j.add_argument("--name-contains", metavar="TEXT")
@@ -435,7 +435,7 @@ def register(commands: Commands) -> None:
         description="Poll gently with a progress bar until the job finishes. Ctrl-C stops waiting, not the job.",
     )
     _job_argument(j)
-    wait_options(j, timeout="give up after this long")
+    wait_options(j, timeout_help="give up after this long")
     j = jobs.add("stop", _cmd_jobs_stop, aws=True, help="ask Bedrock to stop a running job")
     _job_argument(j)
     j = jobs.add(

@@ -131,4 +131,4 @@ def register(commands: Commands) -> None:
     p.add_argument("--max-parallel", type=positive_int, default=2, metavar="N", help="jobs at once (default 2)")
     p.add_argument("--plan-only", action="store_true", help="print the plan and submit nothing")
     confirm_option(p, "submit without asking")
-    wait_options(p, timeout="give up waiting after this")
+    wait_options(p, timeout_help="give up waiting after this")
