@@ -71,7 +71,8 @@ _TERMINAL = {"InService", "Failed"}
 
 @dataclass(frozen=True)
 class _DeploymentWait:
-    """One of a deployment's own waits: its name in messages, how often it polls, and the method that resumes it."""
+    """One of a deployment's own waits: its name in messages, how often it polls, and the call that resumes it
+    (``{arn!r}`` stands for the deployment's ARN)."""
 
     what: str
     interval: PollInterval
@@ -79,10 +80,16 @@ class _DeploymentWait:
 
 
 # Provisioned Throughput takes 20-30 minutes to come up: poll gently.
-_COMING_UP = _DeploymentWait("provisioned throughput", PollInterval(initial=30.0, maximum=120.0, growth=1.25), "wait")
+_COMING_UP = _DeploymentWait(
+    "provisioned throughput",
+    PollInterval(initial=30.0, maximum=120.0, growth=1.25),
+    "ProvisionedDeployment.attach({arn!r}).wait()",
+)
 # A delete is confirmed within seconds to minutes: poll every 5 s.
 _DELETING = _DeploymentWait(
-    "deletion of provisioned throughput", PollInterval(initial=5.0, maximum=5.0, growth=1.0), "delete"
+    "deletion of provisioned throughput",
+    PollInterval(initial=5.0, maximum=5.0, growth=1.0),
+    "ProvisionedDeployment.attach({arn!r}).delete()",
 )
 #: The tag carrying a create's client token: how a PT whose create was interrupted or lost is recognised as
 #: this call's (Get/ListProvisionedModelThroughput do not report the token).
@@ -516,7 +523,7 @@ class ProvisionedDeployment:
             timeout=timeout,
             interval=waiting.interval,
             progress=progress,
-            reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).{waiting.resume}()",
+            reattach_hint=waiting.resume.format(arn=self.arn),
             interrupt_message=interrupt_message,
         )
 

@@ -143,6 +143,15 @@ def test_failed_wait_raises_with_the_failure_message(stub: Any) -> None:
         ProvisionedDeployment(PT_ARN, transport=stub.transport).wait(progress=False)
 
 
+def test_a_timed_out_wait_polls_gently_and_says_how_to_resume_it(stub: Any) -> None:
+    for _ in range(3):
+        stub.add_response("get_provisioned_model_throughput", _pt("Creating"))
+    with pytest.raises(hf.WaitTimeoutError) as caught:
+        ProvisionedDeployment(PT_ARN, transport=stub.transport).wait(timeout=60, progress=False)
+    assert f"ProvisionedDeployment.attach({PT_ARN!r}).wait()" in str(caught.value)
+    assert stub.transport.clock.sleeps == [30.0, 30.0]  # 30 s, then the 60 s timeout cuts the 37.5 s step
+
+
 def test_update_and_attach(stub: Any) -> None:
     stub.add_response("get_provisioned_model_throughput", _pt("InService"), {"provisionedModelId": "support-pt"})
     stub.add_response(
