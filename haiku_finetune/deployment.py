@@ -27,7 +27,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -68,29 +67,10 @@ Commitment = Literal["OneMonth", "SixMonths"]
 _NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
 _TERMINAL = {"InService", "Failed"}
 
-
-@dataclass(frozen=True)
-class _DeploymentWait:
-    """One of a deployment's own waits: its name in messages, how often it polls, and the call that resumes it
-    (``{arn!r}`` stands for the deployment's ARN)."""
-
-    what: str
-    interval: PollInterval
-    resume: str
-
-
 # Provisioned Throughput takes 20-30 minutes to come up: poll gently.
-_COMING_UP = _DeploymentWait(
-    "provisioned throughput",
-    PollInterval(initial=30.0, maximum=120.0, growth=1.25),
-    "ProvisionedDeployment.attach({arn!r}).wait()",
-)
+_INTERVAL = PollInterval(initial=30.0, maximum=120.0, growth=1.25)
 # A delete is confirmed within seconds to minutes: poll every 5 s.
-_DELETING = _DeploymentWait(
-    "deletion of provisioned throughput",
-    PollInterval(initial=5.0, maximum=5.0, growth=1.0),
-    "ProvisionedDeployment.attach({arn!r}).delete()",
-)
+_DELETE_INTERVAL = PollInterval(initial=5.0, maximum=5.0, growth=1.0)
 #: The tag carrying a create's client token: how a PT whose create was interrupted or lost is recognised as
 #: this call's (Get/ListProvisionedModelThroughput do not report the token).
 CLIENT_TOKEN_TAG = "haiku-finetune:client-token"
@@ -497,35 +477,22 @@ class ProvisionedDeployment:
             status = self.status
             return PollState(status=status, finished=status in _TERMINAL)
 
-        # In a with block a Ctrl-C deletes the deployment (and __enter__ says so), so it is not "left running".
-        self._poll(fetch, _COMING_UP, timeout=timeout, progress=progress, interrupt_message=not in_block)
+        wait_for(
+            fetch,
+            what=f"provisioned throughput {self._label}",
+            clock=self._transport.clock,
+            timeout=timeout,
+            interval=_INTERVAL,
+            progress=progress,
+            reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).wait()",
+            # In a with block a Ctrl-C deletes the deployment (and __enter__ says so), so it is not "left running".
+            interrupt_message=not in_block,
+        )
         if self.status == "Failed":
             raise DeploymentError(
                 f"provisioned throughput {self.name} failed: {self.failure_message or 'no reason given'}"
             )
         return self
-
-    def _poll(
-        self,
-        fetch: Callable[[], PollState],
-        waiting: _DeploymentWait,
-        *,
-        timeout: float | None,
-        progress: bool,
-        interrupt_message: bool,
-    ) -> None:
-        """`wait_for` until ``fetch`` says ``waiting`` is over: the PT named by its label, the time read from its
-        transport's clock, and a timeout's or Ctrl-C's message naming the call on its ARN that resumes the wait."""
-        wait_for(
-            fetch,
-            what=f"{waiting.what} {self._label}",
-            clock=self._transport.clock,
-            timeout=timeout,
-            interval=waiting.interval,
-            progress=progress,
-            reattach_hint=waiting.resume.format(arn=self.arn),
-            interrupt_message=interrupt_message,
-        )
 
     def update(self, *, name: str | None = None, model: CustomModel | str | None = None) -> ProvisionedDeployment:
         """Rename the deployment or point it at another custom model (the only changes AWS allows)."""
@@ -572,7 +539,16 @@ class ProvisionedDeployment:
             return PollState(status=str(status or "Deleting"), finished=False)
 
         try:
-            self._poll(fetch, _DELETING, timeout=confirm_timeout, progress=False, interrupt_message=False)
+            wait_for(
+                fetch,
+                what=f"deletion of provisioned throughput {self._label}",
+                clock=self._transport.clock,
+                timeout=confirm_timeout,
+                interval=_DELETE_INTERVAL,
+                progress=False,
+                reattach_hint=f"ProvisionedDeployment.attach({self.arn!r}).delete()",
+                interrupt_message=False,
+            )
         except WaitTimeoutError as error:
             raise DeploymentError(
                 f"provisioned throughput {self.arn} was still listed {confirm_timeout:.0f}s after its delete; "
