@@ -34,6 +34,7 @@ __all__ = [
     "ServiceState",
     "listed",
     "page",
+    "sift",
 ]
 
 ACCOUNT = "123456789012"
@@ -241,6 +242,30 @@ def listed(jobs: Iterable[L], params: Mapping[str, Any]) -> list[L]:
     if params.get("nameContains"):
         found = [j for j in found if params["nameContains"] in j.name]
     found.sort(key=lambda j: j.created, reverse=params.get("sortOrder", "Descending") == "Descending")
+    return found
+
+
+def sift(
+    items: list[dict[str, Any]], params: Mapping[str, Any], time_key: str, equals: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The views a List call's filters keep, in the order its ``sortOrder`` asks for.
+
+    ``<time_key>After`` / ``<time_key>Before`` keep the views whose ``time_key`` is strictly after / before;
+    ``equals`` maps a filter parameter to the view key it must equal. Without a ``sortOrder`` the order given is
+    kept (each List call has its own default).
+    """
+    found = [
+        item
+        for item in items
+        if all(params.get(param) is None or item.get(key) == params[param] for param, key in (equals or {}).items())
+    ]
+    after, before = params.get(f"{time_key}After"), params.get(f"{time_key}Before")
+    if after is not None:
+        found = [item for item in found if item[time_key] > after]
+    if before is not None:
+        found = [item for item in found if item[time_key] < before]
+    if params.get("sortOrder"):
+        found.sort(key=lambda item: item[time_key], reverse=params["sortOrder"] == "Descending")
     return found
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ._common import EmulatedJob, page
+from ._common import EmulatedJob, page, sift
 from .invocation import Invocation
 from .runtime import messages_body
 from .wire import ApiError, validation
@@ -108,7 +108,7 @@ class BatchInference(Invocation):
         items = [self._invocation_view(self._invocation_job(arn)) for arn in list(self._invocation_jobs)]
         status, name = params.get("statusEquals"), params.get("nameContains") or ""
         items = [v for v in items if status in (None, v["status"]) and name in v["jobName"]]
-        shown, token = page(items, params)
+        shown, token = page(sift(items, params, "submitTime"), params)
         return {"invocationJobSummaries": shown, "nextToken": token}
 
     def op_StopModelInvocationJob(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -107,7 +107,9 @@ def converse_request(params: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "anthropic_version": "bedrock-2023-05-31",
         "max_tokens": config.get("maxTokens", MAX_OUTPUT_TOKENS),
-        "messages": [{"role": m["role"], "content": _blocks(m.get("content") or [])} for m in params["messages"]],
+        "messages": [
+            {"role": m["role"], "content": _blocks(m.get("content") or [])} for m in params.get("messages") or []
+        ],
     }
     system = "".join(block.get("text", "") for block in params.get("system") or [])
     if system:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import ACCOUNT, page
+from ._common import ACCOUNT, page, sift
 from .jobs import CustomizationJobs
 from .wire import conflict
 
@@ -44,7 +44,14 @@ class CustomModels(CustomizationJobs):
             }
             for m in models
         ]
-        shown, token = page(summaries, params)
+        # Every model here is the account's own: none was shared with it.
+        owned = params.get("isOwned") is not False
+        equals = {
+            "baseModelArnEquals": "baseModelArn",
+            "foundationModelArnEquals": "baseModelArn",
+            "modelStatus": "modelStatus",
+        }
+        shown, token = page(sift(summaries, params, "creationTime", equals) if owned else [], params)
         return {"modelSummaries": shown, "nextToken": token}
 
     def op_ListCustomModelDeployments(self, params: dict[str, Any]) -> dict[str, Any]:

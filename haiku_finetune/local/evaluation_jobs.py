@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ._common import EmulatedJob, listed, page
+from ._common import EmulatedJob, listed, page, sift
 from .batch import BatchInference
 from .wire import ApiError, validation
 
@@ -267,7 +267,12 @@ class EvaluationJobs(BatchInference):
 
     def op_ListEvaluationJobs(self, params: dict[str, Any]) -> dict[str, Any]:
         jobs = listed([self._evaluation_job(arn) for arn in list(self._evaluation_jobs)], params)
-        items = [self._evaluation_summary(j) for j in jobs]
+        items = sift(
+            [self._evaluation_summary(j) for j in jobs],
+            params,
+            "creationTime",
+            {"applicationTypeEquals": "applicationType"},
+        )
         # botocore's model caps jobSummaries at 5 per page; the shape checker holds the emulator to it.
         shown, token = page(items, params, default=5, most=5)
         # Its minimum is 1 too: an empty page leaves the member out.

@@ -70,6 +70,10 @@ class FoundationModels(ServiceState):
             models = [m for m in models if wanted in m["customizationsSupported"]]
         if params.get("byProvider") and params["byProvider"].lower() != "anthropic":
             models = []
+        if params.get("byInferenceType"):
+            models = [m for m in models if params["byInferenceType"] in m["inferenceTypesSupported"]]
+        if params.get("byOutputModality"):
+            models = [m for m in models if params["byOutputModality"] in m["outputModalities"]]
         return {"modelSummaries": models}
 
     def op_GetFoundationModel(self, params: dict[str, Any]) -> dict[str, Any]:

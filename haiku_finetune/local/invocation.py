@@ -136,6 +136,8 @@ class Invocation(ProvisionedThroughput):
                 body = orjson.loads(given["invokeModel"]["body"])
             except orjson.JSONDecodeError:
                 raise validation("Malformed input request") from None
+            if not isinstance(body, dict):
+                raise validation("Malformed input request: the body must be a JSON object")
             messages = body.get("messages") or []
             system = body.get("system") or ""
         else:

@@ -23,7 +23,7 @@ from ..datasets import validate_files
 from ..early_stopping import simulate_early_stopping
 from ..errors import HyperparameterError
 from ..hyperparameters import Hyperparameters
-from ._common import ServiceState, listed, page
+from ._common import ServiceState, listed, page, sift
 from .runtime import SimilarityResponder
 from .wire import conflict, validation
 
@@ -334,7 +334,7 @@ class CustomizationJobs(ServiceState):
                 }
                 | {"customModelArn": job.model_arn, "customModelName": job.model_name}
             )
-        shown, token = page(summaries, params)
+        shown, token = page(sift(summaries, params, "creationTime"), params)
         return {"modelCustomizationJobSummaries": shown, "nextToken": token}
 
     def op_StopModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:

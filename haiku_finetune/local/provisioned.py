@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._common import HAIKU_FT, page
+from ._common import HAIKU_FT, page, sift
 from .custom_models import CustomModels
 from .wire import conflict, validation
 
@@ -104,7 +104,7 @@ class ProvisionedThroughput(CustomModels):
             items = [i for i in items if i["status"] == params["statusEquals"]]
         for item in items:
             item.pop("failureMessage", None)
-        shown, token = page(items, params)
+        shown, token = page(sift(items, params, "creationTime", {"modelArnEquals": "modelArn"}), params)
         return {"provisionedModelSummaries": shown, "nextToken": token}
 
     def op_UpdateProvisionedModelThroughput(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -223,6 +223,13 @@ def check_shape(shape: Shape, value: Any, where: str) -> None:
         if not isinstance(value, dict):
             raise validation(f"{label} must be an object")
         members = shape.members  # type: ignore[attr-defined]
+        if shape.metadata.get("union"):
+            chosen = [name for name in members if value.get(name) is not None]
+            if len(chosen) != 1:
+                raise validation(
+                    f"1 validation error detected: Value at '{label}' failed to satisfy constraint: Member must "
+                    f"set exactly one of {', '.join(members)}, got {len(chosen)}"
+                )
         for required in shape.required_members:
             if value.get(required) is None:
                 raise validation(
@@ -244,6 +251,10 @@ def check_shape(shape: Shape, value: Any, where: str) -> None:
         if not isinstance(value, dict):
             raise validation(f"{label} must be a map")
         _check_length(len(value), meta, label)
+        for key, item in value.items():
+            check_shape(shape.key, key, f"{label}.key")  # type: ignore[attr-defined]
+            if item is not None:
+                check_shape(shape.value, item, f"{label}.{key}")  # type: ignore[attr-defined]
         return
     if kind == "string":
         if not isinstance(value, str):
@@ -267,7 +278,7 @@ def check_shape(shape: Shape, value: Any, where: str) -> None:
         if ("min" in meta and value < meta["min"]) or ("max" in meta and value > meta["max"]):
             raise validation(
                 f"1 validation error detected: Value '{value}' at '{label}' failed to satisfy constraint: Member "
-                f"must have value between {meta.get('min')} and {meta.get('max')}"
+                f"must have value {_bounds(meta)}"
             )
 
 
@@ -275,8 +286,17 @@ def _check_length(length: int, meta: Mapping[str, Any], label: str) -> None:
     if ("min" in meta and length < meta["min"]) or ("max" in meta and length > meta["max"]):
         raise validation(
             f"1 validation error detected: Value at '{label}' failed to satisfy constraint: Member must have "
-            f"length between {meta.get('min', 0)} and {meta.get('max', 'unbounded')}"
+            f"length {_bounds(meta)}"
         )
+
+
+def _bounds(meta: Mapping[str, Any]) -> str:
+    """A range as the service words it: ``between 1 and 63``, or one side only (``greater than or equal to 1``)."""
+    if "min" in meta and "max" in meta:
+        return f"between {meta['min']} and {meta['max']}"
+    if "min" in meta:
+        return f"greater than or equal to {meta['min']}"
+    return f"less than or equal to {meta['max']}"
 
 
 @cache

@@ -1,0 +1,277 @@
+"""LocalBedrock at the edges, driven by plain boto3: what botocore's service models say the service does with bad
+input and with the List calls' filters, sort orders and pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from haiku_finetune.local import LocalBedrock
+
+BUCKET = "fidelity-data"
+ROLE = "arn:aws:iam::123456789012:role/BedrockFineTuning"
+BASE = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+RECORDS = [
+    {
+        "messages": [
+            {"role": "user", "content": f"charged twice, order {i}"},
+            {"role": "assistant", "content": "billing"},
+        ]
+    }
+    for i in range(40)
+]
+NAMES = ("fid0", "fid1", "fid2")
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[LocalBedrock]:
+    with LocalBedrock() as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def clients(emulator: LocalBedrock) -> Iterator[dict[str, Any]]:
+    """boto3 clients; the ``raw_`` ones skip botocore's own parameter validation, so the server sees bad input."""
+    env = emulator.session_env()
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+    )
+    once = Config(retries={"total_max_attempts": 1})
+    raw = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
+    made = {
+        "bedrock": session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"], config=once),
+        "raw_bedrock": session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"], config=raw),
+        "runtime": session.client("bedrock-runtime", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"], config=once),
+        "raw_runtime": session.client(
+            "bedrock-runtime", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"], config=raw
+        ),
+        "s3": session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"]),
+    }
+    made["s3"].create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    made["s3"].put_object(Bucket=BUCKET, Key="train.jsonl", Body="\n".join(json.dumps(r) for r in RECORDS) + "\n")
+    yield made
+    for client in made.values():
+        client.close()
+
+
+def _job(name: str, **changes: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "jobName": name,
+        "customModelName": f"{name}-m",
+        "roleArn": ROLE,
+        "baseModelIdentifier": BASE,
+        "trainingDataConfig": {"s3Uri": f"s3://{BUCKET}/train.jsonl"},
+        "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/out/"},
+        "hyperParameters": {"epochCount": "1", "batchSize": "8"},
+    }
+    return params | changes
+
+
+@pytest.fixture(scope="module")
+def three(emulator: LocalBedrock, clients: dict[str, Any]) -> dict[str, str]:
+    """Three completed jobs (a minute apart), their custom models, and a Provisioned Throughput for each."""
+    bedrock = clients["bedrock"]
+    for name in NAMES:
+        bedrock.create_model_customization_job(**_job(name))
+        emulator.advance(60)
+    emulator.advance(10 * 3600)
+    models = {}
+    for name in NAMES:
+        models[name] = bedrock.get_custom_model(modelIdentifier=f"{name}-m")["modelArn"]
+        bedrock.create_provisioned_model_throughput(
+            modelUnits=1, provisionedModelName=f"{name}-pt", modelId=models[name]
+        )
+        emulator.advance(60)
+    return models
+
+
+def _refused(call: Any, **params: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    error: dict[str, Any] = caught.value.response["Error"]
+    error["status"] = caught.value.response["ResponseMetadata"]["HTTPStatusCode"]
+    return error
+
+
+# -- bad input reaches a 400, never a 500 -------------------------------------------------------------------
+
+
+def test_converse_without_messages_is_a_validation_error(clients: dict[str, Any]) -> None:
+    error = _refused(clients["raw_runtime"].converse, modelId=HAIKU)
+    assert (error["status"], error["Code"]) == (400, "ValidationException")
+
+
+def test_count_tokens_with_a_body_that_is_not_an_object_is_a_validation_error(clients: dict[str, Any]) -> None:
+    error = _refused(clients["runtime"].count_tokens, modelId=HAIKU, input={"invokeModel": {"body": b"[1]"}})
+    assert (error["status"], error["Code"]) == (400, "ValidationException")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {
+            "invokeModel": {"body": b'{"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": []}'},
+            "converse": {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+        },
+    ],
+    ids=["none", "both"],
+)
+def test_count_tokens_input_is_a_union_of_exactly_one_member(clients: dict[str, Any], given: dict[str, Any]) -> None:
+    error = _refused(clients["raw_runtime"].count_tokens, modelId=HAIKU, input=given)
+    assert (error["status"], error["Code"]) == (400, "ValidationException")
+    assert "input" in error["Message"]
+
+
+def test_a_map_value_of_the_wrong_type_is_refused(clients: dict[str, Any]) -> None:
+    # ModelCustomizationHyperParameters is a map of string to string: the number 2 is not a string.
+    error = _refused(
+        clients["raw_bedrock"].create_model_customization_job,
+        **_job("typed-hp", hyperParameters={"epochCount": 2}),
+    )
+    assert (error["status"], error["Code"]) == (400, "ValidationException")
+    assert "hyperParameters" in error["Message"]
+
+
+def test_a_one_sided_bound_is_worded_as_the_service_words_it(clients: dict[str, Any]) -> None:
+    error = _refused(
+        clients["raw_bedrock"].create_provisioned_model_throughput,
+        modelUnits=0,
+        provisionedModelName="zero-units",
+        modelId="arn:aws:bedrock:us-west-2:123456789012:custom-model/anthropic.claude-3-haiku-20240307-v1:0:200k/abcdefghijkl",
+    )
+    assert error["Message"].endswith("Member must have value greater than or equal to 1")
+    error = _refused(
+        clients["raw_runtime"].converse,
+        modelId=HAIKU,
+        messages=[{"role": "user", "content": [{"text": "hi"}]}],
+        inferenceConfig={"stopSequences": [""]},
+    )
+    assert error["Message"].endswith("Member must have length greater than or equal to 1")
+    assert "None" not in error["Message"] and "unbounded" not in error["Message"]
+
+
+# -- List calls: filters, sort orders and pages -------------------------------------------------------------
+
+
+def _names(response: dict[str, Any], key: str, name: str) -> list[str]:
+    return [item[name] for item in response[key]]
+
+
+def test_list_jobs_honours_the_creation_time_filters(clients: dict[str, Any], three: dict[str, str]) -> None:
+    bedrock = clients["bedrock"]
+    listed = bedrock.list_model_customization_jobs(sortOrder="Ascending", nameContains="fid")
+    times = [item["creationTime"] for item in listed["modelCustomizationJobSummaries"]]
+    after = bedrock.list_model_customization_jobs(
+        creationTimeAfter=times[0] + dt.timedelta(seconds=1), nameContains="fid"
+    )
+    assert _names(after, "modelCustomizationJobSummaries", "jobName") == ["fid2", "fid1"]
+    before = bedrock.list_model_customization_jobs(creationTimeBefore=times[1], nameContains="fid")
+    assert _names(before, "modelCustomizationJobSummaries", "jobName") == ["fid0"]
+
+
+def test_list_custom_models_honours_sort_order_and_filters(clients: dict[str, Any], three: dict[str, str]) -> None:
+    bedrock = clients["bedrock"]
+    key = "modelSummaries"
+    ascending = bedrock.list_custom_models(sortOrder="Ascending", nameContains="fid")
+    assert _names(ascending, key, "modelName") == ["fid0-m", "fid1-m", "fid2-m"]
+    descending = bedrock.list_custom_models(sortOrder="Descending", nameContains="fid")
+    assert _names(descending, key, "modelName") == ["fid2-m", "fid1-m", "fid0-m"]
+    other = "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-haiku-4-5-v1:0:200k"
+    assert bedrock.list_custom_models(baseModelArnEquals=other)[key] == []
+    assert bedrock.list_custom_models(foundationModelArnEquals=other)[key] == []
+    assert bedrock.list_custom_models(modelStatus="Failed")[key] == []
+    assert bedrock.list_custom_models(isOwned=False)[key] == []
+    times = [item["creationTime"] for item in ascending[key]]
+    later = bedrock.list_custom_models(creationTimeAfter=times[0] + dt.timedelta(seconds=1), sortOrder="Ascending")
+    assert _names(later, key, "modelName") == ["fid1-m", "fid2-m"]
+    pages = bedrock.get_paginator("list_custom_models").paginate(
+        sortOrder="Descending", PaginationConfig={"PageSize": 1}
+    )
+    assert [item["modelName"] for page in pages for item in page[key]] == ["fid2-m", "fid1-m", "fid0-m"]
+
+
+def test_list_throughputs_honours_sort_order_and_filters(clients: dict[str, Any], three: dict[str, str]) -> None:
+    bedrock = clients["bedrock"]
+    key, name = "provisionedModelSummaries", "provisionedModelName"
+    descending = bedrock.list_provisioned_model_throughputs(sortOrder="Descending")
+    assert _names(descending, key, name) == ["fid2-pt", "fid1-pt", "fid0-pt"]
+    ascending = bedrock.list_provisioned_model_throughputs(sortOrder="Ascending")
+    assert _names(ascending, key, name) == ["fid0-pt", "fid1-pt", "fid2-pt"]
+    only = bedrock.list_provisioned_model_throughputs(modelArnEquals=three["fid1"])
+    assert _names(only, key, name) == ["fid1-pt"]
+    times = [item["creationTime"] for item in ascending[key]]
+    before = bedrock.list_provisioned_model_throughputs(creationTimeBefore=times[2])
+    assert sorted(_names(before, key, name)) == ["fid0-pt", "fid1-pt"]
+
+
+def test_list_foundation_models_honours_inference_type_and_output_modality(clients: dict[str, Any]) -> None:
+    bedrock = clients["bedrock"]
+    provisioned = bedrock.list_foundation_models(byInferenceType="PROVISIONED")["modelSummaries"]
+    assert provisioned and all("PROVISIONED" in m["inferenceTypesSupported"] for m in provisioned)
+    on_demand = bedrock.list_foundation_models(byInferenceType="ON_DEMAND")["modelSummaries"]
+    assert on_demand and all("ON_DEMAND" in m["inferenceTypesSupported"] for m in on_demand)
+    assert bedrock.list_foundation_models(byOutputModality="EMBEDDING")["modelSummaries"] == []
+
+
+def test_list_batch_jobs_honours_sort_order_and_submit_time_filters(
+    emulator: LocalBedrock, clients: dict[str, Any]
+) -> None:
+    bedrock = clients["bedrock"]
+    for name in ("batch0", "batch1", "batch2"):
+        bedrock.create_model_invocation_job(
+            jobName=name,
+            roleArn=ROLE,
+            modelId=HAIKU,
+            inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{BUCKET}/batch/"}},
+            outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{BUCKET}/batch-out/"}},
+        )
+        emulator.advance(1)
+    key = "invocationJobSummaries"
+    descending = bedrock.list_model_invocation_jobs(sortOrder="Descending", nameContains="batch")
+    assert _names(descending, key, "jobName") == ["batch2", "batch1", "batch0"]
+    times = [item["submitTime"] for item in descending[key]]
+    after = bedrock.list_model_invocation_jobs(submitTimeAfter=times[2], sortOrder="Ascending")
+    assert _names(after, key, "jobName") == ["batch1", "batch2"]
+    before = bedrock.list_model_invocation_jobs(submitTimeBefore=times[1])
+    assert _names(before, key, "jobName") == ["batch0"]
+
+
+def test_list_evaluation_jobs_honours_time_and_application_type_filters(
+    emulator: LocalBedrock, clients: dict[str, Any]
+) -> None:
+    bedrock = clients["bedrock"]
+    for name in ("eval0", "eval1"):
+        bedrock.create_evaluation_job(
+            jobName=name,
+            roleArn=ROLE,
+            evaluationConfig={
+                "automated": {
+                    "datasetMetricConfigs": [
+                        {
+                            "taskType": "Generation",
+                            "dataset": {"name": "d", "datasetLocation": {"s3Uri": f"s3://{BUCKET}/prompts.jsonl"}},
+                            "metricNames": ["Builtin.Accuracy"],
+                        }
+                    ]
+                }
+            },
+            inferenceConfig={"models": [{"bedrockModel": {"modelIdentifier": HAIKU}}]},
+            outputDataConfig={"s3Uri": f"s3://{BUCKET}/eval-out/"},
+        )
+        emulator.advance(1)
+    listed = bedrock.list_evaluation_jobs(nameContains="eval", sortOrder="Ascending")["jobSummaries"]
+    assert [job["jobName"] for job in listed] == ["eval0", "eval1"]
+    later = bedrock.list_evaluation_jobs(nameContains="eval", creationTimeAfter=listed[0]["creationTime"])
+    assert [job["jobName"] for job in later["jobSummaries"]] == ["eval1"]
+    assert "jobSummaries" not in bedrock.list_evaluation_jobs(applicationTypeEquals="RagEvaluation")
