@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None, *, transport: BedrockTransport | Non
 
 def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
     """Run one handler and turn every way it can fail into one line and an exit status."""
+    from .._files import UnsafePathError
     from ..errors import (
         ConnectionFailedError,
         CredentialsError,
@@ -128,6 +129,9 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
         return handler(args, ctx)
     except (UsageError, MissingExtraError) as error:
         ctx.error(str(error))
+        return EXIT_USAGE
+    except UnsafePathError as error:  # a FIFO or device given as a file, an output that is the input: usage
+        ctx.error(one_line(str(error)))
         return EXIT_USAGE
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError) as error:
         ctx.error(os_error(error))

@@ -48,7 +48,8 @@ class ConversionResult:
     """What a conversion did.
 
     Attributes:
-        destination: The file written (``None`` when converting in memory).
+        destination: The file written (``None`` when converting in memory, or when no input line converted and
+            the output already existed: it is left as it was, not replaced by an empty file).
         written: Records written.
         dropped: Input records skipped on purpose (``drop_unsupported=True``).
         errors: Input lines that could not be converted, with their line numbers.
@@ -209,7 +210,7 @@ def convert_prompt_completion(
 
     Returns:
         A [`ConversionResult`][haiku_finetune.datasets.conversion.ConversionResult]; bad input lines are listed in
-        ``errors`` and skipped.
+        ``errors`` and skipped (when no line converts, an existing ``destination`` is left as it was).
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -260,7 +261,8 @@ def convert_csv(
     Returns:
         A [`ConversionResult`][haiku_finetune.datasets.conversion.ConversionResult]; each bad row is listed in
         ``errors`` with the line it starts on, and
-        skipped. A header without the columns (or one that cannot be read) writes nothing.
+        skipped. A header without the columns (or one that cannot be read) writes nothing; when no row converts,
+        an existing ``destination`` is left as it was.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -486,6 +488,21 @@ def _write(
     destination: str | os.PathLike[str], source: Path, converted: tuple[_Tally, Iterator[bytes]]
 ) -> ConversionResult:
     tally, lines = converted
-    # inputs=: converting a file onto itself would truncate the data being read (refused before any write).
-    target = atomic_write(destination, lines, inputs=[source])
+    existed = os.path.lexists(destination)
+
+    def checked() -> Iterator[bytes]:
+        yield from lines
+        if existed and tally.errors and not tally.written and not tally.dropped:
+            raise _NothingConverted  # every line failed (the wrong format?): keep the file DST already was
+
+    try:
+        # inputs=: converting a file onto itself would truncate the data being read (refused before any write).
+        target = atomic_write(destination, checked(), inputs=[source])
+    except _NothingConverted:
+        return ConversionResult(destination=None, errors=tally.errors)
     return ConversionResult(destination=target, written=tally.written, dropped=tally.dropped, errors=tally.errors)
+
+
+class _NothingConverted(Exception):
+    """Raised inside the write when no input line converted and the output exists, so `atomic_write` removes its
+    temporary file and the old output stays."""

@@ -1,0 +1,59 @@
+"""Hostile inputs through the command: each failure is one stderr line with the documented exit status, and an
+existing output is never replaced by a failed run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from haiku_finetune.cli import EXIT_PROBLEMS, EXIT_USAGE, main
+
+
+def _record(i: int) -> str:
+    return json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]})
+
+
+@pytest.mark.parametrize("command", [["validate"], ["stats"], ["split"], ["convert", "openai"]])
+@pytest.mark.parametrize("kind", ["fifo", "/dev/null"])
+def test_a_fifo_or_device_as_input_is_a_usage_error_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], kind: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    if kind == "fifo":
+        os.mkfifo(source)  # no writer: opening it would block, so the library refuses it after a stat
+    else:
+        source = Path(kind)
+    argv = [*command, str(source)]
+    if command[0] == "convert":
+        argv.append(str(tmp_path / "out.jsonl"))
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "not a regular file" in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "content"),
+    [
+        # The wrong format for the file: every line fails to convert.
+        (["convert", "prompt-completion"], "\n".join(_record(i) for i in range(5)) + "\n"),
+        (["convert", "openai"], "not json\n[1]\n"),
+        (["convert", "csv"], 'prompt,completion\n"never closed,y\n'),
+    ],
+)
+def test_a_conversion_where_no_line_converts_leaves_an_existing_output_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], content: str
+) -> None:
+    source = tmp_path / "in.data"
+    source.write_text(content, encoding="utf-8")
+    dst = tmp_path / "train.jsonl"
+    dst.write_text(_record(0) + "\n", encoding="utf-8")
+    assert main([*command, str(source), str(dst)]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "nothing written" in out, out
+    assert dst.read_text(encoding="utf-8") == _record(0) + "\n"  # not replaced by an empty file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.data", "train.jsonl"]  # no temporary file left
