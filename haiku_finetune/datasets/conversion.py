@@ -451,7 +451,16 @@ def _parsed_lines(handle: BinaryIO) -> Iterator[tuple[int, Any]]:
         try:
             yield number, orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            yield number, ConversionProblem("invalid_json", f"not valid JSON ({error.msg})")
+            yield number, _json_problem(line, error)
+
+
+def _json_problem(line: bytes, error: orjson.JSONDecodeError) -> ConversionProblem:
+    """``invalid_utf8`` for bytes that are not UTF-8 (as `validate` says), else ``invalid_json`` (orjson's reason)."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return ConversionProblem("invalid_utf8", f"not valid UTF-8 at byte {bad.start}; re-encode the file as UTF-8")
+    return ConversionProblem("invalid_json", f"not valid JSON ({error.msg})")
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,23 @@ def test_a_conversion_where_no_line_converts_leaves_an_existing_output_alone(
     assert "nothing written" in out, out
     assert dst.read_text(encoding="utf-8") == _record(0) + "\n"  # not replaced by an empty file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.data", "train.jsonl"]  # no temporary file left
+
+
+def _latin1_file(path: Path) -> Path:
+    lines = [_record(i).encode() for i in range(40)]
+    lines.insert(2, b'{"messages": [{"role": "user", "content": "caf\xe9"}, {"role": "assistant", "content": "y"}]}')
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [["split", "--validation-size", "5"], ["convert", "openai"]])
+def test_bytes_that_are_not_utf8_are_named_so_with_their_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    source = _latin1_file(tmp_path / "latin1.jsonl")
+    argv = [*command, str(source)] + ([str(tmp_path / "out.jsonl")] if command[0] == "convert" else [])
+    assert main(argv) == EXIT_PROBLEMS
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert re.search(r"(line 3: |:3: error )\[invalid_utf8\] not valid UTF-8 at byte \d+; re-encode", shown), shown
+    assert "surrogates" not in shown and "invalid_json" not in shown, shown
