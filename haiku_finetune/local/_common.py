@@ -29,6 +29,7 @@ __all__ = [
     "END_OF_LIFE",
     "HAIKU",
     "HAIKU_FT",
+    "MAX_TAGS",
     "REGION",
     "EmulatedJob",
     "ServiceState",
@@ -43,6 +44,9 @@ REGION = "us-west-2"
 # The default profile's ids (read from the profile, never spelled here).
 HAIKU_FT = DEFAULT_BASE_MODEL.model_id
 HAIKU = DEFAULT_BASE_MODEL.invoke_model_id
+#: The tags one resource may carry, existing ones included (botocore's TooManyTagsException: "50 tags per
+#: resource").
+MAX_TAGS = 50
 #: What the service answers for a model past its end of life (ResourceNotFoundException).
 END_OF_LIFE = "This model version has reached the end of its life."
 
@@ -153,6 +157,21 @@ class ServiceState:
         table[arn] = record(arn, params["jobName"], params, self.clock.monotonic())
         self._tags[arn] = list(params.get(tags_key) or [])
         return arn
+
+    @staticmethod
+    def _limit_tags(resource: str, tags: Iterable[Mapping[str, str]]) -> None:
+        """Refuse more than `MAX_TAGS` distinct tag keys on one resource.
+
+        Raises:
+            ApiError: TooManyTagsException (400).
+        """
+        count = len({tag["key"] for tag in tags})
+        if count > MAX_TAGS:
+            raise ApiError(
+                "TooManyTagsException",
+                f"{resource} would have {count} tags; a resource can have at most {MAX_TAGS}",
+                400,
+            )
 
     def _idempotent(self, kind: str, params: Mapping[str, Any], make: Callable[[], str]) -> str:
         """The ARN a create returns: the one made before for the same ``clientRequestToken``, or a new one.

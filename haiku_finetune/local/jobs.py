@@ -88,6 +88,8 @@ class CustomizationJobs(ServiceState):
             j.model_name == params["customModelName"] and j.status != "Failed" for j in self._jobs.values()
         ):
             raise conflict(f"A custom model with the name {params['customModelName']} already exists")
+        self._limit_tags(params["jobName"], params.get("jobTags") or [])
+        self._limit_tags(params["customModelName"], params.get("customModelTags") or [])
         try:
             hyperparameters = Hyperparameters.from_api(params.get("hyperParameters") or {})
         except HyperparameterError as error:

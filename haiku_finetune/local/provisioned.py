@@ -59,6 +59,7 @@ class ProvisionedThroughput(CustomModels):
         self._require_alive(self._base_profile(str(model.get("baseModelArn", ""))))
         if any(t.name == params["provisionedModelName"] for t in self._throughputs.values()):
             raise conflict(f"A provisioned model named {params['provisionedModelName']} already exists")
+        self._limit_tags(params["provisionedModelName"], params.get("tags") or [])
         now = self.clock.monotonic()
         arn = f"{self.arn}:provisioned-model/{self._new_id()}"
         self._throughputs[arn] = Throughput(

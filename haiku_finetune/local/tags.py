@@ -27,6 +27,7 @@ class Tags(ServiceState):
 
     def op_TagResource(self, params: dict[str, Any]) -> dict[str, Any]:
         tags = self._tag_target(params["resourceARN"])
+        self._limit_tags(params["resourceARN"], [*tags, *params["tags"]])
         new = {t["key"]: t["value"] for t in [*tags, *params["tags"]]}
         self._tags[params["resourceARN"]] = [{"key": k, "value": v} for k, v in new.items()]
         return {}

@@ -275,3 +275,35 @@ def test_list_evaluation_jobs_honours_time_and_application_type_filters(
     later = bedrock.list_evaluation_jobs(nameContains="eval", creationTimeAfter=listed[0]["creationTime"])
     assert [job["jobName"] for job in later["jobSummaries"]] == ["eval1"]
     assert "jobSummaries" not in bedrock.list_evaluation_jobs(applicationTypeEquals="RagEvaluation")
+
+
+# -- tags: 50 per resource (botocore's TooManyTagsException: "50 tags per resource", existing ones included) ---
+
+
+def _tags(prefix: str, count: int) -> list[dict[str, str]]:
+    return [{"key": f"{prefix}{i}", "value": "v"} for i in range(count)]
+
+
+def test_tag_resource_refuses_more_than_50_tags_on_a_resource(clients: dict[str, Any]) -> None:
+    bedrock = clients["bedrock"]
+    arn = bedrock.create_model_customization_job(**_job("tagged", jobTags=_tags("a", 30)))["jobArn"]
+    bedrock.tag_resource(resourceARN=arn, tags=_tags("a", 30) + _tags("b", 20))  # a0..a29 again: 50 in all
+    error = _refused(bedrock.tag_resource, resourceARN=arn, tags=_tags("c", 1))
+    assert (error["status"], error["Code"]) == (400, "TooManyTagsException")
+    assert len(bedrock.list_tags_for_resource(resourceARN=arn)["tags"]) == 50
+
+
+def test_creates_refuse_more_than_50_tags(clients: dict[str, Any], three: dict[str, str]) -> None:
+    bedrock = clients["bedrock"]
+    for changes in ({"jobTags": _tags("t", 51)}, {"customModelTags": _tags("t", 51)}):
+        error = _refused(bedrock.create_model_customization_job, **_job("too-many-tags", **changes))
+        assert (error["status"], error["Code"]) == (400, "TooManyTagsException")
+    error = _refused(
+        bedrock.create_provisioned_model_throughput,
+        modelUnits=1,
+        provisionedModelName="too-many-tags",
+        modelId=three["fid0"],
+        tags=_tags("t", 51),
+    )
+    assert (error["status"], error["Code"]) == (400, "TooManyTagsException")
+    assert "too-many-tags" not in str(bedrock.list_model_customization_jobs(nameContains="too-many-tags"))
