@@ -245,9 +245,11 @@ def convert_csv(
 ) -> ConversionResult:
     """Convert a CSV file (with a header row) into Messages JSONL.
 
-    Rows are parsed strictly, so a malformed row (a stray or unclosed quote) is reported at the line where it
-    starts instead of silently swallowing the lines after it. Fields may be up to 16 Mi characters long (far
-    more than a 32,000-token record can hold; the csv module's own default limit, 131,072, is less than that).
+    Rows are parsed strictly, so a malformed row (a stray or unclosed quote, or more non-empty fields than the
+    header has: an unquoted comma) is reported at the line where it starts instead of silently swallowing the
+    lines after it or shifting text into the wrong column; a chosen column named twice in the header is refused.
+    Fields may be up to 16 Mi characters long (far more than a 32,000-token record can hold; the csv module's own
+    default limit, 131,072, is less than that).
     Bytes that are not UTF-8 are reported per row (``invalid_utf8``); the other rows still convert.
 
     Args:
@@ -290,6 +292,11 @@ def convert_csv(
         missing = [c for c in (user_column, assistant_column, system_column) if c and c not in header]
         if header_problem is None and missing:
             header_problem = ValidationIssue("missing_column", 1, f"column(s) {missing} not in the header {header}")
+        twice = [c for c in (user_column, assistant_column, system_column) if c and header.count(c) > 1]
+        if header_problem is None and twice:
+            header_problem = ValidationIssue(
+                "invalid_csv", 1, f"column(s) {twice} appear twice in the header {header}: which one to use is unclear"
+            )
         if header_problem is not None:
             result = ConversionResult(destination=None)
             result.errors.append(header_problem)
@@ -355,6 +362,16 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
             )
             continue
         if not row:  # a blank line, which csv.DictReader skips too
+            continue
+        if any(row[len(header) :]):  # an unquoted comma would shift the text into the wrong column: refuse
+            yield (
+                first,
+                ConversionProblem(
+                    "invalid_csv",
+                    f"the row starting on line {first} has {len(row)} fields but the header has {len(header)}; "
+                    "quote a field that contains a comma",
+                ),
+            )
             continue
         bad = _undecodable(row)
         if bad is not None:

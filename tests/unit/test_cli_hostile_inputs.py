@@ -78,3 +78,29 @@ def test_bytes_that_are_not_utf8_are_named_so_with_their_line(
     shown = captured.out + captured.err
     assert re.search(r"(line 3: |:3: error )\[invalid_utf8\] not valid UTF-8 at byte \d+; re-encode", shown), shown
     assert "surrogates" not in shown and "invalid_json" not in shown, shown
+
+
+def test_a_csv_row_with_more_fields_than_the_header_is_refused_not_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An unquoted comma splits the prompt: converting it would shift "000?" into the reply and drop "yes".
+    source = tmp_path / "data.csv"
+    source.write_text("prompt,completion\nWhat is 1,000?,yes\nq,a,\n", encoding="utf-8")
+    dst = tmp_path / "out.jsonl"
+    assert main(["convert", "csv", str(source), str(dst)]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert re.search(r"data\.csv:2: error \[invalid_csv\] .*3 fields.*header has 2", out), out
+    # The good row (a trailing empty field, as spreadsheets export) still converts.
+    assert [json.loads(line)["messages"][0]["content"] for line in dst.read_text().splitlines()] == ["q"]
+
+
+def test_a_csv_header_naming_a_chosen_column_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "data.csv"
+    source.write_text("prompt,prompt,completion\nfirst,second,reply\n", encoding="utf-8")
+    dst = tmp_path / "out.jsonl"
+    assert main(["convert", "csv", str(source), str(dst)]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert re.search(r"data\.csv:1: error \[invalid_csv\] .*'prompt'.*twice", out), out
+    assert "nothing written" in out and not dst.exists()
