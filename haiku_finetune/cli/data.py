@@ -48,6 +48,8 @@ def _cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
     if args.file == "-":
         if args.validation is not None:
             raise UsageError("--validation needs FILE to be a file, not - (standard input)")
+        if sys.stdin is None:  # started with standard input closed (<&-)
+            raise UsageError("standard input is closed: give FILE, or pipe the data into -")
         # Read through the library's bounded stream reader: /dev/zero or an endless pipe ends in one error line.
         result = validate_stream(sys.stdin.buffer, split=args.split, max_issues=args.max_issues, base_model=profile)
         result.source = _STDIN

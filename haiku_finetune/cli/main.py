@@ -4,7 +4,8 @@ Subcommands map one to one onto library calls; the command groups (`data`, `jobs
 `deployments`, `models`, `local`, `demo`) parse, call the library and print. Exit status: 0
 when all is well, 1 when problems were found (invalid data, a failing preflight check, a failed job, orphaned
 deployments) or a call failed, 2 for a usage error (bad arguments, a missing file). Every failure is one line on
-stderr naming what is wrong; a traceback is shown only with ``-vv``, as a DEBUG log record.
+stderr naming what is wrong; a traceback is shown only with ``-vv``, as a DEBUG log record. A reader that
+stops early (``... | head``) is no failure to report: the command ends quietly, with exit status 1.
 
 This module must stay light: building the parser imports no AWS, pydantic or emulator code (handlers import
 what they need when they run), so ``haiku-finetune --help`` starts fast.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -159,6 +161,10 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
     except KeyboardInterrupt:
         ctx.err.write(f"{ctx.where}: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # Whoever read the output stopped early (`... | head`): no failure to report, and no one to report it to.
+        _discard_output(ctx.out)
+        return EXIT_PROBLEMS
     except Exception as error:  # noqa: BLE001 - the command's last line of defence: one line, never a traceback
         _log.debug("%s failed", ctx.where, exc_info=True)
         ctx.error(
@@ -166,3 +172,15 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
             "(run again with -vv for the details, and please report it)"
         )
         return EXIT_PROBLEMS
+
+
+def _discard_output(out: TextIO) -> None:
+    """Point ``out``'s file descriptor at /dev/null, so what is still buffered (flushed when the interpreter exits)
+    cannot fail a second time with ``Exception ignored ... BrokenPipeError``."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a StringIO in a test): there is nothing to flush
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

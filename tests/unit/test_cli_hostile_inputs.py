@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,51 @@ def test_a_csv_header_naming_a_chosen_column_twice_is_refused(
     out = capsys.readouterr().out
     assert re.search(r"data\.csv:1: error \[invalid_csv\] .*'prompt'.*twice", out), out
     assert "nothing written" in out and not dst.exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["convert", "openai", "IN"], ["split", "IN", "--validation-size", "40", "--train-out"]]
+)
+def test_an_output_ending_in_a_slash_is_refused_not_written_as_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(_record(i) for i in range(100)) + "\n", encoding="utf-8")
+    meant = tmp_path / "outdir"  # a directory the user meant to name, which does not exist
+    argv = [str(source) if word == "IN" else word for word in command] + [f"{meant}/"]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "slash" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_validate_dash_with_standard_input_closed_is_a_usage_error(tmp_path: Path) -> None:
+    script = "import sys\nfrom haiku_finetune.cli import main\nsys.exit(main(['validate', '-']))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "standard input" in done.stderr, done.stderr
+
+
+def test_a_reader_that_stops_early_is_no_failure_to_report(tmp_path: Path) -> None:
+    # `validate big.jsonl | head -1`: the pipe closes while the issues are printed.
+    source = tmp_path / "bad.jsonl"
+    source.write_text("x\n" * 50_000, encoding="utf-8")
+    script = f"import sys\nfrom haiku_finetune.cli import main\nsys.exit(main(['validate', {str(source)!r}]))\n"
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads: the first flush of standard output fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60, check=False
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == EXIT_PROBLEMS, done.stderr
+    assert done.stderr == "", done.stderr  # no "BrokenPipeError ... please report it", no "Exception ignored"
