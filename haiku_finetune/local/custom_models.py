@@ -23,6 +23,11 @@ class CustomModels(CustomizationJobs):
         self._advance_jobs()  # a job that finished since the last look creates its model now
         return self._find(self._models, identifier, lambda m: str(m["modelName"]), "custom model")
 
+    def _base_name(self, base_arn: str) -> str:
+        """The display name of the base model a custom model was made from (as ListCustomModels shows it)."""
+        profile = self._base_profile(base_arn)
+        return profile.display_name if profile is not None else base_arn.rsplit("/", 1)[-1]
+
     def op_GetCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:
         return dict(self._model(params["modelIdentifier"]))
 
@@ -37,7 +42,7 @@ class CustomModels(CustomizationJobs):
                 "modelName": m["modelName"],
                 "creationTime": m["creationTime"],
                 "baseModelArn": m["baseModelArn"],
-                "baseModelName": "Claude 3 Haiku",
+                "baseModelName": self._base_name(str(m["baseModelArn"])),
                 "customizationType": "FINE_TUNING",
                 "ownerAccountId": ACCOUNT,
                 "modelStatus": "Active",

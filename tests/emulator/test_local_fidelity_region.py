@@ -1,0 +1,50 @@
+"""LocalBedrock outside us-west-2: a Claude Haiku 4.5 custom model is listed under its own base model's name."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from haiku_finetune.local import LocalBedrock
+
+BUCKET = "fidelity-east"
+BASE = "anthropic.claude-haiku-4-5-v1:0:200k"
+RECORDS = [
+    {
+        "messages": [
+            {"role": "user", "content": f"charged twice, order {i}"},
+            {"role": "assistant", "content": "billing"},
+        ]
+    }
+    for i in range(40)
+]
+
+
+def test_list_custom_models_names_the_models_own_base() -> None:
+    with LocalBedrock(region="us-east-1") as local:
+        env = local.session_env()
+        session = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        )
+        s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"])
+        bedrock = session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="train.jsonl", Body="\n".join(json.dumps(r) for r in RECORDS) + "\n")
+        bedrock.create_model_customization_job(
+            jobName="east",
+            customModelName="east-m",
+            roleArn="arn:aws:iam::123456789012:role/BedrockFineTuning",
+            baseModelIdentifier=BASE,
+            trainingDataConfig={"s3Uri": f"s3://{BUCKET}/train.jsonl"},
+            outputDataConfig={"s3Uri": f"s3://{BUCKET}/out/"},
+            hyperParameters={"epochCount": "1", "batchSize": "8"},
+        )
+        local.advance(10 * 3600)
+        (summary,) = bedrock.list_custom_models()["modelSummaries"]
+        assert summary["baseModelArn"].endswith(BASE)
+        assert summary["baseModelName"] == "Claude Haiku 4.5"
+        s3.close()
+        bedrock.close()
