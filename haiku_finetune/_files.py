@@ -61,6 +61,7 @@ def atomic_write(path: PathLike, data: Data, *, inputs: Iterable[PathLike] = ())
     Raises:
         UnsafePathError: ``path`` is one of ``inputs``, a symbolic link, or exists and is not a regular file.
         FileNotFoundError: The parent directory does not exist.
+        OSError: Writing failed (a full disk, a file-size limit); its ``filename`` is ``path``.
     """
     return atomic_write_many([(path, data)], inputs=inputs)[0]
 
@@ -215,16 +216,29 @@ def _write_temporary(target: Path, data: Data, mode: int | None) -> str:
     try:
         if mode is not None:
             os.fchmod(fd, mode)  # mkstemp makes 0600; keep the old file's mode, or give what open() would
-        with os.fdopen(fd, "wb") as out:
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                out.write(data)
-            else:
-                for chunk in data:
+        writing = False  # an error while writing (not while producing ``data``) is named after the target
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                    writing = True
                     out.write(chunk)
+                    writing = False
+                writing = True  # closing flushes what is buffered
+        except OSError as error:
+            if writing:
+                raise _named(error, target) from error
+            raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _named(error: OSError, target: Path) -> OSError:
+    """``error`` naming ``target`` (a failed ``write()``, e.g. a full disk, names no file), of the same subclass."""
+    if error.filename is not None or error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, str(target))
 
 
 def _new_file_mode() -> int | None:

@@ -165,6 +165,9 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
         # Whoever read the output stopped early (`... | head`): no failure to report, and no one to report it to.
         _discard_output(ctx.out)
         return EXIT_PROBLEMS
+    except OSError as error:  # a full disk, a file too large, an I/O error: the system's reason and the file
+        ctx.error(os_error(error))
+        return EXIT_PROBLEMS
     except Exception as error:  # noqa: BLE001 - the command's last line of defence: one line, never a traceback
         _log.debug("%s failed", ctx.where, exc_info=True)
         ctx.error(

@@ -154,3 +154,23 @@ def test_a_reader_that_stops_early_is_no_failure_to_report(tmp_path: Path) -> No
         os.close(writer)
     assert done.returncode == EXIT_PROBLEMS, done.stderr
     assert done.stderr == "", done.stderr  # no "BrokenPipeError ... please report it", no "Exception ignored"
+
+
+def test_a_write_that_fails_midway_names_the_output_and_leaves_the_old_file(tmp_path: Path) -> None:
+    # A real failing write: a file-size limit makes the write fail with EFBIG halfway, as a full disk would.
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(_record(i) for i in range(5000)) + "\n", encoding="utf-8")
+    dst = tmp_path / "out.jsonl"
+    dst.write_text("old\n", encoding="utf-8")
+    script = (
+        "import resource, signal, sys\n"
+        "from haiku_finetune.cli import main\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
+        f"sys.exit(main(['convert', 'openai', {str(source)!r}, {str(dst)!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == EXIT_PROBLEMS, done.stderr
+    assert done.stderr.splitlines() == [f"haiku-finetune convert: error: File too large: {dst}"], done.stderr
+    assert dst.read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]  # no temporary file left
