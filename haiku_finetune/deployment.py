@@ -821,8 +821,10 @@ def _undo_interrupted_create(
             return
     if arn is None:
         print(
-            f"Interrupted while creating provisioned throughput {name}: it was not bought (none of that name "
-            f"appeared within {_SETTLE_SECONDS:.0f}s). To check again: {_get_command(name, t.region)}",
+            f"Interrupted while creating provisioned throughput {name}: none of that name appeared within "
+            f"{_SETTLE_SECONDS:.0f}s, so most likely it was not bought (a request still in flight could yet create "
+            f"it, billed by the hour). To check again: {_get_command(name, t.region)} ; to delete it then: "
+            f"{_delete_command(name, t.region)}",
             file=sys.stderr,
         )
         return

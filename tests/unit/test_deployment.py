@@ -413,3 +413,22 @@ def test_create_from_a_custom_model_uses_its_transport_and_hands_it_on(stub: Any
     with pytest.warns(BillingWarning):
         assert deployment.model.transport is stub.transport
     assert deployment.model.base().transport is stub.transport
+
+
+def test_an_interrupted_create_with_nothing_found_says_it_may_yet_appear_and_how_to_delete_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from haiku_finetune.deployment import _undo_interrupted_create
+
+    client = boto3.client("bedrock", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    transport = hf.BedrockTransport(clients={"bedrock": client}, clock=FakeClock())
+    with Stubber(client) as stubber:
+        for _ in range(40):  # the settle window polls on the fake clock; more answers than it asks for
+            _not_found(stubber)
+        _undo_interrupted_create(transport, "support-pt", "token", [], None)
+    err = capsys.readouterr().err
+    assert "none of that name appeared within 5s" in err
+    assert "a request still in flight could yet create it" in err
+    assert "get-provisioned-model-throughput --provisioned-model-id support-pt" in err
+    assert "delete-provisioned-model-throughput --provisioned-model-id support-pt" in err
+    assert sum(transport.clock.sleeps) <= 5.0  # type: ignore[attr-defined]
