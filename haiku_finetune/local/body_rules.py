@@ -174,10 +174,17 @@ def _check_messages(messages: Any, tool_names: set[str]) -> None:
             blocks = content
         else:
             raise validation(f"messages.{index}.content: must be a string or a list of content blocks")
+        if not content and not (role == "assistant" and index == len(messages) - 1):
+            raise validation(
+                f"messages.{index}: all messages must have non-empty content except for the optional final "
+                "assistant message"
+            )
         answered: set[str] = set()
         for number, block in enumerate(blocks):
             where = f"messages.{index}.content.{number}"
             kind = _check_block(block, where)
+            if kind == "text" and block["text"] == "":
+                raise validation("messages: text content blocks must be non-empty")
             if kind == "tool_use":
                 if role != "assistant":
                     raise validation(f"{where}: tool_use blocks may only appear in assistant messages")

@@ -97,12 +97,30 @@ def _tool_config(config: Mapping[str, Any], body: dict[str, Any]) -> None:
             body["tool_choice"] = {"type": "auto"}
 
 
+def _check_content(messages: list[Mapping[str, Any]]) -> None:
+    """Refuse a message without content blocks, or with an empty text block, in Converse's own words."""
+    for index, message in enumerate(messages):
+        content = message.get("content") or []
+        if not content:
+            raise validation(
+                f"The content field in the Message object at messages.{index} is empty. "
+                "Add a ContentBlock object to the content field and try again."
+            )
+        for number, block in enumerate(content):
+            if block.get("text") == "":
+                raise validation(
+                    f"The text field in the ContentBlock object at messages.{index}.content.{number} is blank. "
+                    "Add text to the text field, and try again."
+                )
+
+
 def converse_request(params: Mapping[str, Any]) -> dict[str, Any]:
     """The Messages request body a Converse/ConverseStream request amounts to.
 
     Raises:
         ApiError: ValidationException for content this model cannot take.
     """
+    _check_content(params.get("messages") or [])
     config = params.get("inferenceConfig") or {}
     body: dict[str, Any] = {
         "anthropic_version": "bedrock-2023-05-31",

@@ -307,3 +307,53 @@ def test_creates_refuse_more_than_50_tags(clients: dict[str, Any], three: dict[s
     )
     assert (error["status"], error["Code"]) == (400, "TooManyTagsException")
     assert "too-many-tags" not in str(bedrock.list_model_customization_jobs(nameContains="too-many-tags"))
+
+
+# -- empty content: refused, in each API's own words (konveyor/kai#645, opencode#15715, continue#9767,
+# earendil-works/pi#3443 quote the service) -------------------------------------------------------------------
+
+
+def _invoke_body(messages: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "messages": messages}).encode()
+
+
+@pytest.mark.parametrize("content", ["", []], ids=["empty-string", "no-blocks"])
+def test_invoke_model_refuses_a_message_without_content(clients: dict[str, Any], content: Any) -> None:
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": content}]
+    error = _refused(clients["runtime"].invoke_model, modelId=HAIKU, body=_invoke_body([*messages, messages[0]]))
+    assert (error["status"], error["Code"]) == (400, "ValidationException")
+    assert error["Message"] == (
+        "messages.1: all messages must have non-empty content except for the optional final assistant message"
+    )
+
+
+def test_invoke_model_refuses_an_empty_text_block(clients: dict[str, Any]) -> None:
+    body = _invoke_body([{"role": "user", "content": [{"type": "text", "text": ""}]}])
+    for call in (clients["runtime"].invoke_model, clients["runtime"].invoke_model_with_response_stream):
+        error = _refused(call, modelId=HAIKU, body=body)
+        assert (error["status"], error["Code"], error["Message"]) == (
+            400,
+            "ValidationException",
+            "messages: text content blocks must be non-empty",
+        )
+
+
+def test_converse_refuses_blank_text_and_empty_content(clients: dict[str, Any]) -> None:
+    runtime = clients["raw_runtime"]
+    hello = {"role": "user", "content": [{"text": "hi"}]}
+    error = _refused(
+        runtime.converse, modelId=HAIKU, messages=[hello, {"role": "assistant", "content": [{"text": ""}]}, hello]
+    )
+    assert (error["status"], error["Code"], error["Message"]) == (
+        400,
+        "ValidationException",
+        "The text field in the ContentBlock object at messages.1.content.0 is blank. "
+        "Add text to the text field, and try again.",
+    )
+    error = _refused(runtime.converse, modelId=HAIKU, messages=[{"role": "user", "content": []}])
+    assert (error["status"], error["Code"], error["Message"]) == (
+        400,
+        "ValidationException",
+        "The content field in the Message object at messages.0 is empty. "
+        "Add a ContentBlock object to the content field and try again.",
+    )
