@@ -54,8 +54,10 @@ def _malformed(detail: str) -> Exception:
     return validation(f"Malformed input request: {detail}{_SUFFIX}")
 
 
-def check_body(body: Any) -> dict[str, Any]:
+def check_body(body: Any, max_output_tokens: int = MAX_OUTPUT_TOKENS) -> dict[str, Any]:
     """Check an Anthropic Messages request body the way Bedrock does for Claude 3 Haiku.
+
+    ``max_output_tokens`` is the answering model's output limit (Claude 3 Haiku's by default).
 
     Returns:
         The body, unchanged.
@@ -74,8 +76,8 @@ def check_body(body: Any) -> dict[str, Any]:
     if extra:
         raise _malformed(f"#: extraneous key [{extra[0]}] is not permitted")
     max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_OUTPUT_TOKENS:
-        raise validation(f"Malformed input request: max_tokens must be an integer from 1 to {MAX_OUTPUT_TOKENS}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= max_output_tokens:
+        raise validation(f"Malformed input request: max_tokens must be an integer from 1 to {max_output_tokens}")
     _check_sampling(body)
     _check_system(body.get("system"))
     tool_names = _check_tools(body)

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..base_models import DEFAULT_BASE_MODEL
 from ..datasets import estimate_tokens
 from .converse import converse, converse_stream
 from .provisioned import ProvisionedThroughput, Throughput
@@ -83,8 +84,19 @@ class Invocation(ProvisionedThroughput):
         self._message_count += 1
         return f"msg_local_{self._message_count:08d}"
 
+    def _output_limit(self, model_id: str) -> int:
+        """The largest ``max_tokens`` the model behind ``model_id`` takes: its base model's (a base model id or
+        ARN, a custom model, or a Provisioned Throughput of one); Claude 3 Haiku's when the id is unknown."""
+        key = model_id.rsplit("/", 1)[-1] if model_id.startswith(self.foundation) else model_id
+        profile = self._base_profile(key)
+        if profile is None:
+            pt = next((t for t in self._throughputs.values() if model_id in (t.arn, t.name)), None)
+            model = self._models.get(pt.model_arn if pt is not None else model_id)
+            profile = self._base_profile(str(model["baseModelArn"])) if model is not None else None
+        return (profile or DEFAULT_BASE_MODEL).runtime.max_output_tokens
+
     def _run(self, model_id: str, body: Any, *, batch: bool = False) -> tuple[Answer, str]:
-        request = check_body(body)
+        request = check_body(body, self._output_limit(model_id))
         responder = self._batch_responder(model_id) if batch else None
         responder = responder or self.responder_for(model_id)
         result = answer(request, responder(request))

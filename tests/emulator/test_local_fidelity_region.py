@@ -1,15 +1,19 @@
-"""LocalBedrock outside us-west-2: a Claude Haiku 4.5 custom model is listed under its own base model's name."""
+"""LocalBedrock outside us-west-2: Claude Haiku 4.5 custom models are listed under their own base model's name, and
+Claude Haiku 4.5 takes its own output limit (64,000 tokens, BEDROCK-FACTS), not Claude 3 Haiku's 4,096."""
 
 from __future__ import annotations
 
 import json
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from haiku_finetune.local import LocalBedrock
 
 BUCKET = "fidelity-east"
 BASE = "anthropic.claude-haiku-4-5-v1:0:200k"
+HAIKU_45 = "anthropic.claude-haiku-4-5-20251001-v1:0"
 RECORDS = [
     {
         "messages": [
@@ -48,3 +52,32 @@ def test_list_custom_models_names_the_models_own_base() -> None:
         assert summary["baseModelName"] == "Claude Haiku 4.5"
         s3.close()
         bedrock.close()
+
+
+def _body(max_tokens: int) -> str:
+    return json.dumps(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    )
+
+
+def test_claude_haiku_4_5_takes_its_own_output_limit() -> None:
+    with LocalBedrock(region="us-east-1") as local:
+        env = local.session_env()
+        runtime = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        )
+        answer = json.loads(runtime.invoke_model(modelId=HAIKU_45, body=_body(8192))["body"].read())
+        assert answer["stop_reason"] == "end_turn"
+        with pytest.raises(ClientError) as refused:
+            runtime.invoke_model(modelId=HAIKU_45, body=_body(64_001))
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "64000" in refused.value.response["Error"]["Message"]
+        runtime.close()
