@@ -10,19 +10,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from haiku_finetune.local import LocalBedrock
+from tests.emulator.test_local_fidelity import RECORDS, ROLE
 
 BUCKET = "fidelity-east"
 BASE = "anthropic.claude-haiku-4-5-v1:0:200k"
 HAIKU_45 = "anthropic.claude-haiku-4-5-20251001-v1:0"
-RECORDS = [
-    {
-        "messages": [
-            {"role": "user", "content": f"charged twice, order {i}"},
-            {"role": "assistant", "content": "billing"},
-        ]
-    }
-    for i in range(40)
-]
 
 
 def test_list_custom_models_names_the_models_own_base() -> None:
@@ -40,7 +32,7 @@ def test_list_custom_models_names_the_models_own_base() -> None:
         bedrock.create_model_customization_job(
             jobName="east",
             customModelName="east-m",
-            roleArn="arn:aws:iam::123456789012:role/BedrockFineTuning",
+            roleArn=ROLE,
             baseModelIdentifier=BASE,
             trainingDataConfig={"s3Uri": f"s3://{BUCKET}/train.jsonl"},
             outputDataConfig={"s3Uri": f"s3://{BUCKET}/out/"},
