@@ -148,6 +148,7 @@ class LocalBedrock:
         self._service: Service | None = None
         self._s3: Any = None
         self._transports: list[BedrockTransport] = []
+        self._clients: list[Any] = []  # boto3 clients handed out by client()
         self._hermetic: object | None = None  # the token of the hermetic period while running
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -206,11 +207,14 @@ class LocalBedrock:
         return self
 
     def stop(self) -> None:
-        """Stop everything; closes the clients of the transports it handed out. Safe to call twice."""
+        """Stop everything; closes the clients it handed out (its own and its transports'). Safe to call twice."""
         try:
             for transport in self._transports:
                 transport.close()
             self._transports.clear()
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
             if self._server is not None:
                 self._server.stop()
                 self._server = None
@@ -282,6 +286,32 @@ class LocalBedrock:
             "sts": self.s3_endpoint_url,
             "scheduler": url,
         }
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A plain boto3 client for ``service`` wired to the emulator: dummy credentials, its region, its endpoint.
+
+        For tests that drive the emulator with the clients users already have. Keyword arguments go to
+        ``boto3.client`` (e.g. ``config=Config(parameter_validation=False)`` to let bad input reach the server);
+        `stop` closes it. Code that makes its own clients is pointed here by `session_env` instead.
+
+        Raises:
+            ValueError: The emulator does not serve ``service``.
+        """
+        import boto3
+
+        endpoints = self._endpoint_urls()
+        if service not in endpoints:
+            raise ValueError(f"LocalBedrock serves {', '.join(sorted(endpoints))}, not {service!r}")
+        client = boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=self.region,
+            endpoint_url=endpoints[service],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            **kwargs,
+        )
+        self._clients.append(client)
+        return client
 
     def session_env(self) -> dict[str, str]:
         """Environment variables that point any boto3 code at the emulator (with dummy credentials)."""

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -26,21 +25,11 @@ def emulator() -> Iterator[LocalBedrock]:
 
 @pytest.fixture(scope="module")
 def clients(emulator: LocalBedrock) -> Iterator[dict[str, Any]]:
-    env = emulator.session_env()
-    session = boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-    )
     made = {
-        "bedrock": session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"]),
+        "bedrock": emulator.client("bedrock"),
         # One attempt: botocore's own retries would hide (and sleep through) the emulator's throttling.
-        "runtime": session.client(
-            "bedrock-runtime",
-            endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"],
-            config=Config(retries={"total_max_attempts": 1}),
-        ),
-        "s3": session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"]),
+        "runtime": emulator.client("bedrock-runtime", config=Config(retries={"total_max_attempts": 1})),
+        "s3": emulator.client("s3"),
     }
     made["s3"].create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     yield made

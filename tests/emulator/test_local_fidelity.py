@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -40,22 +39,14 @@ def emulator() -> Iterator[LocalBedrock]:
 @pytest.fixture(scope="module")
 def clients(emulator: LocalBedrock) -> Iterator[dict[str, Any]]:
     """boto3 clients; the ``raw_`` ones skip botocore's own parameter validation, so the server sees bad input."""
-    env = emulator.session_env()
-    session = boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-    )
     once = Config(retries={"total_max_attempts": 1})
     raw = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
     made = {
-        "bedrock": session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"], config=once),
-        "raw_bedrock": session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"], config=raw),
-        "runtime": session.client("bedrock-runtime", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"], config=once),
-        "raw_runtime": session.client(
-            "bedrock-runtime", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"], config=raw
-        ),
-        "s3": session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"]),
+        "bedrock": emulator.client("bedrock", config=once),
+        "raw_bedrock": emulator.client("bedrock", config=raw),
+        "runtime": emulator.client("bedrock-runtime", config=once),
+        "raw_runtime": emulator.client("bedrock-runtime", config=raw),
+        "s3": emulator.client("s3"),
     }
     made["s3"].create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     made["s3"].put_object(Bucket=BUCKET, Key="train.jsonl", Body="\n".join(json.dumps(r) for r in RECORDS) + "\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -19,14 +18,7 @@ HAIKU_45 = "anthropic.claude-haiku-4-5-20251001-v1:0"
 
 def test_list_custom_models_names_the_models_own_base() -> None:
     with LocalBedrock(region="us-east-1") as local:
-        env = local.session_env()
-        session = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_REGION"],
-        )
-        s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"])
-        bedrock = session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
+        s3, bedrock = local.client("s3"), local.client("bedrock")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="train.jsonl", Body="\n".join(json.dumps(r) for r in RECORDS) + "\n")
         bedrock.create_model_customization_job(
@@ -58,14 +50,7 @@ def _body(max_tokens: int) -> str:
 
 def test_claude_haiku_4_5_takes_its_own_output_limit() -> None:
     with LocalBedrock(region="us-east-1") as local:
-        env = local.session_env()
-        runtime = boto3.client(
-            "bedrock-runtime",
-            endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_REGION"],
-        )
+        runtime = local.client("bedrock-runtime")
         answer = json.loads(runtime.invoke_model(modelId=HAIKU_45, body=_body(8192))["body"].read())
         assert answer["stop_reason"] == "end_turn"
         with pytest.raises(ClientError) as refused:
@@ -73,3 +58,12 @@ def test_claude_haiku_4_5_takes_its_own_output_limit() -> None:
         assert refused.value.response["Error"]["Code"] == "ValidationException"
         assert "64000" in refused.value.response["Error"]["Message"]
         runtime.close()
+
+
+def test_client_wires_a_plain_boto3_client_and_refuses_a_service_it_does_not_serve() -> None:
+    with LocalBedrock(region="us-east-1") as local:
+        sts = local.client("sts")
+        assert sts.meta.region_name == "us-east-1"
+        assert sts.get_caller_identity()["Account"].isdigit()
+        with pytest.raises(ValueError, match=r"LocalBedrock serves .*bedrock-runtime.*, not 'ec2'"):
+            local.client("ec2")

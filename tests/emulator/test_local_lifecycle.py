@@ -306,14 +306,7 @@ def test_the_default_loss_curve_is_seeded_and_responds_to_the_learning_rate(
 
 @contextlib.contextmanager
 def _clients_for(local: LocalBedrock) -> Iterator[tuple[Any, Any]]:
-    env = local.session_env()
-    session = boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-    )
-    bedrock = session.client("bedrock", endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK"])
-    s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"])
+    bedrock, s3 = local.client("bedrock"), local.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     try:
         yield bedrock, s3
