@@ -166,15 +166,23 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
         _discard_output(ctx.out)
         return EXIT_PROBLEMS
     except OSError as error:  # a full disk, a file too large, an I/O error: the system's reason and the file
+        _log.debug("%s failed", ctx.where, exc_info=True)
+        if error.filename is None:  # naming no file, it is no user's to fix (a library bug): as below
+            return _unexpected(error, ctx)
         ctx.error(os_error(error))
         return EXIT_PROBLEMS
     except Exception as error:  # noqa: BLE001 - the command's last line of defence: one line, never a traceback
         _log.debug("%s failed", ctx.where, exc_info=True)
-        ctx.error(
-            f"{type(error).__name__}: {one_line(str(error)) or 'unexpected failure'} "
-            "(run again with -vv for the details, and please report it)"
-        )
-        return EXIT_PROBLEMS
+        return _unexpected(error, ctx)
+
+
+def _unexpected(error: Exception, ctx: Context) -> int:
+    """Report a failure no one foresaw in one line, asking for a report."""
+    ctx.error(
+        f"{type(error).__name__}: {one_line(str(error)) or 'unexpected failure'} "
+        "(run again with -vv for the details, and please report it)"
+    )
+    return EXIT_PROBLEMS
 
 
 def _discard_output(out: TextIO) -> None:

@@ -174,3 +174,40 @@ def test_a_write_that_fails_midway_names_the_output_and_leaves_the_old_file(tmp_
     assert done.stderr.splitlines() == [f"haiku-finetune convert: error: File too large: {dst}"], done.stderr
     assert dst.read_text(encoding="utf-8") == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        # A failed write names its file: the system's reason and the file, as for a full disk.
+        (OSError(28, "No space left on device", "out.jsonl"), "No space left on device: out.jsonl"),
+        # An OSError naming no file is no user's mistake (a library bug, a socket): it is reported as unexpected.
+        (
+            ConnectionResetError(104, "Connection reset by peer"),
+            "ConnectionResetError: [Errno 104] Connection reset by peer "
+            "(run again with -vv for the details, and please report it)",
+        ),
+    ],
+)
+def test_an_os_error_is_quiet_only_when_it_names_a_file(
+    raised: OSError, expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import importlib
+
+    cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
+
+    def broken(args: argparse.Namespace, ctx: object) -> int:
+        raise raised
+
+    real = cli_main.build_parser
+
+    def patched() -> argparse.ArgumentParser:
+        parser = real()
+        stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
+        stats.set_defaults(handler=broken)
+        return parser
+
+    monkeypatch.setattr(cli_main, "build_parser", patched)
+    assert main(["stats", __file__]) == EXIT_PROBLEMS
+    assert capsys.readouterr().err.splitlines() == [f"haiku-finetune stats: error: {expected}"]
