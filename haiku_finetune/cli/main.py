@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -161,11 +162,11 @@ def _run(handler: Handler, args: argparse.Namespace, ctx: Context) -> int:
     except KeyboardInterrupt:
         ctx.err.write(f"{ctx.where}: interrupted\n")
         return 130
-    except BrokenPipeError:
-        # Whoever read the output stopped early (`... | head`): no failure to report, and no one to report it to.
-        _discard_output(ctx.out)
-        return EXIT_PROBLEMS
     except OSError as error:  # a full disk, a file too large, an I/O error: the system's reason and the file
+        if isinstance(error, BrokenPipeError) and _output_closed(ctx.out):
+            # Whoever read the output stopped early (`... | head`): no failure to report, and no one to report it to.
+            _discard_output(ctx.out)
+            return EXIT_PROBLEMS
         _log.debug("%s failed", ctx.where, exc_info=True)
         if error.filename is None:  # naming no file, it is no user's to fix (a library bug): as below
             return _unexpected(error, ctx)
@@ -183,6 +184,25 @@ def _unexpected(error: Exception, ctx: Context) -> int:
         "(run again with -vv for the details, and please report it)"
     )
     return EXIT_PROBLEMS
+
+
+def _output_closed(out: TextIO) -> bool:
+    """Whether nobody reads ``out`` any more (a pipe whose reader left), as opposed to another pipe breaking."""
+    try:
+        out.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        return False
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a StringIO in a test): not what broke
+        return False
+    if not hasattr(select, "poll"):  # no way to ask (Windows): trust that the output is what broke
+        return True
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
 def _discard_output(out: TextIO) -> None:

@@ -211,3 +211,31 @@ def test_an_os_error_is_quiet_only_when_it_names_a_file(
     monkeypatch.setattr(cli_main, "build_parser", patched)
     assert main(["stats", __file__]) == EXIT_PROBLEMS
     assert capsys.readouterr().err.splitlines() == [f"haiku-finetune stats: error: {expected}"]
+
+
+def test_a_broken_pipe_that_is_not_standard_output_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only a reader of the output stopping early is quiet: a pipe to anything else breaking is a failure to name.
+    import argparse
+    import importlib
+
+    cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
+
+    def broken(args: argparse.Namespace, ctx: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    real = cli_main.build_parser
+
+    def patched() -> argparse.ArgumentParser:
+        parser = real()
+        stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
+        stats.set_defaults(handler=broken)
+        return parser
+
+    monkeypatch.setattr(cli_main, "build_parser", patched)
+    assert main(["stats", __file__]) == EXIT_PROBLEMS
+    assert capsys.readouterr().err.splitlines() == [
+        "haiku-finetune stats: error: BrokenPipeError: [Errno 32] Broken pipe "
+        "(run again with -vv for the details, and please report it)"
+    ]
