@@ -302,14 +302,11 @@ class LocalBedrock:
         endpoints = self._endpoint_urls()
         if service not in endpoints:
             raise ValueError(f"LocalBedrock serves {', '.join(sorted(endpoints))}, not {service!r}")
-        client = boto3.client(
-            service,  # type: ignore[call-overload]
-            region_name=self.region,
-            endpoint_url=endpoints[service],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            **kwargs,
+        # A session of its own, as transport()'s: boto3's default one is process-wide and not thread-safe.
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
         )
+        client = session.client(service, endpoint_url=endpoints[service], **kwargs)  # type: ignore[call-overload]
         self._clients.append(client)
         return client
 

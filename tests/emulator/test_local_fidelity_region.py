@@ -67,3 +67,14 @@ def test_client_wires_a_plain_boto3_client_and_refuses_a_service_it_does_not_ser
         assert sts.get_caller_identity()["Account"].isdigit()
         with pytest.raises(ValueError, match=r"LocalBedrock serves .*bedrock-runtime.*, not 'ec2'"):
             local.client("ec2")
+
+
+def test_client_neither_makes_nor_shares_the_process_default_boto3_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    # boto3's default session is process-wide (not thread-safe to set up, and carries whatever profile the
+    # process set up): the emulator's clients come from a session of their own, as its transports' do.
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    with LocalBedrock() as local:
+        local.client("sts").get_caller_identity()
+    assert boto3.DEFAULT_SESSION is None
