@@ -87,6 +87,8 @@ def output_file(value: str) -> Path:
         raise argparse.ArgumentTypeError(f"{value} is a directory: name a file to write")
     if value.endswith(("/", os.sep)):  # Path() drops the slash: "out/" would be written as a file named "out"
         raise argparse.ArgumentTypeError(f"{value} ends in a slash, as a directory does: name a file to write")
+    if os.path.basename(value) == ".":  # Path() drops it too: "out/." would be written as a file named "out"
+        raise argparse.ArgumentTypeError(f"{value} names a directory (it ends in /.): name a file to write")
     _writable_directory(value, path.parent if str(path.parent) else Path("."))
     return path
 

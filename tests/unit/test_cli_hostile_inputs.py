@@ -124,6 +124,18 @@ def test_an_output_ending_in_a_slash_is_refused_not_written_as_a_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+def test_an_output_ending_in_slash_dot_is_refused_not_written_as_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Path("outdir/.") is Path("outdir"): it would be written as a file named like the directory meant.
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(_record(i) for i in range(100)) + "\n", encoding="utf-8")
+    assert main(["convert", "openai", str(source), f"{tmp_path / 'outdir'}/."]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "name a file to write" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
 def test_validate_dash_with_standard_input_closed_is_a_usage_error(tmp_path: Path) -> None:
     script = "import sys\nfrom haiku_finetune.cli import main\nsys.exit(main(['validate', '-']))\n"
     done = subprocess.run(
