@@ -253,7 +253,8 @@ def check_shape(shape: Shape, value: Any, where: str) -> None:
         _check_length(len(value), meta, label)
         for key, item in value.items():
             check_shape(shape.key, key, f"{label}.key")  # type: ignore[attr-defined]
-            if item is not None:
+            # A document value (additionalModelRequestFields) is any JSON value: a number, a string, a list...
+            if item is not None and not shape.value.metadata.get("document"):  # type: ignore[attr-defined]
                 check_shape(shape.value, item, f"{label}.{key}")  # type: ignore[attr-defined]
         return
     if kind == "string":

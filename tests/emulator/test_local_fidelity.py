@@ -348,3 +348,15 @@ def test_converse_refuses_blank_text_and_empty_content(clients: dict[str, Any]) 
         "The content field in the Message object at messages.0 is empty. "
         "Add a ContentBlock object to the content field and try again.",
     )
+
+
+def test_a_map_of_documents_takes_any_json_value_as_the_model_allows() -> None:
+    # additionalModelRequestFields (CreateEvaluationJob's reranking model) maps keys to documents: any JSON value.
+    import botocore.session
+
+    from haiku_finetune.local.wire import ApiError, check_shape
+
+    shape = botocore.session.get_session().get_service_model("bedrock").shape_for("AdditionalModelRequestFields")
+    check_shape(shape, {"top_k": 5, "mode": "fast", "weights": [1, 2], "nested": {"a": None}, "off": False}, "fields")
+    with pytest.raises(ApiError, match="length"):
+        check_shape(shape, {"": 1}, "fields")  # the keys are still checked (1 to 100 characters)
