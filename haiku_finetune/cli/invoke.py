@@ -53,10 +53,12 @@ def read_prompt(value: str | None, stdin: Any = None) -> str:
     """The prompt: ``value``, or standard input when it is ``-`` or missing; never empty.
 
     Raises:
-        UsageError: The prompt is empty, or standard input is a terminal with nothing given.
+        UsageError: The prompt is empty, standard input is closed, or it is a terminal with nothing given.
     """
     if value is None or value == "-":
         stream = stdin if stdin is not None else sys.stdin
+        if stream is None:  # started with standard input closed (<&-)
+            raise UsageError("standard input is closed: give a PROMPT, or pipe it into -")
         if value is None and stream.isatty():
             raise UsageError("give a PROMPT, or '-' to read it from standard input")
         value = stream.read()

@@ -136,8 +136,9 @@ def test_an_output_ending_in_slash_dot_is_refused_not_written_as_a_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
-def test_validate_dash_with_standard_input_closed_is_a_usage_error(tmp_path: Path) -> None:
-    script = "import sys\nfrom haiku_finetune.cli import main\nsys.exit(main(['validate', '-']))\n"
+@pytest.mark.parametrize("argv", [["validate", "-"], ["invoke", "some-model", "-"]], ids=["validate", "invoke"])
+def test_reading_standard_input_when_it_is_closed_is_a_usage_error(tmp_path: Path, argv: list[str]) -> None:
+    script = f"import sys\nfrom haiku_finetune.cli import main\nsys.exit(main({argv!r}))\n"
     done = subprocess.run(
         [sys.executable, "-c", script],
         stdin=None,
