@@ -126,10 +126,12 @@ def test_a_signal_at_a_random_point_leaves_no_pt_billing(served: tuple[Served, s
         where["block" if "\nin " in out else "create"] += 1
         # The process ends as the signal would have made it end: killed by it (SIGINT: KeyboardInterrupt's exit).
         assert returncode == -signum, (returncode, out, err)
-    left = [pt["provisionedModelName"] for pt in _live(server)]
+    live = _live(server)
+    left = [pt["provisionedModelName"] for pt in live]
     for name in left:  # so that the next signal's test counts only its own
         server.bedrock().delete_provisioned_model_throughput(provisionedModelId=name)
-    told = [err.strip() for _, _, err in results if any(name in err for name in left)]
-    assert left == [], f"PTs left billing: {left}; what their owners said: {told}"
+    marks = [pt["provisionedModelName"] for pt in live] + [pt["provisionedModelArn"] for pt in live]
+    told = [(code, out, err) for code, out, err in results if any(mark in out + err for mark in marks)]
+    assert left == [], f"PTs left billing: {left}; their owners' exit status, output and errors: {told}"
     print(f"{signal.Signals(signum).name}: {TRIALS} trials in {elapsed:.1f}s; signal landed: {where}")
     assert where["create"] + where["block"] >= TRIALS // 2  # most signals hit the create or the block
