@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import argparse
+import importlib
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
@@ -29,3 +31,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[hf.BedrockTransport]:
         clock = FakeClock()
         retry = hf.RetryPolicy(sleep=clock.sleep, clock=clock.monotonic)
         yield hf.BedrockTransport(session=session, region="us-west-2", clock=clock, retry=retry)
+
+
+StatsHandler = Callable[[argparse.Namespace, object], int]
+
+
+@pytest.fixture
+def stats_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[StatsHandler], None]:
+    """Make ``haiku-finetune stats`` run a stand-in handler: how a test makes a command fail in a chosen way."""
+    cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
+    real = cli_main.build_parser
+
+    def use(handler: StatsHandler) -> None:
+        def patched() -> argparse.ArgumentParser:
+            parser = real()
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            sub.choices["stats"].set_defaults(handler=handler)
+            return parser
+
+        monkeypatch.setattr(cli_main, "build_parser", patched)
+
+    return use

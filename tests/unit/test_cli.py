@@ -8,8 +8,9 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -423,25 +424,13 @@ def test_mistakes_are_one_line_in_a_real_process(
 
 
 def test_unexpected_failures_are_one_line_and_vv_shows_the_details(
-    aws_home: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    aws_home: dict[str, str], stats_handler: Callable[[Any], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(args: argparse.Namespace, ctx: object) -> int:
         raise RuntimeError("something inside broke")
 
     def run(argv: list[str]) -> tuple[int, str]:
-        import importlib
-
-        cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
-
-        real = cli_main.build_parser
-
-        def patched() -> argparse.ArgumentParser:
-            parser = real()
-            stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
-            stats.set_defaults(handler=broken)
-            return parser
-
-        monkeypatch.setattr(cli_main, "build_parser", patched)
+        stats_handler(broken)
         code = main(argv)
         return code, capsys.readouterr().err
 
@@ -496,26 +485,16 @@ def test_an_endpoint_nobody_serves_is_one_line_naming_the_option(
     [([], set()), (["-v"], {"INFO"}), (["-vv"], {"INFO", "DEBUG"}), (["-v", "-v"], {"INFO", "DEBUG"})],
 )
 def test_verbose_sends_library_records_to_stderr(
-    flags: list[str], shown: set[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    flags: list[str], shown: set[str], stats_handler: Callable[[Any], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import importlib
     import logging
-
-    cli_main = importlib.import_module("haiku_finetune.cli.main")
-    real = cli_main.build_parser
 
     def chatty(args: argparse.Namespace, ctx: object) -> int:
         logging.getLogger("haiku_finetune.jobs").info("an info record")
         logging.getLogger("haiku_finetune.jobs").debug("a debug record")
         return EXIT_OK
 
-    def patched() -> argparse.ArgumentParser:
-        parser = real()
-        stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
-        stats.set_defaults(handler=chatty)
-        return parser
-
-    monkeypatch.setattr(cli_main, "build_parser", patched)
+    stats_handler(chatty)
     assert main([*flags, "stats", __file__]) == EXIT_OK
     err = capsys.readouterr().err
     assert ("INFO haiku_finetune.jobs: an info record" in err) is ("INFO" in shown)

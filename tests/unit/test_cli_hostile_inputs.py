@@ -8,7 +8,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,50 +205,24 @@ def test_a_write_that_fails_midway_names_the_output_and_leaves_the_old_file(tmp_
     ],
 )
 def test_an_os_error_is_quiet_only_when_it_names_a_file(
-    raised: OSError, expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    raised: OSError, expected: str, stats_handler: Callable[[Any], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import argparse
-    import importlib
-
-    cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
-
-    def broken(args: argparse.Namespace, ctx: object) -> int:
+    def broken(args: object, ctx: object) -> int:
         raise raised
 
-    real = cli_main.build_parser
-
-    def patched() -> argparse.ArgumentParser:
-        parser = real()
-        stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
-        stats.set_defaults(handler=broken)
-        return parser
-
-    monkeypatch.setattr(cli_main, "build_parser", patched)
+    stats_handler(broken)
     assert main(["stats", __file__]) == EXIT_PROBLEMS
     assert capsys.readouterr().err.splitlines() == [f"haiku-finetune stats: error: {expected}"]
 
 
 def test_a_broken_pipe_that_is_not_standard_output_is_reported(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stats_handler: Callable[[Any], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Only a reader of the output stopping early is quiet: a pipe to anything else breaking is a failure to name.
-    import argparse
-    import importlib
-
-    cli_main = importlib.import_module("haiku_finetune.cli.main")  # the module, not the function main
-
-    def broken(args: argparse.Namespace, ctx: object) -> int:
+    def broken(args: object, ctx: object) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    real = cli_main.build_parser
-
-    def patched() -> argparse.ArgumentParser:
-        parser = real()
-        stats = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
-        stats.set_defaults(handler=broken)
-        return parser
-
-    monkeypatch.setattr(cli_main, "build_parser", patched)
+    stats_handler(broken)
     assert main(["stats", __file__]) == EXIT_PROBLEMS
     assert capsys.readouterr().err.splitlines() == [
         "haiku-finetune stats: error: BrokenPipeError: [Errno 32] Broken pipe "
