@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import builtins
 import contextlib
+import dis
 import logging
 import re
 import sys
@@ -28,7 +29,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Literal, Protocol
 
 from ._lifecycle_check import profile_lifecycle_now, warn_lifecycle
@@ -227,7 +228,14 @@ class ProvisionedDeployment:
         known: list[str] = []  # the ARN, once known: the second-signal message names it
         deployment: ProvisionedDeployment | None = None
         interrupted = False
-        with terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill(known, name, resolved)):
+        # `with ProvisionedDeployment.create(...) as dep:` bought and then interrupted before __enter__ ran would
+        # leave the PT with no handle: the block's clean-up must cover that step too. So in that form the PT is an
+        # open block (deleted at exit) with this signal handling still on from the moment it is bought, and
+        # __enter__ takes both over.
+        into_block = _enters_a_with_block(sys._getframe(1))
+        signals = terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill(known, name, resolved))
+        signals.__enter__()
+        try:
             try:
                 arn = _buy_refusal_explained(resolved, params, name, token, legacy)
                 known.append(arn)
@@ -244,9 +252,17 @@ class ProvisionedDeployment:
                     deployment._details["commitmentDuration"] = commitment
                 if lifetime is not None:
                     deployment._arm_guard(guard or "scheduler", lifetime)
+                if into_block:
+                    deployment._signals = signals
+                    with _open_lock:
+                        _open_blocks.add(deployment)
             except KeyboardInterrupt:
                 interrupted = True
                 held = deployment.guard if deployment is not None else None
+                if deployment is not None:  # undone here: not an open block any more
+                    deployment._signals = None
+                    with _open_lock:
+                        _open_blocks.discard(deployment)
                 _undo_interrupted_create(resolved, name, token, known, held)
                 raise
             except HaikuFinetuneError as error:
@@ -254,6 +270,12 @@ class ProvisionedDeployment:
                     _log.warning("could not arm the guard for %s (%s); deleting it", known[0], error)
                     cls(known[0], transport=resolved).delete()
                 raise
+        except BaseException:
+            if not signals.__exit__(*sys.exc_info()):
+                raise
+        else:
+            if not into_block:
+                signals.__exit__(None, None, None)
         if interrupted or deployment is None:
             # SIGTERM/SIGHUP was handed to a previous handler that let the program go on (a Python handler that
             # returned, or SIG_IGN): what the create bought was undone above, so there is no deployment to return.
@@ -573,10 +595,12 @@ class ProvisionedDeployment:
     def __enter__(self) -> ProvisionedDeployment:
         self._billing_notice = None  # the block deletes it on exit: nothing to warn about
         # SIGTERM/SIGHUP take the Ctrl-C path until __exit__ (main thread only; see _signals). Installed before
-        # anything that may call the service, so a signal during the commitment look-up still deletes the PT.
-        signals = terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill([self.arn], None, self))
-        signals.__enter__()
-        self._signals = signals
+        # anything that may call the service, so a signal during the commitment look-up still deletes the PT;
+        # create() hands over its own when it returns straight into this block.
+        if self._signals is None:
+            signals = terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill([self.arn], None, self))
+            signals.__enter__()
+            self._signals = signals
         with _open_lock:
             _open_blocks.add(self)
         try:
@@ -853,7 +877,7 @@ def _delete_open_blocks_at_exit() -> None:
     for deployment in left:
         print(
             f"haiku_finetune: the interpreter is exiting with the `with` block of provisioned throughput "
-            f"{deployment.arn} still open (a daemon thread?); deleting it.",
+            f"{deployment.arn} still open (interrupted as the block began, or a daemon thread); deleting it.",
             file=sys.stderr,
         )
         started = time.monotonic()
@@ -867,6 +891,23 @@ def _delete_open_blocks_at_exit() -> None:
             )
         else:
             _log.info("deleted %s at exit in %.1fs", deployment.arn, time.monotonic() - started)
+    # A block interrupted as it began still holds its signal handling: ending it hands a SIGTERM/SIGHUP on, so the
+    # process ends as the signal would have made it (after every PT above is deleted).
+    for deployment in left:
+        signals, deployment._signals = deployment._signals, None
+        if signals is not None:
+            signals.__exit__(None, None, None)
+
+
+def _enters_a_with_block(caller: FrameType | None) -> bool:
+    """Whether the caller's next instruction enters a ``with`` block on the value it is computing (CPython 3.10 to
+    3.13 name that step SETUP_WITH or BEFORE_WITH; anything else, or another interpreter, reads as no)."""
+    if caller is None:
+        return False
+    for instruction in dis.get_instructions(caller.f_code):
+        if instruction.offset > caller.f_lasti:
+            return instruction.opname in ("SETUP_WITH", "BEFORE_WITH")
+    return False
 
 
 atexit.register(_delete_open_blocks_at_exit)

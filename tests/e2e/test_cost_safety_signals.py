@@ -135,3 +135,48 @@ def test_a_signal_at_a_random_point_leaves_no_pt_billing(served: tuple[Served, s
     assert left == [], f"PTs left billing: {left}; their owners' exit status, output and errors: {told}"
     print(f"{signal.Signals(signum).name}: {TRIALS} trials in {elapsed:.1f}s; signal landed: {where}")
     assert where["create"] + where["block"] >= TRIALS // 2  # most signals hit the create or the block
+
+
+# One owner whose `with` block is entered late: __enter__ waits, so a signal lands after create() has bought the PT
+# and returned, but before the block has begun (the step no handle covered).
+_LATE_OWNER = """
+import sys, time
+import haiku_finetune as hf
+from haiku_finetune.deployment import ProvisionedDeployment
+real_enter = ProvisionedDeployment.__enter__
+def late_enter(self):
+    print("bought", flush=True)
+    time.sleep(30)
+    return real_enter(self)
+ProvisionedDeployment.__enter__ = late_enter
+with ProvisionedDeployment.create(sys.argv[1], transport=hf.BedrockTransport(region="us-west-2")) as dep:
+    print("in", dep.arn, flush=True)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_after_the_purchase_and_before_the_block_leaves_no_pt_billing(
+    served: tuple[Served, str], signum: signal.Signals
+) -> None:
+    server, model = served
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _LATE_OWNER, model],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **server.env},
+    )
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline()
+        assert line.strip() == "bought", line + owner.communicate(timeout=_TIMEOUT)[1]
+        owner.send_signal(signum)
+        out, err = owner.communicate(timeout=_TIMEOUT)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.communicate()
+    assert owner.returncode == -signum, (owner.returncode, out, err)
+    assert "interrupted as the block began" in err, err
+    assert _live(server) == [], err

@@ -432,3 +432,25 @@ def test_an_interrupted_create_with_nothing_found_says_it_may_yet_appear_and_how
     assert "get-provisioned-model-throughput --provisioned-model-id support-pt" in err
     assert "delete-provisioned-model-throughput --provisioned-model-id support-pt" in err
     assert sum(transport.clock.sleeps) <= 5.0  # type: ignore[attr-defined]
+
+
+def test_create_knows_when_its_result_goes_straight_into_a_with_block() -> None:
+    import contextlib
+    import sys
+
+    from haiku_finetune.deployment import _enters_a_with_block
+
+    seen: list[bool] = []
+
+    def probe() -> contextlib.nullcontext[None]:
+        seen.append(_enters_a_with_block(sys._getframe(1)))
+        return contextlib.nullcontext()
+
+    with probe():
+        pass
+    plain = probe()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(probe())
+    with plain:
+        pass
+    assert seen == [True, False, False]
