@@ -22,6 +22,7 @@ import contextlib
 import dis
 import logging
 import re
+import signal
 import sys
 import threading
 import time
@@ -34,7 +35,7 @@ from typing import Any, Literal, Protocol
 
 from ._lifecycle_check import profile_lifecycle_now, warn_lifecycle
 from ._names import generate_name
-from ._signals import terminate_as_interrupt
+from ._signals import HANDLED_SIGNALS, terminate_as_interrupt
 from ._tags import with_library_tag
 from ._transport import BedrockTransport, resolve_transport
 from ._wait import PollInterval, PollState, wait_for
@@ -233,6 +234,9 @@ class ProvisionedDeployment:
         # open block (deleted at exit) with this signal handling still on from the moment it is bought, and
         # __enter__ takes both over.
         into_block = _enters_a_with_block(sys._getframe(1))
+        # The signal handling is handed over only when SIGTERM/SIGHUP would kill the process: one that is ignored
+        # (nohup) or taken by a handler that returns must keep doing so between create() and __enter__.
+        hand_over = into_block and all(signal.getsignal(s) in (signal.SIG_DFL, None) for s in HANDLED_SIGNALS)
         signals = terminate_as_interrupt(on_second_signal=lambda signum: _say_what_may_bill(known, name, resolved))
         signals.__enter__()
         try:
@@ -253,7 +257,8 @@ class ProvisionedDeployment:
                 if lifetime is not None:
                     deployment._arm_guard(guard or "scheduler", lifetime)
                 if into_block:
-                    deployment._signals = signals
+                    if hand_over:
+                        deployment._signals = signals
                     with _open_lock:
                         _open_blocks.add(deployment)
             except KeyboardInterrupt:
@@ -274,7 +279,7 @@ class ProvisionedDeployment:
             if not signals.__exit__(*sys.exc_info()):
                 raise
         else:
-            if not into_block:
+            if not hand_over:
                 signals.__exit__(None, None, None)
         if interrupted or deployment is None:
             # SIGTERM/SIGHUP was handed to a previous handler that let the program go on (a Python handler that

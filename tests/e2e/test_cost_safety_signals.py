@@ -180,3 +180,33 @@ def test_a_signal_after_the_purchase_and_before_the_block_leaves_no_pt_billing(
     assert owner.returncode == -signum, (owner.returncode, out, err)
     assert "interrupted as the block began" in err, err
     assert _live(server) == [], err
+
+
+def test_an_ignored_sighup_after_the_purchase_and_before_the_block_lets_the_program_carry_on(
+    served: tuple[Served, str],
+) -> None:
+    server, model = served
+    # As under nohup: SIGHUP ignored. It must stay ignored between create() and __enter__, and the block run on.
+    script = "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n" + _LATE_OWNER.replace(
+        "sleep(30)", "sleep(1)"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script, model],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **server.env},
+    )
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline()
+        assert line.strip() == "bought", line + owner.communicate(timeout=_TIMEOUT)[1]
+        owner.send_signal(signal.SIGHUP)
+        out, err = owner.communicate(timeout=_TIMEOUT)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.communicate()
+    assert owner.returncode == 0, (owner.returncode, out, err)
+    assert "\nin " in line + out and "done" in out, (out, err)
+    assert _live(server) == [], err
