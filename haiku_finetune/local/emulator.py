@@ -445,12 +445,19 @@ def _losses(value: object) -> builtins.list[float] | None:
 def _stop_promptly(moto: Any) -> None:
     """Stop moto's server without waiting out its half-second poll: connections wake its accept loop."""
     host, port = moto.get_host_and_port()
+    before = set(threading.enumerate())
     stopper = threading.Thread(target=moto.stop, name="moto-stop")
     stopper.start()
     while stopper.is_alive():
         with contextlib.suppress(OSError):  # refused: the listener is already closed, the stop nearly done
             socket.create_connection((host, port), timeout=0.1).close()
         stopper.join(0.01)
+    # A wake-up connection accepted just before the listener closed gets a request thread of its own (daemon, not
+    # joined by moto); it ends as soon as it sees the connection closed: wait for it, so stop leaves no thread.
+    deadline = time.monotonic() + 2.0
+    for thread in set(threading.enumerate()) - before:
+        if "process_request_thread" in thread.name:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 class _MotoGapFilter(logging.Filter):
