@@ -83,19 +83,20 @@ def _live(server: Served) -> list[dict[str, Any]]:
     return summaries
 
 
-def _trial(server: Served, model: str, signum: int, delay: float) -> tuple[int, str, str]:
-    env = {**os.environ, **server.env}
+def _owner(server: Served, script: str, model: str, ready: str, signum: int, delay: float) -> tuple[int, str, str]:
+    """Run an owner ``script``; once it prints ``ready``, wait ``delay`` and send ``signum``. Returns its exit
+    status, all it printed (``ready`` included) and its stderr; it is killed if it outlives the timeout."""
     owner = subprocess.Popen(
-        [sys.executable, "-c", _OWNER, model],
+        [sys.executable, "-c", script, model],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, **server.env},
     )
     try:
         assert owner.stdout is not None
         line = owner.stdout.readline()
-        assert line.strip() == "go", line + owner.communicate(timeout=_TIMEOUT)[1]
+        assert line.strip() == ready, line + owner.communicate(timeout=_TIMEOUT)[1]
         time.sleep(delay)
         owner.send_signal(signum)
         out, err = owner.communicate(timeout=_TIMEOUT)
@@ -114,7 +115,7 @@ def test_a_signal_at_a_random_point_leaves_no_pt_billing(served: tuple[Served, s
     delays = [rng.uniform(0.0, _CREATE_LATENCY + _BODY_SECONDS + 0.1) for _ in range(TRIALS)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda d: _trial(server, model, signum, d), delays))
+        results = list(pool.map(lambda d: _owner(server, _OWNER, model, "go", signum, d), delays))
     elapsed = time.monotonic() - started
     where = {"create": 0, "block": 0, "after": 0}
     for returncode, out, err in results:
@@ -146,7 +147,7 @@ from haiku_finetune.deployment import ProvisionedDeployment
 real_enter = ProvisionedDeployment.__enter__
 def late_enter(self):
     print("bought", flush=True)
-    time.sleep(30)
+    time.sleep(30)  # where the signal lands (the test sends it at once; the owner is bounded by _TIMEOUT)
     return real_enter(self)
 ProvisionedDeployment.__enter__ = late_enter
 with ProvisionedDeployment.create(sys.argv[1], transport=hf.BedrockTransport(region="us-west-2")) as dep:
@@ -160,24 +161,8 @@ def test_a_signal_after_the_purchase_and_before_the_block_leaves_no_pt_billing(
     served: tuple[Served, str], signum: signal.Signals
 ) -> None:
     server, model = served
-    owner = subprocess.Popen(
-        [sys.executable, "-c", _LATE_OWNER, model],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **server.env},
-    )
-    try:
-        assert owner.stdout is not None
-        line = owner.stdout.readline()
-        assert line.strip() == "bought", line + owner.communicate(timeout=_TIMEOUT)[1]
-        owner.send_signal(signum)
-        out, err = owner.communicate(timeout=_TIMEOUT)
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.communicate()
-    assert owner.returncode == -signum, (owner.returncode, out, err)
+    returncode, out, err = _owner(server, _LATE_OWNER, model, "bought", signum, 0.0)
+    assert returncode == -signum, (returncode, out, err)
     assert "interrupted as the block began" in err, err
     assert _live(server) == [], err
 
@@ -190,23 +175,7 @@ def test_an_ignored_sighup_after_the_purchase_and_before_the_block_lets_the_prog
     script = "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n" + _LATE_OWNER.replace(
         "sleep(30)", "sleep(1)"
     )
-    owner = subprocess.Popen(
-        [sys.executable, "-c", script, model],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **server.env},
-    )
-    try:
-        assert owner.stdout is not None
-        line = owner.stdout.readline()
-        assert line.strip() == "bought", line + owner.communicate(timeout=_TIMEOUT)[1]
-        owner.send_signal(signal.SIGHUP)
-        out, err = owner.communicate(timeout=_TIMEOUT)
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.communicate()
-    assert owner.returncode == 0, (owner.returncode, out, err)
-    assert "\nin " in line + out and "done" in out, (out, err)
+    returncode, out, err = _owner(server, script, model, "bought", signal.SIGHUP, 0.0)
+    assert returncode == 0, (returncode, out, err)
+    assert "\nin " in out and "done" in out, (out, err)
     assert _live(server) == [], err
